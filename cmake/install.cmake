@@ -1,0 +1,19 @@
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS stakker stakker_testing EXPORT stakker-targets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT stakker-targets
+  NAMESPACE stakker::
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/stakker)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/stakker-config.cmake.in
+  ${PROJECT_BINARY_DIR}/stakker-config.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/stakker)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/stakker-config-version.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES
+  ${PROJECT_BINARY_DIR}/stakker-config.cmake
+  ${PROJECT_BINARY_DIR}/stakker-config-version.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/stakker)

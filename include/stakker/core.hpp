@@ -1,0 +1,169 @@
+// The actor-facing side of a runtime: time, the three queues, shutdown and the anymap.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "stakker/detail/actor_block.hpp"
+#include "stakker/detail/config.hpp"
+#include "stakker/detail/flat_queue.hpp"
+#include "stakker/detail/runtime_link.hpp"
+#include "stakker/stop_cause.hpp"
+#include "stakker/time.hpp"
+
+namespace stakker {
+
+class deferrer;
+namespace detail {
+struct core_access;
+}
+
+// What actors see of their runtime (through `cx<A>`, which converts to `core&`). Owned by a
+// `runtime`; belongs to one thread. Nothing here blocks, locks or uses an atomic.
+class core {
+ public:
+  core(const core&) = delete;
+  core& operator=(const core&) = delete;
+
+  // The time of the current run, as passed in by the loop. Never goes backwards.
+  instant now() const noexcept { return now_; }
+
+  // Queues `f(core&)` at the end of the main queue; it runs in this or the next `run`, after
+  // everything queued before it. No allocation once warm for closures up to 1 KiB.
+  template <class F>
+  void defer(F&& f) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, core&>,
+                  "stakker::core::defer: the closure must be callable as f(core&)");
+    main_.push(std::forward<F>(f));
+  }
+
+  // Queues `f(core&)` on the lazy queue, which runs only when the main queue is empty
+  // (for flushing batches).
+  template <class F>
+  void lazy(F&& f) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, core&>,
+                  "stakker::core::lazy: the closure must be callable as f(core&)");
+    lazy_.push(std::forward<F>(f));
+  }
+
+  // Queues `f(core&)` on the idle queue: one item runs per `run(now, true)`, which the loop
+  // calls only when it found no other work (backpressure).
+  template <class F>
+  void idle(F&& f) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, core&>,
+                  "stakker::core::idle: the closure must be callable as f(core&)");
+    idle_.push(std::forward<F>(f));
+  }
+
+  // Asks the loop to stop. The first cause given is kept.
+  void shutdown(stop_cause cause) {
+    if (!shutdown_) shutdown_.emplace(std::move(cause));
+  }
+  bool is_shutdown() const noexcept { return shutdown_.has_value(); }
+  const std::optional<stop_cause>& shutdown_cause() const noexcept { return shutdown_; }
+  // Returns the cause and clears the request (a loop that restarts after handling it).
+  std::optional<stop_cause> take_shutdown_cause() noexcept { return std::exchange(shutdown_, {}); }
+
+  // A handle that can queue work onto this runtime from places without a core, such as
+  // destructors. Safe to keep after the runtime is gone (work is then destroyed unrun).
+  stakker::deferrer get_deferrer() noexcept;
+
+  // The anymap: one value per type, for environment handles (the loop, a logger).
+  template <class T>
+  void anymap_set(T value) {
+    using V = std::decay_t<T>;
+    if (V* p = anymap_try_get<V>()) {
+      *p = std::move(value);
+      return;
+    }
+    anymap_.push_back(anymap_entry{&type_key<V>, new V(std::move(value)),
+                                   [](void* p) noexcept { delete static_cast<V*>(p); }});
+  }
+  template <class T>
+  T* anymap_try_get() noexcept {
+    for (auto& e : anymap_)
+      if (e.key == &type_key<T>) return static_cast<T*>(e.value);
+    return nullptr;
+  }
+  // Throws std::out_of_range if no value of type T is set.
+  template <class T>
+  T& anymap_get() {
+    if (T* p = anymap_try_get<T>()) return *p;
+    throw_anymap_missing();
+  }
+  // Removes the value of type T; returns whether there was one.
+  template <class T>
+  bool anymap_unset() noexcept {
+    for (auto& e : anymap_) {
+      if (e.key == &type_key<T>) {
+        anymap_entry victim = e;
+        e = anymap_.back();
+        anymap_.pop_back();
+        victim.destroy(victim.value);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ protected:
+  explicit core(instant start);
+  ~core();
+
+  detail::flat_queue main_;
+  detail::flat_queue lazy_;
+  detail::flat_queue idle_;
+  instant now_;
+
+ private:
+  friend struct detail::core_access;
+
+  struct anymap_entry {
+    const void* key;
+    void* value;
+    void (*destroy)(void*) noexcept;
+  };
+  template <class T>
+  static constexpr char type_key = 0;
+  [[noreturn]] static void throw_anymap_missing();
+
+  detail::runtime_link* link_;
+  detail::actor_block* current_ = nullptr;  // the actor whose call is running
+  bool stop_pending_ = false;               // a cause was recorded during that call
+  int borrows_ = 0;                         // live share borrows (debug checks)
+  std::optional<stop_cause> pending_cause_;
+  std::optional<stop_cause> shutdown_;
+  std::vector<anymap_entry> anymap_;
+};
+
+namespace detail {
+
+// Library-internal access to a core's actor bookkeeping.
+struct core_access {
+  static runtime_link* link(core& c) noexcept { return c.link_; }
+  static actor_block*& current(core& c) noexcept { return c.current_; }
+  static bool stop_pending(const core& c) noexcept { return c.stop_pending_; }
+  static void record(core& c, stop_cause cause) noexcept {
+    if (!c.stop_pending_) {
+      c.stop_pending_ = true;
+      c.pending_cause_.emplace(std::move(cause));
+    }
+  }
+  static stop_cause take_pending(core& c) noexcept {
+    c.stop_pending_ = false;
+    stop_cause s = std::move(*c.pending_cause_);
+    c.pending_cause_.reset();
+    return s;
+  }
+  static int& borrows(core& c) noexcept { return c.borrows_; }
+  template <class F>
+  static void push(core& c, F&& f) {
+    c.main_.push(std::forward<F>(f));
+  }
+};
+
+}  // namespace detail
+}  // namespace stakker

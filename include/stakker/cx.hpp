@@ -1,0 +1,98 @@
+// cx<A>: the context an actor's members receive: its core, itself, stop and fail.
+#pragma once
+
+#include <exception>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "stakker/actor.hpp"
+#include "stakker/core.hpp"
+#include "stakker/detail/actor_call.hpp"
+#include "stakker/detail/config.hpp"
+
+namespace stakker {
+
+// Passed by reference to every member an actor call runs (`void m(cx<A>& cx, args...)`)
+// and to init functions. Valid only during that call: debug builds assert if it is used
+// after the call returned or from inside another actor's call. Converts to `core&`.
+template <class T>
+class cx {
+ public:
+  using state_type = T;
+
+  cx(stakker::core& c, const actor<T>& self) noexcept : core_(&c), self_(&self) {}
+  cx(const cx&) = delete;
+  cx& operator=(const cx&) = delete;
+
+  stakker::core& core() const noexcept {
+    check();
+    return *core_;
+  }
+  operator stakker::core&() const noexcept { return core(); }
+  instant now() const noexcept { return core().now(); }
+
+  // A reference to this actor, e.g. to hand to others or to make callbacks to itself.
+  const actor<T>& this_actor() const noexcept {
+    check();
+    return *self_;
+  }
+
+  // Stops the actor with stop_cause::stopped when the current call returns.
+  void stop() noexcept { record(stop_cause::stopped()); }
+  // Fails the actor with stop_cause::failed(error) when the current call returns.
+  void fail(std::exception_ptr error) noexcept { record(stop_cause::failed(std::move(error))); }
+  void fail(std::string_view message) { record(stop_cause::failed(message)); }
+  // The first cause recorded wins; later ones are ignored.
+
+  // Queues a call to one of this actor's own members (after everything queued so far).
+  template <auto M, class... Args>
+  void call(Args&&... args) {
+    using body = detail::bound_call<detail::constant_fn<M>, std::decay_t<Args>...>;
+    static_assert(detail::member_callable<decltype(M), T, std::decay_t<Args>&&...>,
+                  "stakker::cx::call: the member cannot be called with these arguments");
+    check();
+    detail::core_access::push(*core_, detail::actor_call<T, body>{
+                                          *self_, body{{}, {std::forward<Args>(args)...}}});
+  }
+  template <class M, class... Args>
+  void call(M&& m, Args&&... args) {
+    using body = detail::bound_call<std::decay_t<M>, std::decay_t<Args>...>;
+    static_assert(detail::member_callable<std::decay_t<M>, T, std::decay_t<Args>&&...>,
+                  "stakker::cx::call: the member cannot be called with these arguments");
+    check();
+    detail::core_access::push(
+        *core_, detail::actor_call<T, body>{
+                    *self_, body{std::forward<M>(m), {std::forward<Args>(args)...}}});
+  }
+
+  // Forwarders to the core's queues.
+  template <class F>
+  void defer(F&& f) const {
+    core().defer(std::forward<F>(f));
+  }
+  template <class F>
+  void lazy(F&& f) const {
+    core().lazy(std::forward<F>(f));
+  }
+  template <class F>
+  void idle(F&& f) const {
+    core().idle(std::forward<F>(f));
+  }
+
+ private:
+  void check() const noexcept {
+    STAKKER_ASSERT(detail::core_access::current(*core_) == detail::actor_access::block(*self_),
+                   "cx used outside its actor's call (an actor's state may only be touched "
+                   "by its own calls)");
+  }
+  void record(stop_cause cause) noexcept {
+    check();
+    detail::core_access::record(*core_, std::move(cause));
+  }
+
+  stakker::core* core_;
+  const actor<T>* self_;
+};
+
+}  // namespace stakker

@@ -1,0 +1,120 @@
+// The heap block behind every actor: counts, state, notify callback and the state itself.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <new>
+
+#include "stakker/detail/basic_ret.hpp"
+#include "stakker/detail/runtime_link.hpp"
+#include "stakker/stop_cause.hpp"
+
+namespace stakker {
+class core;
+}
+
+namespace stakker::detail {
+
+enum class actor_state : std::uint8_t { prep, ready, zombie };
+enum class block_op : std::uint8_t { destroy_state, free };
+
+// A call parked while its actor is in Prep. `fn` runs it (c non-null) or only destroys it,
+// and frees the node either way.
+struct prep_node {
+  prep_node* next;
+  void (*fn)(prep_node* self, core* c);
+};
+
+// Layout (64-bit): counts 8, link 8, ops 8, notify 16, then the state: 40 bytes of header.
+// `refs` counts every handle (actor, actor_own, queued calls); `owners` counts actor_owns.
+// The state of type A (or, while in Prep, the parked calls) follows in actor_block_of<A>.
+struct actor_block {
+  std::uint32_t refs;
+  std::uint32_t owners : 24;
+  std::uint32_t state_bits : 8;
+  runtime_link* link;
+  void (*ops)(actor_block*, block_op) noexcept;
+  ret<stop_cause> notify;
+
+  actor_state state() const noexcept { return static_cast<actor_state>(state_bits); }
+  void set_state(actor_state s) noexcept { state_bits = static_cast<std::uint8_t>(s) & 0xffu; }
+};
+
+// The parked calls of a Prep actor (a circular list: prep_tail->next is the oldest) always
+// sit right after the header, so code that knows only the header can park a call. For a
+// state aligned like a pointer or less they share storage with the state; a more aligned
+// state starts after them, in what would otherwise be padding.
+template <class A, bool = (alignof(A) > alignof(void*))>
+struct actor_block_of : actor_block {
+  union {
+    prep_node* prep_tail;
+    A value;
+  };
+  actor_block_of() noexcept : prep_tail(nullptr) {}
+  ~actor_block_of() {}
+
+  static void ops_fn(actor_block* b, block_op op) noexcept;
+};
+
+template <class A>
+struct actor_block_of<A, true> : actor_block {
+  prep_node* prep_tail = nullptr;
+  union {
+    A value;
+  };
+  actor_block_of() noexcept {}
+  ~actor_block_of() {}
+
+  static void ops_fn(actor_block* b, block_op op) noexcept;
+};
+
+inline prep_node*& prep_tail_of(actor_block* b) noexcept {
+  return static_cast<actor_block_of<void*>*>(b)->prep_tail;
+}
+
+// --- Lifecycle, non-template (src/actor_block.cpp) ---
+
+// Destroys parked calls unrun (their rets deliver "none"); runs them in order.
+void destroy_prep_list(prep_node* tail) noexcept;
+void run_prep_list(core& c, prep_node* tail);
+void park(actor_block* b, prep_node* n) noexcept;
+
+inline void add_ref(actor_block* b) noexcept { ++b->refs; }
+// Drops one reference; at zero destroys what is left of the actor and frees its memory.
+inline void release_ref(actor_block* b) noexcept {
+  if (--b->refs == 0) b->ops(b, block_op::free);
+}
+void add_owner(actor_block* b);
+// Drops one owner; the last one queues termination with `dropped` (never inline).
+void release_owner(actor_block* b) noexcept;
+// Stops the actor with `cause`: recorded if the actor's own call is running (takes effect
+// when it returns; the first cause wins), otherwise now.
+void terminate(core& c, actor_block* b, stop_cause cause);
+// Applies the cause recorded during the call of `b` that just returned.
+void apply_pending_stop(core& c, actor_block* b);
+// Records an exception escaping the running actor's call as `failed`.
+void record_failure(core& c, std::exception_ptr e) noexcept;
+
+template <class A, bool Over>
+void actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
+  auto* s = static_cast<actor_block_of*>(b);
+  if (s->state() == actor_state::ready) {
+    s->value.~A();
+  } else if (s->state() == actor_state::prep) {
+    prep_node* tail = s->prep_tail;
+    s->prep_tail = nullptr;
+    destroy_prep_list(tail);
+  }
+  if (op == block_op::destroy_state) {
+    s->set_state(actor_state::zombie);
+    return;
+  }
+  s->set_state(actor_state::zombie);
+  runtime_link* link = s->link;
+  s->notify.reset();  // "none" if the actor never terminated (its runtime was destroyed)
+  s->~actor_block_of();
+  link->pool.deallocate(s, sizeof(actor_block_of), alignof(actor_block_of));
+  link->release();
+}
+
+}  // namespace stakker::detail

@@ -1,0 +1,223 @@
+// The closures that carry actor calls through the queue: ready calls and Prep (init) calls.
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <new>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "stakker/actor.hpp"
+#include "stakker/core.hpp"
+#include "stakker/detail/actor_block.hpp"
+
+namespace stakker {
+
+template <class T>
+class cx;
+
+namespace detail {
+
+// A member (or any callable) fixed at compile time: calls through it inline.
+template <auto M>
+struct constant_fn {
+  static constexpr auto value = M;
+};
+
+template <class Fn>
+constexpr decltype(auto) callable_of(const Fn& fn) noexcept {
+  if constexpr (requires { Fn::value; })
+    return Fn::value;
+  else
+    return (fn);
+}
+
+template <class Fn>
+using callable_t = std::decay_t<decltype(callable_of(std::declval<const Fn&>()))>;
+
+// A target may take the context first (`void m(cx<A>&, args...)`) or not (`void m(args...)`).
+template <class F, class T, class... A>
+inline constexpr bool takes_cx = std::is_invocable_v<const F&, T&, cx<T>&, A...>;
+template <class F, class T, class... A>
+inline constexpr bool member_callable = takes_cx<F, T, A...> || std::is_invocable_v<const F&, T&, A...>;
+
+template <class T, class Fn, class... A>
+void invoke_member(const Fn& fn, T& self, cx<T>& x, A&&... a) {
+  using F = callable_t<Fn>;
+  if constexpr (takes_cx<F, T, A&&...>)
+    std::invoke(callable_of(fn), self, x, std::forward<A>(a)...);
+  else
+    std::invoke(callable_of(fn), self, std::forward<A>(a)...);
+}
+
+// A member or callable with its arguments (decayed, moved in at the call site).
+template <class Fn, class... Args>
+struct bound_call {
+  [[no_unique_address]] Fn fn;
+  std::tuple<Args...> args;
+
+  template <class T>
+  void operator()(T& self, cx<T>& x) {
+    std::apply([&](Args&... a) { invoke_member(fn, self, x, std::move(a)...); }, args);
+  }
+};
+
+// Runs `f()` as a call of actor `b`: marks it current (so a stop or failure it records
+// takes effect when the call returns), turns an escaping exception into `failed`.
+template <class F>
+void run_as_actor(core& c, actor_block* b, F&& f) {
+  actor_block*& current = core_access::current(c);
+  actor_block* prev = current;
+  current = b;
+  try {
+    f();
+  } catch (...) {
+    record_failure(c, std::current_exception());
+  }
+  current = prev;
+  STAKKER_ASSERT(core_access::borrows(c) == 0,
+                 "a share borrow outlived the actor call that made it");
+  if (core_access::stop_pending(c)) [[unlikely]]
+    apply_pending_stop(c, b);
+}
+
+// Moves closure `f` (an actor_call) into a node parked on its Prep actor.
+template <class F>
+void park_call(actor_block* b, F&& f) {
+  struct node : prep_node {
+    F f;
+    runtime_link* link;
+  };
+  static constexpr auto run = [](prep_node* p, core* c) {
+    auto* n = static_cast<node*>(p);
+    runtime_link* link = n->link;
+    struct free_after {
+      node* n;
+      runtime_link* link;
+      ~free_after() {
+        n->~node();
+        link->pool.deallocate(n, sizeof(node), alignof(node));
+      }
+    } guard{n, link};
+    if (c != nullptr) n->f(*c);
+  };
+  runtime_link* link = b->link;
+  auto* n = ::new (link->pool.allocate(sizeof(node), alignof(node)))
+      node{{nullptr, +run}, std::move(f), link};
+  park(b, n);
+}
+
+// A queued call of a Ready member: runs it if the actor is Ready, parks it while the actor
+// is in Prep, drops it (destroying its arguments) if the actor is a Zombie.
+template <class T, class Body>
+struct actor_call {
+  actor<T> target;
+  Body body;
+
+  void operator()(core& c) {
+    actor_block* b = actor_access::block(target);
+    if (b->state() == actor_state::ready) [[likely]] {
+      run_as_actor(c, b, [&] {
+        cx<T> x(c, target);
+        body(*actor_access::state(target), x);
+      });
+    } else if (b->state() == actor_state::prep) {
+      park_call(b, std::move(*this));
+    }
+  }
+};
+
+// The state type an init returns: A or std::optional<A>.
+template <class R>
+struct init_result {
+  using state = R;
+  static constexpr bool optional = false;
+};
+template <class A>
+struct init_result<std::optional<A>> {
+  using state = A;
+  static constexpr bool optional = true;
+};
+
+// A queued Prep call: runs the init if the actor is still in Prep (else drops it). A value
+// installs the state (Ready) and then runs the calls parked meanwhile, in order; an empty
+// optional leaves the actor in Prep.
+template <class A, class Fn, class... Args>
+struct actor_init {
+  actor<A> target;
+  [[no_unique_address]] Fn fn;
+  std::tuple<Args...> args;
+
+  void operator()(core& c) {
+    auto* b = static_cast<actor_block_of<A>*>(actor_access::block(target));
+    if (b->state() != actor_state::prep) return;
+    prep_node* parked = nullptr;
+    run_as_actor(c, b, [&] {
+      cx<A> x(c, target);
+      auto make = [&]() -> decltype(auto) {
+        return std::apply([&](Args&... a) { return std::invoke(callable_of(fn), x, std::move(a)...); },
+                          args);
+      };
+      if constexpr (init_result<decltype(make())>::optional) {
+        auto r = make();
+        if (r) install(b, parked, [&] { return std::move(*r); });
+      } else {
+        install(b, parked, make);
+      }
+    });
+    if (parked != nullptr) run_prep_list(c, parked);
+  }
+
+  // Builds the state in place from `make()` (a prvalue is constructed directly).
+  template <class Make>
+  static void install(actor_block_of<A>* b, prep_node*& parked, Make&& make) {
+    prep_node* tail = b->prep_tail;
+    try {
+      ::new (static_cast<void*>(&b->value)) A(make());
+    } catch (...) {
+      b->prep_tail = tail;
+      throw;
+    }
+    b->set_state(actor_state::ready);
+    parked = tail;
+  }
+};
+
+// Queues `f` on the runtime of actor block `b`; destroys it if the runtime is gone.
+template <class F>
+void queue_on(actor_block* b, F&& f) {
+  if (core* c = b->link->rt) core_access::push(*c, std::forward<F>(f));
+}
+template <class T, class F>
+void queue_on(const actor<T>& a, F&& f) {
+  STAKKER_ASSERT(actor_access::block(a) != nullptr, "call through an empty actor handle");
+  queue_on(actor_access::block(a), std::forward<F>(f));
+}
+
+// An actor target for callbacks: sends `(fixed..., message)` to member `fn` of `a`.
+template <class T, class Fn, class... Fixed>
+struct actor_target {
+  actor<T> a;
+  [[no_unique_address]] Fn fn;
+  std::tuple<Fixed...> fixed;
+
+  template <class Msg>
+  void send(Msg&& m) const {  // copies the fixed arguments (a fwd may send many times)
+    using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
+    queue_on(a, actor_call<T, body>{
+                    a, body{fn, std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))}});
+  }
+  template <class Msg>
+  void send_once(Msg&& m) {  // moves everything (a ret sends once)
+    using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
+    actor_block* b = actor_access::block(a);
+    queue_on(b, actor_call<T, body>{
+                    std::move(a), body{fn, std::tuple_cat(std::move(fixed),
+                                                          std::forward_as_tuple(std::forward<Msg>(m)))}});
+  }
+};
+
+}  // namespace detail
+}  // namespace stakker

@@ -1,0 +1,27 @@
+// Internal configuration: debug checks and branch hints.
+#pragma once
+
+// Debug checks (misuse assertions) follow NDEBUG unless set explicitly. They never change
+// the layout of any type, so translation units built with and without them link together.
+#if !defined(STAKKER_DEBUG_CHECKS)
+#if defined(NDEBUG)
+#define STAKKER_DEBUG_CHECKS 0
+#else
+#define STAKKER_DEBUG_CHECKS 1
+#endif
+#endif
+
+namespace stakker::detail {
+
+// Prints "stakker: misuse: <what> (<file>:<line>)" to stderr and aborts.
+[[noreturn]] void misuse(const char* what, const char* file, int line) noexcept;
+
+}  // namespace stakker::detail
+
+// Asserts a usage rule in debug builds; compiles to nothing otherwise.
+#if STAKKER_DEBUG_CHECKS
+#define STAKKER_ASSERT(cond, what) \
+  ((cond) ? void(0) : ::stakker::detail::misuse(what, __FILE__, __LINE__))
+#else
+#define STAKKER_ASSERT(cond, what) void(0)
+#endif

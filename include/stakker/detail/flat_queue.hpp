@@ -1,0 +1,128 @@
+// A FIFO of type-erased one-shot closures stored inline in fixed-size chunks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace stakker {
+class core;
+}
+
+namespace stakker::detail {
+
+// Each entry is [thunk pointer][closure bytes]. The thunk runs the closure in place and
+// destroys it; a null core means "destroy only". Entries are never moved: when a chunk is
+// full, a jump entry links it to the next one, so a closure capturing a std::string (or
+// anything not trivially relocatable) stays valid for its whole life in the queue. Closures
+// too large or over-aligned for an entry are boxed. Spare chunks are kept for reuse
+// (faulting pages back in after a burst is slower than keeping them); `trim` releases them.
+class flat_queue {
+ public:
+  using thunk = void (*)(flat_queue& q, std::byte* entry, core* c);
+
+  static constexpr std::size_t chunk_bytes = 16 * 1024;
+  static constexpr std::size_t max_inline = 1024;
+  static constexpr std::size_t slot = alignof(void*);
+
+  flat_queue() noexcept = default;
+  flat_queue(const flat_queue&) = delete;
+  flat_queue& operator=(const flat_queue&) = delete;
+  ~flat_queue();
+
+  // Appends `f`, which must be invocable as `f(core&)`. No allocation once warm.
+  template <class F>
+  void push(F&& f) {
+    using fn = std::decay_t<F>;
+    if constexpr (sizeof(fn) > max_inline || alignof(fn) > slot) {
+      push(boxed<fn>{std::make_unique<fn>(std::forward<F>(f))});
+    } else {
+      constexpr std::size_t need = entry_size<fn>();
+      if (static_cast<std::size_t>(end_ - tail_) < need) [[unlikely]]
+        grow();
+      ::new (static_cast<void*>(tail_ + slot)) fn(std::forward<F>(f));
+      *reinterpret_cast<thunk*>(tail_) = &run_entry<fn>;
+      tail_ += need;
+    }
+  }
+
+  bool empty() const noexcept { return head_ == tail_; }
+
+  // Runs entries until the queue is empty, including entries pushed meanwhile.
+  void run_all(core& c) {
+    while (head_ != tail_) (*reinterpret_cast<thunk*>(head_))(*this, head_, &c);
+  }
+
+  // The position after the last entry now queued; `run_until(mark)` runs up to there only.
+  std::byte* mark() const noexcept { return tail_; }
+  void run_until(core& c, std::byte* stop) {
+    while (head_ != stop) (*reinterpret_cast<thunk*>(head_))(*this, head_, &c);
+  }
+
+  // Runs the first closure (skipping chunk links). Returns false if there was none.
+  bool run_one(core& c);
+
+  // Destroys every queued closure without running it, including any pushed meanwhile.
+  void destroy_all() noexcept;
+
+  // When empty, restarts writing at the beginning of the current chunk.
+  void rewind() noexcept;
+
+  // Frees spare chunks beyond `keep`.
+  void trim(std::size_t keep) noexcept;
+
+  // Bytes held in chunks, in use or spare.
+  std::size_t capacity_bytes() const noexcept { return chunks_ * chunk_bytes; }
+
+ private:
+  struct chunk {
+    chunk* next_spare;
+  };
+  static constexpr std::size_t header = 16;
+  static constexpr std::size_t jump_size = 3 * slot;
+
+  template <class F>
+  static constexpr std::size_t entry_size() {
+    return slot + (sizeof(F) + slot - 1) / slot * slot;
+  }
+
+  static std::byte* data(chunk* c) noexcept { return reinterpret_cast<std::byte*>(c) + header; }
+
+  template <class F>
+  static void run_entry(flat_queue& q, std::byte* entry, core* c) {
+    F* f = std::launder(reinterpret_cast<F*>(entry + slot));
+    q.head_ = entry + entry_size<F>();
+    if (c == nullptr) {
+      f->~F();
+      return;
+    }
+    struct destroy_after {
+      F* f;
+      ~destroy_after() { f->~F(); }
+    } guard{f};
+    (*f)(*c);
+  }
+
+  template <class F>
+  struct boxed {
+    std::unique_ptr<F> f;
+    void operator()(core& c) { (*f)(c); }
+  };
+
+  static void jump(flat_queue& q, std::byte* entry, core*) noexcept;
+  void grow();
+  void release(chunk* c) noexcept;
+
+  std::byte* head_ = nullptr;
+  std::byte* tail_ = nullptr;
+  std::byte* end_ = nullptr;  // last byte usable for entries; a jump entry fits after it
+  chunk* tail_chunk_ = nullptr;
+  chunk* spare_ = nullptr;
+  std::size_t spare_count_ = 0;
+  std::size_t chunks_ = 0;
+};
+
+}  // namespace stakker::detail

@@ -1,0 +1,186 @@
+// fwd<T>: multi-shot callbacks, and the ways to aim them at actors.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "stakker/actor.hpp"
+#include "stakker/cx.hpp"
+#include "stakker/detail/actor_call.hpp"
+#include "stakker/detail/basic_ret.hpp"
+
+namespace stakker {
+
+// A callback that may be called any number of times. Copyable: copies share one capture
+// through a non-atomic count (two words: a table pointer and one inline word). Destroying a
+// fwd calls nothing. `fwd_do` targets run synchronously inside the call; `fwd_to` targets
+// get a queued call on the actor (ordered, never inline). Single-threaded.
+template <class T = void>
+class fwd {
+ public:
+  using value_type = T;
+  using arg_type = detail::value_t<T>;
+  struct vtable {
+    void (*call)(const detail::word& w, arg_type&& v);
+    void (*copy)(detail::word& dst, const detail::word& src) noexcept;
+    void (*destroy)(detail::word& w) noexcept;
+  };
+
+  // An empty fwd: calling it throws std::logic_error.
+  fwd() noexcept = default;
+
+  // A fwd calling `f(value)` synchronously.
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, fwd> &&
+             std::is_invocable_v<std::decay_t<F>&, detail::value_t<T>>)
+  explicit fwd(F&& f) {
+    using fn = std::decay_t<F>;
+    // Inline only when calling cannot change the capture, so copies stay equivalent.
+    if constexpr (detail::fits_word<fn> && std::is_invocable_v<const fn&, arg_type>) {
+      ::new (static_cast<void*>(w_.bytes)) fn(std::forward<F>(f));
+      static constexpr vtable vt{
+          [](const detail::word& w, arg_type&& v) {
+            (*std::launder(reinterpret_cast<const fn*>(w.bytes)))(std::move(v));
+          },
+          [](detail::word& d, const detail::word& s) noexcept { d = s; },
+          [](detail::word&) noexcept {}};
+      vt_ = &vt;
+    } else {
+      struct box {
+        std::uint32_t refs;
+        fn f;
+      };
+      w_.set_ptr(new box{1, fn(std::forward<F>(f))});
+      static constexpr vtable vt{
+          [](const detail::word& w, arg_type&& v) { static_cast<box*>(w.ptr())->f(std::move(v)); },
+          [](detail::word& d, const detail::word& s) noexcept {
+            ++static_cast<box*>(s.ptr())->refs;
+            d = s;
+          },
+          [](detail::word& w) noexcept {
+            auto* b = static_cast<box*>(w.ptr());
+            if (--b->refs == 0) delete b;
+          }};
+      vt_ = &vt;
+    }
+  }
+
+  // Low level: a table and its word, for library-defined targets.
+  fwd(const vtable* vt, const void* p) noexcept : vt_(vt) { w_.set_ptr(p); }
+
+  fwd(const fwd& o) noexcept : vt_(o.vt_) {
+    if (vt_) vt_->copy(w_, o.w_);
+  }
+  fwd(fwd&& o) noexcept : vt_(std::exchange(o.vt_, nullptr)), w_(o.w_) {}
+  fwd& operator=(fwd o) noexcept {
+    std::swap(vt_, o.vt_);
+    std::swap(w_, o.w_);
+    return *this;
+  }
+  ~fwd() {
+    if (vt_) vt_->destroy(w_);
+  }
+
+  void operator()(arg_type value) const
+    requires(!std::is_void_v<T>)
+  {
+    check();
+    vt_->call(w_, std::move(value));
+  }
+  void operator()() const
+    requires std::is_void_v<T>
+  {
+    check();
+    vt_->call(w_, arg_type{});
+  }
+
+  explicit operator bool() const noexcept { return vt_ != nullptr; }
+
+ private:
+  void check() const {
+    if (vt_ == nullptr) throw std::logic_error("stakker::fwd called when empty");
+  }
+
+  const vtable* vt_ = nullptr;
+  detail::word w_;
+};
+
+static_assert(sizeof(fwd<int>) == 2 * sizeof(void*), "a fwd is two words");
+
+namespace detail {
+
+template <class T, auto M, class V>
+struct fwd_to_word {
+  static constexpr typename fwd<V>::vtable vt{
+      [](const word& w, value_t<V>&& v) {
+        auto* b = static_cast<actor_block*>(w.ptr());
+        add_ref(b);
+        using body = bound_call<constant_fn<M>, value_t<V>>;
+        queue_on(b, actor_call<T, body>{actor_access::adopt<T>(b), body{{}, {std::move(v)}}});
+      },
+      [](word& d, const word& s) noexcept {
+        add_ref(static_cast<actor_block*>(s.ptr()));
+        d = s;
+      },
+      [](word& w) noexcept { release_ref(static_cast<actor_block*>(w.ptr())); }};
+};
+
+template <class V, class Target>
+struct fwd_to_fn {
+  Target t;
+  void operator()(value_t<V> v) const { t.send(std::move(v)); }
+};
+
+template <class V, class H, class Fn, class... Fixed>
+fwd<V> fwd_to_impl(const H& target, Fn fn, Fixed&&... fixed) {
+  using T = typename H::state_type;
+  static_assert(member_callable<callable_t<Fn>, T, std::decay_t<Fixed>&&..., value_t<V>&&>,
+                "stakker::fwd_to: the member cannot take (fixed arguments..., message)");
+  const actor<T>& a = as_actor(target);
+  STAKKER_ASSERT(actor_access::block(a) != nullptr, "fwd_to on an empty actor handle");
+  using target_t = actor_target<T, Fn, std::decay_t<Fixed>...>;
+  return fwd<V>(fwd_to_fn<V, target_t>{target_t{a, fn, {std::forward<Fixed>(fixed)...}}});
+}
+
+}  // namespace detail
+
+// A fwd whose every call queues `m(cx, fixed..., value)` on `target` (dropped once the actor
+// has stopped). `fwd_to<V, &A::m>(a)` stores the actor inline (no allocation); fixed
+// arguments or a member pointer box the capture once (copies of the fwd share it).
+template <class V, auto M, actor_handle H, class... Fixed>
+fwd<V> fwd_to(const H& target, Fixed&&... fixed) {
+  using T = typename H::state_type;
+  if constexpr (sizeof...(Fixed) == 0 && sizeof(actor<T>) == sizeof(void*)) {
+    static_assert(detail::member_callable<decltype(M), T, detail::value_t<V>&&>,
+                  "stakker::fwd_to: the member cannot take the message");
+    actor<T> a = as_actor(target);
+    STAKKER_ASSERT(detail::actor_access::block(a) != nullptr, "fwd_to on an empty actor handle");
+    return fwd<V>(&detail::fwd_to_word<T, M, V>::vt, detail::actor_access::release(a));
+  } else {
+    return detail::fwd_to_impl<V, H, detail::constant_fn<M>>(target, {},
+                                                             std::forward<Fixed>(fixed)...);
+  }
+}
+template <class V, actor_handle H, class M, class... Fixed>
+  requires std::is_member_function_pointer_v<M>
+fwd<V> fwd_to(const H& target, M member, Fixed&&... fixed) {
+  return detail::fwd_to_impl<V, H, M>(target, member, std::forward<Fixed>(fixed)...);
+}
+
+// A fwd calling `f(value)` synchronously (f(std::monostate) for fwd<void>).
+template <class V = void, class F>
+fwd<V> fwd_do(F&& f) {
+  return fwd<V>(std::forward<F>(f));
+}
+
+// A fwd that ignores every call.
+template <class V = void>
+fwd<V> fwd_nop() {
+  return fwd<V>([](detail::value_t<V>) {});
+}
+
+}  // namespace stakker

@@ -1,0 +1,106 @@
+#include <stdexcept>
+
+#include "stakker/actor.hpp"
+#include "stakker/core.hpp"
+#include "stakker/detail/actor_block.hpp"
+
+namespace stakker::detail {
+
+namespace {
+
+// Queued by the last actor_own: stops the actor with `dropped` unless it already stopped.
+// Holds the owner's reference to the block until it has run or been destroyed.
+struct drop_actor {
+  actor_block* b;
+  drop_actor(actor_block* blk) noexcept : b(blk) {}
+  drop_actor(drop_actor&& o) noexcept : b(std::exchange(o.b, nullptr)) {}
+  ~drop_actor() {
+    if (b) release_ref(b);
+  }
+  void operator()(core& c) { terminate(c, b, stop_cause::dropped()); }
+};
+
+void finish(actor_block* b, stop_cause cause) {
+  add_ref(b);  // the state's destructor may drop the last other reference
+  b->ops(b, block_op::destroy_state);
+  ret<stop_cause> notify = std::move(b->notify);
+  release_ref(b);
+  if (notify) notify(std::move(cause));
+}
+
+void destroy_from(prep_node* n) noexcept {
+  while (n != nullptr) {
+    prep_node* next = n->next;
+    n->fn(n, nullptr);
+    n = next;
+  }
+}
+
+}  // namespace
+
+void destroy_prep_list(prep_node* tail) noexcept {
+  if (tail == nullptr) return;
+  prep_node* n = tail->next;
+  tail->next = nullptr;
+  destroy_from(n);
+}
+
+void run_prep_list(core& c, prep_node* tail) {
+  prep_node* n = tail->next;
+  tail->next = nullptr;
+  while (n != nullptr) {
+    prep_node* next = n->next;
+    try {
+      n->fn(n, &c);
+    } catch (...) {
+      destroy_from(next);
+      throw;
+    }
+    n = next;
+  }
+}
+
+void park(actor_block* b, prep_node* n) noexcept {
+  prep_node*& tail = prep_tail_of(b);
+  if (tail == nullptr) {
+    n->next = n;
+  } else {
+    n->next = tail->next;
+    tail->next = n;
+  }
+  tail = n;
+}
+
+void add_owner(actor_block* b) {
+  if (b->owners == 0xffffffu) throw std::length_error("stakker::actor_own: too many owners");
+  ++b->owners;
+  add_ref(b);
+}
+
+void release_owner(actor_block* b) noexcept {
+  if (--b->owners == 0 && b->state() != actor_state::zombie && b->link->rt != nullptr) {
+    b->link->rt->defer(drop_actor(b));  // takes over the owner's reference
+    return;
+  }
+  release_ref(b);
+}
+
+void terminate(core& c, actor_block* b, stop_cause cause) {
+  if (b->state() == actor_state::zombie) return;
+  if (core_access::current(c) == b) {
+    core_access::record(c, std::move(cause));
+    return;
+  }
+  finish(b, std::move(cause));
+}
+
+void apply_pending_stop(core& c, actor_block* b) {
+  stop_cause cause = core_access::take_pending(c);
+  if (b->state() != actor_state::zombie) finish(b, std::move(cause));
+}
+
+void record_failure(core& c, std::exception_ptr e) noexcept {
+  core_access::record(c, stop_cause::failed(std::move(e)));
+}
+
+}  // namespace stakker::detail

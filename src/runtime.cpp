@@ -1,0 +1,99 @@
+#include "stakker/runtime.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace stakker {
+
+namespace detail {
+void misuse(const char* what, const char* file, int line) noexcept {
+  std::fprintf(stderr, "stakker: misuse: %s (%s:%d)\n", what, file, line);
+  std::fflush(stderr);
+  std::abort();
+}
+}  // namespace detail
+
+namespace {
+// Spare chunks kept per queue after a trim; every 60 s of passed-in time the rest go.
+constexpr std::size_t spare_chunks_kept = 2;
+constexpr auto trim_interval = std::chrono::seconds(60);
+}  // namespace
+
+core::core(instant start) : now_(start), link_(new detail::runtime_link(this)) {}
+
+core::~core() {
+  // Environment handles first: they may own actors whose termination queues more work.
+  while (!anymap_.empty()) {
+    anymap_entry e = anymap_.back();
+    anymap_.pop_back();
+    e.destroy(e.value);
+  }
+  // Destroying a closure may queue others (a dropped actor_own queues its termination, a
+  // ret delivers "none" to an actor); keep destroying until every queue stays empty.
+  for (int round = 0; round < 1000; ++round) {
+    if (main_.empty() && lazy_.empty() && idle_.empty()) break;
+    main_.destroy_all();
+    lazy_.destroy_all();
+    idle_.destroy_all();
+  }
+  link_->rt = nullptr;
+  link_->release();
+}
+
+void core::throw_anymap_missing() {
+  throw std::out_of_range("stakker::core::anymap_get: no value of that type is set");
+}
+
+runtime::runtime(instant start) : core(start), last_trim_(start) {}
+
+runtime::~runtime() = default;
+
+bool runtime::run(instant now, bool idle) {
+  if (running_) throw std::logic_error("stakker::runtime::run called from inside run");
+  running_ = true;
+  struct reset_running {
+    bool& r;
+    ~reset_running() { r = false; }
+  } guard{running_};
+
+  if (now > now_) now_ = now;
+  if (now_ - last_trim_ >= trim_interval) release_memory();
+  if (idle) idle_.run_one(*this);
+  for (;;) {
+    main_.run_all(*this);
+    if (lazy_.empty()) break;
+    lazy_.run_until(*this, lazy_.mark());
+  }
+  main_.rewind();
+  lazy_.rewind();
+  idle_.rewind();
+  return !idle_.empty();
+}
+
+std::optional<duration> runtime::next_wait(instant now) const noexcept {
+  if (!main_.empty() || !lazy_.empty()) return duration::zero();
+  if (auto e = next_expiry()) return std::max(duration::zero(), *e - now);
+  return std::nullopt;
+}
+
+duration runtime::next_wait_max(instant now, duration max, bool pending) const noexcept {
+  if (pending) return duration::zero();
+  if (auto w = next_wait(now)) return std::min(*w, max);
+  return max;
+}
+
+void runtime::release_memory() noexcept {
+  last_trim_ = now_;
+  main_.trim(spare_chunks_kept);
+  lazy_.trim(spare_chunks_kept);
+  idle_.trim(spare_chunks_kept);
+}
+
+std::size_t runtime::queue_capacity() const noexcept {
+  return main_.capacity_bytes() + lazy_.capacity_bytes() + idle_.capacity_bytes();
+}
+
+}  // namespace stakker

@@ -68,8 +68,9 @@ class actor {
 
   // Interface conversion: actor<I> from actor<A>, where A is concrete and derives from I.
   template <class D>
-    requires(std::is_abstract_v<T> && !std::is_same_v<D, T> && std::derived_from<D, T>)
-  actor(const actor<D>& d) noexcept : b_(d.b_) {
+  requires(std::is_abstract_v<T> && !std::is_same_v<D, T> && std::derived_from<D, T>)
+      actor(const actor<D>& d)
+  noexcept : b_(d.b_) {
     static_assert(!std::is_abstract_v<D>,
                   "stakker::actor<I>: convert from the actor's concrete state type");
     locate_.fn = [](detail::actor_block* b) noexcept -> T* {
@@ -78,8 +79,9 @@ class actor {
     if (b_) detail::add_ref(b_);
   }
   template <class D>
-    requires(std::is_abstract_v<T> && !std::is_same_v<D, T> && std::derived_from<D, T>)
-  actor(const actor_own<D>& d) noexcept : actor(d.ref()) {}
+  requires(std::is_abstract_v<T> && !std::is_same_v<D, T> && std::derived_from<D, T>)
+      actor(const actor_own<D>& d)
+  noexcept : actor(d.ref()) {}
 
   // Prep: created, not yet initialised; Ready: has its state; Zombie: stopped.
   bool is_prep() const noexcept { return b_ && b_->state() == detail::actor_state::prep; }
@@ -168,7 +170,8 @@ class actor_own {
   // is running (then when that call returns). Ignored if the actor already stopped.
   void kill(std::exception_ptr error) {
     STAKKER_ASSERT(ref_.b_ != nullptr, "actor_own::kill on an empty handle");
-    if (core* c = ref_.b_->link->rt) detail::terminate(*c, ref_.b_, stop_cause::killed(std::move(error)));
+    if (core* c = ref_.b_->link->rt)
+      detail::terminate(*c, ref_.b_, stop_cause::killed(std::move(error)));
   }
   void kill(std::string_view message) { kill(make_error(message)); }
 

@@ -35,9 +35,8 @@ class fwd {
 
   // A fwd calling `f(value)` synchronously.
   template <class F>
-    requires(!std::is_same_v<std::decay_t<F>, fwd> &&
-             std::is_invocable_v<std::decay_t<F>&, detail::value_t<T>>)
-  explicit fwd(F&& f) {
+  requires(!std::is_same_v<std::decay_t<F>, fwd> &&
+           std::is_invocable_v<std::decay_t<F>&, detail::value_t<T>>) explicit fwd(F&& f) {
     using fn = std::decay_t<F>;
     // Inline only when calling cannot change the capture, so copies stay equivalent.
     if constexpr (detail::fits_word<fn> && std::is_invocable_v<const fn&, arg_type>) {
@@ -85,15 +84,11 @@ class fwd {
     if (vt_) vt_->destroy(w_);
   }
 
-  void operator()(arg_type value) const
-    requires(!std::is_void_v<T>)
-  {
+  void operator()(arg_type value) const requires(!std::is_void_v<T>) {
     check();
     vt_->call(w_, std::move(value));
   }
-  void operator()() const
-    requires std::is_void_v<T>
-  {
+  void operator()() const requires std::is_void_v<T> {
     check();
     vt_->call(w_, arg_type{});
   }
@@ -166,8 +161,8 @@ fwd<V> fwd_to(const H& target, Fixed&&... fixed) {
   }
 }
 template <class V, actor_handle H, class M, class... Fixed>
-  requires std::is_member_function_pointer_v<M>
-fwd<V> fwd_to(const H& target, M member, Fixed&&... fixed) {
+requires std::is_member_function_pointer_v<M> fwd<V> fwd_to(const H& target, M member,
+                                                            Fixed&&... fixed) {
   return detail::fwd_to_impl<V, H, M>(target, member, std::forward<Fixed>(fixed)...);
 }
 

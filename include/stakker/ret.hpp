@@ -109,14 +109,13 @@ ret<R> ret_to(const H& target) {
   return detail::ret_to_inline<R, M, false>(target);
 }
 template <class R, auto M, actor_handle H, class... Fixed>
-  requires(sizeof...(Fixed) > 0)
-ret<R> ret_to(const H& target, Fixed&&... fixed) {
+requires(sizeof...(Fixed) > 0) ret<R> ret_to(const H& target, Fixed&&... fixed) {
   return detail::ret_to_impl<R, H, detail::constant_fn<M>, false>(target, {},
-                                                                   std::forward<Fixed>(fixed)...);
+                                                                  std::forward<Fixed>(fixed)...);
 }
 template <class R, actor_handle H, class M, class... Fixed>
-  requires std::is_member_function_pointer_v<M>
-ret<R> ret_to(const H& target, M member, Fixed&&... fixed) {
+requires std::is_member_function_pointer_v<M> ret<R> ret_to(const H& target, M member,
+                                                            Fixed&&... fixed) {
   return detail::ret_to_impl<R, H, M, false>(target, member, std::forward<Fixed>(fixed)...);
 }
 
@@ -127,14 +126,13 @@ ret<R> ret_some_to(const H& target) {
   return detail::ret_to_inline<R, M, true>(target);
 }
 template <class R, auto M, actor_handle H, class... Fixed>
-  requires(sizeof...(Fixed) > 0)
-ret<R> ret_some_to(const H& target, Fixed&&... fixed) {
+requires(sizeof...(Fixed) > 0) ret<R> ret_some_to(const H& target, Fixed&&... fixed) {
   return detail::ret_to_impl<R, H, detail::constant_fn<M>, true>(target, {},
-                                                                  std::forward<Fixed>(fixed)...);
+                                                                 std::forward<Fixed>(fixed)...);
 }
 template <class R, actor_handle H, class M, class... Fixed>
-  requires std::is_member_function_pointer_v<M>
-ret<R> ret_some_to(const H& target, M member, Fixed&&... fixed) {
+requires std::is_member_function_pointer_v<M> ret<R> ret_some_to(const H& target, M member,
+                                                                 Fixed&&... fixed) {
   return detail::ret_to_impl<R, H, M, true>(target, member, std::forward<Fixed>(fixed)...);
 }
 

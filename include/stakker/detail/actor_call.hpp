@@ -41,7 +41,8 @@ using callable_t = std::decay_t<decltype(callable_of(std::declval<const Fn&>()))
 template <class F, class T, class... A>
 inline constexpr bool takes_cx = std::is_invocable_v<const F&, T&, cx<T>&, A...>;
 template <class F, class T, class... A>
-inline constexpr bool member_callable = takes_cx<F, T, A...> || std::is_invocable_v<const F&, T&, A...>;
+inline constexpr bool member_callable =
+    takes_cx<F, T, A...> || std::is_invocable_v<const F&, T&, A...>;
 
 template <class T, class Fn, class... A>
 void invoke_member(const Fn& fn, T& self, cx<T>& x, A&&... a) {
@@ -157,8 +158,8 @@ struct actor_init {
     run_as_actor(c, b, [&] {
       cx<A> x(c, target);
       auto make = [&]() -> decltype(auto) {
-        return std::apply([&](Args&... a) { return std::invoke(callable_of(fn), x, std::move(a)...); },
-                          args);
+        return std::apply(
+            [&](Args&... a) { return std::invoke(callable_of(fn), x, std::move(a)...); }, args);
       };
       if constexpr (init_result<decltype(make())>::optional) {
         auto r = make();
@@ -206,16 +207,18 @@ struct actor_target {
   template <class Msg>
   void send(Msg&& m) const {  // copies the fixed arguments (a fwd may send many times)
     using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
-    queue_on(a, actor_call<T, body>{
-                    a, body{fn, std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))}});
+    queue_on(a,
+             actor_call<T, body>{
+                 a, body{fn, std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))}});
   }
   template <class Msg>
   void send_once(Msg&& m) {  // moves everything (a ret sends once)
     using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
     actor_block* b = actor_access::block(a);
     queue_on(b, actor_call<T, body>{
-                    std::move(a), body{fn, std::tuple_cat(std::move(fixed),
-                                                          std::forward_as_tuple(std::forward<Msg>(m)))}});
+                    std::move(a),
+                    body{fn, std::tuple_cat(std::move(fixed),
+                                            std::forward_as_tuple(std::forward<Msg>(m)))}});
   }
 };
 

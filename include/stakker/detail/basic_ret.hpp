@@ -22,8 +22,7 @@ using value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 // A capture fits a callback's one inline word when moving it bytewise is moving it.
 template <class F>
 inline constexpr bool fits_word = sizeof(F) <= sizeof(void*) &&
-                                  alignof(F) <= alignof(void*) &&
-                                  std::is_trivially_copyable_v<F>;
+                                  alignof(F) <= alignof(void*) && std::is_trivially_copyable_v<F>;
 
 struct word {
   alignas(void*) std::byte bytes[sizeof(void*)];
@@ -61,9 +60,9 @@ class ret {
 
   // A ret that calls `f(std::optional<arg_type>)` synchronously when called or destroyed.
   template <class F>
-    requires(!std::is_same_v<std::decay_t<F>, ret> &&
-             std::is_invocable_v<std::decay_t<F>&, std::optional<detail::value_t<T>>>)
-  explicit ret(F&& f) {
+  requires(!std::is_same_v<std::decay_t<F>, ret> &&
+           std::is_invocable_v<std::decay_t<F>&,
+                               std::optional<detail::value_t<T>>>) explicit ret(F&& f) {
     using fn = std::decay_t<F>;
     if constexpr (detail::fits_word<fn>) {
       ::new (static_cast<void*>(w_.bytes)) fn(std::forward<F>(f));
@@ -98,15 +97,11 @@ class ret {
 
   // Delivers the value. Calling an empty (already called, moved-from or default) ret
   // throws std::logic_error.
-  void operator()(arg_type value)
-    requires(!std::is_void_v<T>)
-  {
+  void operator()(arg_type value) requires(!std::is_void_v<T>) {
     fn_type f = take();
     f(w_, &value);
   }
-  void operator()()
-    requires std::is_void_v<T>
-  {
+  void operator()() requires std::is_void_v<T> {
     arg_type value;
     fn_type f = take();
     f(w_, &value);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
@@ -23,74 +24,59 @@ class actor_own_anon;
 
 namespace detail {
 
-// How an actor<T> finds its T inside the block: a fixed offset for a concrete state type,
-// a function chosen at conversion time for an abstract interface (two-word handle).
-template <class T, bool = std::is_abstract_v<T>>
-struct state_locator {
-  static T* get(actor_block* b) noexcept { return &static_cast<actor_block_of<T>*>(b)->value; }
-  T* operator()(actor_block* b) const noexcept { return get(b); }
-};
-template <class T>
-struct state_locator<T, true> {
-  T* (*fn)(actor_block*) noexcept = nullptr;
-  T* operator()(actor_block* b) const noexcept { return fn(b); }
-};
-
 struct actor_access;
 
 }  // namespace detail
 
-// A reference to an actor: copyable, one word (two for an interface `actor<I>`). It keeps
+// A reference to an actor: copyable, one word. It keeps
 // the actor's memory, never the actor itself, alive: when the last actor_own goes the actor
 // stops, and calls made through remaining references are dropped. Single-threaded.
 //
 // `actor<I>` for an abstract base `I` of the state type refers to an actor through an
 // interface; it converts from `actor<A>` (and `actor_own<A>`) for any concrete `A` deriving
-// from `I`, and calls on it invoke `I`'s (virtual) members with a `cx<I>&`.
+// from `I` (a non-virtual base less than 128 bytes into A), and calls on it invoke `I`'s
+// (virtual) members with a `cx<I>&`. T may be incomplete where actor<T> is declared, so an
+// actor's state can hold references to actors of its own type.
 template <class T>
 class actor {
  public:
   using state_type = T;
 
   actor() noexcept = default;
-  actor(const actor& o) noexcept : b_(o.b_), locate_(o.locate_) {
-    if (b_) detail::add_ref(b_);
+  actor(const actor& o) noexcept : bits_(o.bits_) {
+    if (auto* b = block()) detail::add_ref(b);
   }
-  actor(actor&& o) noexcept : b_(std::exchange(o.b_, nullptr)), locate_(o.locate_) {}
+  actor(actor&& o) noexcept : bits_(std::exchange(o.bits_, 0)) {}
   actor& operator=(actor o) noexcept {
-    std::swap(b_, o.b_);
-    std::swap(locate_, o.locate_);
+    std::swap(bits_, o.bits_);
     return *this;
   }
   ~actor() {
-    if (b_) detail::release_ref(b_);
+    if (auto* b = block()) detail::release_ref(b);
   }
 
   // Interface conversion: actor<I> from actor<A>, where A is concrete and derives from I.
   template <class D>
-  requires(std::is_abstract_v<T> && !std::is_same_v<D, T> && std::derived_from<D, T>)
-      actor(const actor<D>& d)
-  noexcept : b_(d.b_) {
+    requires(!std::is_same_v<D, T> && std::is_abstract_v<T> && std::derived_from<D, T>)
+  actor(const actor<D>& d) : bits_(d.bits_ | base_offset<D>()) {
     static_assert(!std::is_abstract_v<D>,
                   "stakker::actor<I>: convert from the actor's concrete state type");
-    locate_.fn = [](detail::actor_block* b) noexcept -> T* {
-      return detail::state_locator<D>::get(b);
-    };
-    if (b_) detail::add_ref(b_);
+    if (auto* b = block()) detail::add_ref(b);
   }
   template <class D>
-  requires(std::is_abstract_v<T> && !std::is_same_v<D, T> && std::derived_from<D, T>)
-      actor(const actor_own<D>& d)
-  noexcept : actor(d.ref()) {}
+    requires(!std::is_same_v<D, T> && std::is_abstract_v<T> && std::derived_from<D, T>)
+  actor(const actor_own<D>& d) : actor(d.ref()) {}
 
   // Prep: created, not yet initialised; Ready: has its state; Zombie: stopped.
-  bool is_prep() const noexcept { return b_ && b_->state() == detail::actor_state::prep; }
-  bool is_ready() const noexcept { return b_ && b_->state() == detail::actor_state::ready; }
-  bool is_zombie() const noexcept { return !b_ || b_->state() == detail::actor_state::zombie; }
+  bool is_prep() const noexcept { return state_is(detail::actor_state::prep); }
+  bool is_ready() const noexcept { return state_is(detail::actor_state::ready); }
+  bool is_zombie() const noexcept { return bits_ == 0 || state_is(detail::actor_state::zombie); }
   // False for a default-constructed or moved-from handle.
-  explicit operator bool() const noexcept { return b_ != nullptr; }
+  explicit operator bool() const noexcept { return bits_ != 0; }
 
-  friend bool operator==(const actor& a, const actor& b) noexcept { return a.b_ == b.b_; }
+  friend bool operator==(const actor& a, const actor& b) noexcept {
+    return a.block() == b.block();
+  }
 
  private:
   template <class>
@@ -99,8 +85,40 @@ class actor {
   friend class actor_own;
   friend struct detail::actor_access;
 
-  detail::actor_block* b_ = nullptr;
-  [[no_unique_address]] detail::state_locator<T> locate_;
+  // Blocks are 16-byte aligned; an interface handle keeps the offset of I inside the state
+  // (in units of 8 bytes) in the low 4 bits. A concrete handle's low bits are always zero.
+  static constexpr std::uintptr_t tag_mask = 15;
+
+  detail::actor_block* block() const noexcept {
+    return reinterpret_cast<detail::actor_block*>(bits_ & ~tag_mask);
+  }
+  bool state_is(detail::actor_state s) const noexcept {
+    return bits_ != 0 && block()->state() == s;
+  }
+  T* state_ptr() const noexcept {
+    detail::actor_block* b = block();
+    if constexpr (std::is_abstract_v<T>) {
+      auto* state = static_cast<std::byte*>(b->ops(b, detail::block_op::state));
+      return std::launder(reinterpret_cast<T*>(state + (bits_ & tag_mask) * 8));
+    } else {
+      return &static_cast<detail::actor_block_of<T>*>(b)->value;
+    }
+  }
+  // Where the T base lies inside a D, in units of 8 bytes (pointer arithmetic only: the
+  // cast to a non-virtual base reads nothing from the object).
+  template <class D>
+  static std::uintptr_t base_offset() {
+    alignas(D) static const std::byte probe[sizeof(D)]{};
+    const D* d = reinterpret_cast<const D*>(probe);
+    auto offset = reinterpret_cast<const std::byte*>(static_cast<const T*>(d)) - probe;
+    if (offset < 0 || offset % 8 != 0 || offset / 8 > static_cast<std::ptrdiff_t>(tag_mask))
+      throw std::logic_error(
+          "stakker::actor<I>: I must be a non-virtual base within 120 bytes of the start of "
+          "the state type");
+    return static_cast<std::uintptr_t>(offset / 8);
+  }
+
+  std::uintptr_t bits_ = 0;
 };
 
 static_assert(sizeof(actor<int>) == sizeof(void*), "an actor reference is one word");
@@ -111,23 +129,23 @@ namespace detail {
 struct actor_access {
   template <class T>
   static actor_block* block(const actor<T>& a) noexcept {
-    return a.b_;
+    return a.block();
   }
   template <class T>
   static T* state(const actor<T>& a) noexcept {
-    return a.locate_(a.b_);
+    return a.state_ptr();
   }
-  // Takes over one reference already counted in `b`.
+  // Takes over one reference already counted in `b` (a concrete handle).
   template <class T>
   static actor<T> adopt(actor_block* b) noexcept {
     actor<T> a;
-    a.b_ = b;
+    a.bits_ = reinterpret_cast<std::uintptr_t>(b);
     return a;
   }
-  // Gives up the handle's reference, returning the block.
+  // Gives up a concrete handle's reference, returning the block.
   template <class T>
   static actor_block* release(actor<T>& a) noexcept {
-    return std::exchange(a.b_, nullptr);
+    return reinterpret_cast<actor_block*>(std::exchange(a.bits_, 0));
   }
 };
 
@@ -154,8 +172,8 @@ class actor_own {
 
   // Another owning handle to the same actor. Throws std::length_error past 2^24-1 owners.
   actor_own owned() const {
-    STAKKER_ASSERT(ref_.b_ != nullptr, "actor_own::owned on an empty handle");
-    detail::add_owner(ref_.b_);
+    STAKKER_ASSERT(ref_.bits_ != 0, "actor_own::owned on an empty handle");
+    detail::add_owner(ref_.block());
     actor_own o;
     o.ref_ = ref_;
     return o;
@@ -163,7 +181,7 @@ class actor_own {
 
   // Gives up ownership now (the actor stops with `dropped` if this was the last owner).
   void reset() noexcept {
-    if (ref_.b_) detail::release_owner(detail::actor_access::release(ref_));
+    if (ref_.bits_ != 0) detail::release_owner(detail::actor_access::release(ref_));
   }
 
   // Stops the actor with stop_cause::killed(error): immediately, unless the actor's own call

@@ -116,6 +116,7 @@ auto inspect(runtime& rt, const H& target, F&& f) {
   STAKKER_ASSERT(detail::core_access::current(rt) == nullptr,
                  "stakker::inspect from inside an actor call (an actor's state may only be "
                  "touched by its own calls)");
+  (void)rt;
   const actor<T>& a = as_actor(target);
   if constexpr (std::is_void_v<R>) {
     if (a.is_ready()) f(*detail::actor_access::state(a));

@@ -149,7 +149,7 @@ fwd<V> fwd_to_impl(const H& target, Fn fn, Fixed&&... fixed) {
 template <class V, auto M, actor_handle H, class... Fixed>
 fwd<V> fwd_to(const H& target, Fixed&&... fixed) {
   using T = typename H::state_type;
-  if constexpr (sizeof...(Fixed) == 0 && sizeof(actor<T>) == sizeof(void*)) {
+  if constexpr (sizeof...(Fixed) == 0 && !std::is_abstract_v<T>) {
     static_assert(detail::member_callable<decltype(M), T, detail::value_t<V>&&>,
                   "stakker::fwd_to: the member cannot take the message");
     actor<T> a = as_actor(target);

@@ -67,7 +67,7 @@ ret<R> ret_to_inline(const H& target) {
   static_assert(member_callable<decltype(M), T, Msg&&>,
                 "stakker::ret_to / ret_some_to: the member cannot take the message (ret_to "
                 "members take std::optional<T>, ret_some_to members take T)");
-  if constexpr (sizeof(actor<T>) == sizeof(void*)) {
+  if constexpr (!std::is_abstract_v<T>) {
     actor<T> a = as_actor(target);
     STAKKER_ASSERT(actor_access::block(a) != nullptr, "ret_to on an empty actor handle");
     return ret<R>(&ret_to_word<T, V, M, Some>, actor_access::release(a));

@@ -16,7 +16,7 @@ class core;
 namespace stakker::detail {
 
 enum class actor_state : std::uint8_t { prep, ready, zombie };
-enum class block_op : std::uint8_t { destroy_state, free };
+enum class block_op : std::uint8_t { destroy_state, free, state };
 
 // A call parked while its actor is in Prep. `fn` runs it (c non-null) or only destroys it,
 // and frees the node either way.
@@ -33,7 +33,9 @@ struct actor_block {
   std::uint32_t owners : 24;
   std::uint32_t state_bits : 8;
   runtime_link* link;
-  void (*ops)(actor_block*, block_op) noexcept;
+  // destroy_state: destroy the state (or parked calls), become Zombie; free: also release
+  // the memory; state: return the address of the state storage.
+  void* (*ops)(actor_block*, block_op) noexcept;
   ret<stop_cause> notify;
 
   actor_state state() const noexcept { return static_cast<actor_state>(state_bits); }
@@ -53,7 +55,7 @@ struct actor_block_of : actor_block {
   actor_block_of() noexcept : prep_tail(nullptr) {}
   ~actor_block_of() {}
 
-  static void ops_fn(actor_block* b, block_op op) noexcept;
+  static void* ops_fn(actor_block* b, block_op op) noexcept;
 };
 
 template <class A>
@@ -65,7 +67,7 @@ struct actor_block_of<A, true> : actor_block {
   actor_block_of() noexcept {}
   ~actor_block_of() {}
 
-  static void ops_fn(actor_block* b, block_op op) noexcept;
+  static void* ops_fn(actor_block* b, block_op op) noexcept;
 };
 
 inline prep_node*& prep_tail_of(actor_block* b) noexcept {
@@ -96,8 +98,9 @@ void apply_pending_stop(core& c, actor_block* b);
 void record_failure(core& c, std::exception_ptr e) noexcept;
 
 template <class A, bool Over>
-void actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
+void* actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
   auto* s = static_cast<actor_block_of*>(b);
+  if (op == block_op::state) return &s->value;
   if (s->state() == actor_state::ready) {
     s->value.~A();
   } else if (s->state() == actor_state::prep) {
@@ -107,7 +110,7 @@ void actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
   }
   if (op == block_op::destroy_state) {
     s->set_state(actor_state::zombie);
-    return;
+    return nullptr;
   }
   s->set_state(actor_state::zombie);
   runtime_link* link = s->link;
@@ -115,6 +118,7 @@ void actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
   s->~actor_block_of();
   link->pool.deallocate(s, sizeof(actor_block_of), alignof(actor_block_of));
   link->release();
+  return nullptr;
 }
 
 }  // namespace stakker::detail

@@ -27,8 +27,9 @@ class block_pool {
     return size <= max_block && align <= granule;
   }
 
+  // Every block is at least 16-byte aligned (actor handles use the low bits).
   void* allocate(std::size_t size, std::size_t align) {
-    if (!pooled(size, align)) return ::operator new(size, std::align_val_t(align));
+    if (!pooled(size, align)) return ::operator new(size, std::align_val_t(big_align(align)));
     std::size_t k = (size - 1) / granule;
     if (free_node* n = free_[k]) {
       free_[k] = n->next;
@@ -38,12 +39,13 @@ class block_pool {
   }
 
   void deallocate(void* p, std::size_t size, std::size_t align) noexcept {
-    if (!pooled(size, align)) return ::operator delete(p, std::align_val_t(align));
+    if (!pooled(size, align)) return ::operator delete(p, std::align_val_t(big_align(align)));
     std::size_t k = (size - 1) / granule;
     free_[k] = ::new (p) free_node{free_[k]};
   }
 
  private:
+  static constexpr std::size_t big_align(std::size_t a) noexcept { return a < granule ? granule : a; }
   struct free_node {
     free_node* next;
   };

@@ -1,0 +1,175 @@
+// The foundation's workloads: self-call, ping-pong, ret round trip, actor lifecycle, and
+// memory per idle actor. The same workloads for the peers are in peers/.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "bench_support.hpp"
+#include "stakker/stakker.hpp"
+
+namespace {
+
+using namespace stakker;
+
+// (i) one actor calling itself: tick(n) queues tick(n-1). One item outstanding at a time.
+struct ticker {
+  std::int64_t count = 0;
+  static ticker init(cx<ticker>&) { return {}; }
+  void tick(cx<ticker>& x, std::int64_t n) {
+    ++count;
+    if (n > 0) x.call<&ticker::tick>(n - 1);
+  }
+};
+
+void self_call(benchmark::State& state) {
+  const std::int64_t n = bench::size(10'000'000);
+  runtime rt;
+  auto a = make_actor<&ticker::init>(rt, ret_nop<stop_cause>());
+  rt.run(rt.now(), false);
+  for (auto _ : state) {
+    call<&ticker::tick>(a, n - 1);
+    rt.run(rt.now(), false);
+  }
+  auto count = inspect(rt, a, [](ticker& t) { return t.count; });
+  if (!count || *count != n * static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("self_call: wrong count");
+  bench::per_op(state, n);
+}
+BENCHMARK(self_call)->Unit(benchmark::kMillisecond);
+
+// (ii) two actors bouncing a counter: one message = one queued call.
+struct player {
+  actor<player> peer;
+  std::int64_t received = 0;
+  static player init(cx<player>&) { return {}; }
+  void set_peer(cx<player>&, actor<player> p) { peer = std::move(p); }
+  void ball(cx<player>&, std::int64_t n) {
+    ++received;
+    if (n > 0) call<&player::ball>(peer, n - 1);
+  }
+};
+
+void ping_pong(benchmark::State& state) {
+  const std::int64_t n = bench::size(10'000'000);
+  runtime rt;
+  auto a = make_actor<&player::init>(rt, ret_nop<stop_cause>());
+  auto b = make_actor<&player::init>(rt, ret_nop<stop_cause>());
+  call<&player::set_peer>(a, b.ref());
+  call<&player::set_peer>(b, a.ref());
+  rt.run(rt.now(), false);
+  for (auto _ : state) {
+    call<&player::ball>(a, n - 1);
+    rt.run(rt.now(), false);
+  }
+  auto ra = inspect(rt, a, [](player& p) { return p.received; });
+  auto rb = inspect(rt, b, [](player& p) { return p.received; });
+  if (!ra || !rb || *ra + *rb != n * static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("ping_pong: wrong count");
+  // Break the reference cycle between the two players.
+  call<&player::set_peer>(a, actor<player>());
+  call<&player::set_peer>(b, actor<player>());
+  rt.run(rt.now(), false);
+  bench::per_op(state, n);
+}
+BENCHMARK(ping_pong)->Unit(benchmark::kMillisecond);
+
+// (iii) request/response: the client asks, the server answers through a ret, the answer
+// (a queued call to the client) triggers the next request.
+struct server {
+  std::int64_t value = 0;
+  static server init(cx<server>&) { return {}; }
+  void get(cx<server>&, ret<std::int64_t> r) { r(++value); }
+};
+struct client {
+  actor<server> srv;
+  std::int64_t left = 0;
+  std::int64_t last = 0;
+  static client init(cx<client>&, actor<server> s) { return client{std::move(s)}; }
+  void start(cx<client>& x, std::int64_t n) {
+    left = n;
+    ask(x);
+  }
+  void ask(cx<client>& x) {
+    call<&server::get>(srv, ret_some_to<std::int64_t, &client::answer>(x.this_actor()));
+  }
+  void answer(cx<client>& x, std::int64_t v) {
+    last = v;
+    if (--left > 0) ask(x);
+  }
+};
+
+void ret_round_trip(benchmark::State& state) {
+  const std::int64_t n = bench::size(5'000'000);
+  runtime rt;
+  auto s = make_actor<&server::init>(rt, ret_nop<stop_cause>());
+  auto c = make_actor<&client::init>(rt, ret_nop<stop_cause>(), s.ref());
+  rt.run(rt.now(), false);
+  for (auto _ : state) {
+    call<&client::start>(c, n);
+    rt.run(rt.now(), false);
+  }
+  auto last = inspect(rt, c, [](client& k) { return k.last; });
+  if (!last || *last != n * static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("ret_round_trip: wrong answer");
+  bench::per_op(state, n);
+}
+BENCHMARK(ret_round_trip)->Unit(benchmark::kMillisecond);
+
+// (iv) lifecycle: 1M actors created (with init) in a batch, run, then all dropped and run
+// (termination, state destructor, notify, free). Page faults included.
+struct small {
+  std::int64_t v;
+  static small init(cx<small>&, std::int64_t v) { return small{v}; }
+};
+
+void actor_lifecycle(benchmark::State& state) {
+  const std::int64_t n = bench::size(1'000'000);
+  runtime rt;
+  std::vector<actor_own<small>> actors;
+  actors.reserve(static_cast<std::size_t>(n));
+  std::int64_t stopped = 0;
+  for (auto _ : state) {
+    for (std::int64_t i = 0; i < n; ++i)
+      actors.push_back(make_actor<&small::init>(
+          rt, ret_do<stop_cause>([&stopped](std::optional<stop_cause>) { ++stopped; }), i));
+    rt.run(rt.now(), false);
+    actors.clear();
+    rt.run(rt.now(), false);
+  }
+  if (stopped != n * static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("actor_lifecycle: not every actor stopped");
+  bench::per_op(state, n);
+}
+BENCHMARK(actor_lifecycle)->Unit(benchmark::kMillisecond);
+
+// (vi) memory: RSS delta over 1M idle Ready actors with an 8-byte state, notify callback
+// included, handles included (8 bytes each in a vector), created in batches of 1000.
+// Measured in a forked child so that memory freed by earlier benchmarks cannot hide it.
+std::int64_t idle_actor_rss(std::int64_t n) {
+  runtime rt;
+  std::vector<actor_own<small>> actors;
+  actors.reserve(static_cast<std::size_t>(n));
+  rt.run(rt.now(), false);
+  const std::int64_t before = bench::rss_bytes();
+  for (std::int64_t i = 0; i < n; ++i) {
+    actors.push_back(make_actor<&small::init>(rt, ret_nop<stop_cause>(), i));
+    if (i % 1000 == 999) rt.run(rt.now(), false);
+  }
+  rt.run(rt.now(), false);
+  rt.release_memory();
+  return bench::rss_bytes() - before;
+}
+
+void memory_per_idle_actor(benchmark::State& state) {
+  const std::int64_t n = bench::size(1'000'000);
+  for (auto _ : state) {
+    std::int64_t delta = bench::in_child([n] { return idle_actor_rss(n); });
+    if (delta < 0) state.SkipWithError("memory_per_idle_actor: the child failed");
+    state.counters["bytes_per_actor"] = static_cast<double>(delta) / static_cast<double>(n);
+    state.counters["block_bytes"] = static_cast<double>(sizeof(detail::actor_block_of<small>));
+  }
+}
+BENCHMARK(memory_per_idle_actor)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,62 @@
+# Driven by CTest (see CMakeLists.txt next to this file); run as `cmake -D... -P run_consumer.cmake`.
+#
+#   MODE=install  BUILD_DIR PREFIX [CONFIG]
+#       Installs the stakker build in BUILD_DIR into a fresh PREFIX.
+#   MODE=consume  SOURCE_DIR BINARY_DIR GENERATOR [MAKE_PROGRAM] CXX_COMPILER [CXX_FLAGS]
+#                 [EXE_LINKER_FLAGS] [BUILD_TYPE] [PREFIX] [STAKKER_SOURCE_DIR]
+#       Configures (from scratch) and builds the consumer project in SOURCE_DIR with the same
+#       compiler and flags as the main build, then runs its `consumer` program, which must
+#       exit 0.
+cmake_minimum_required(VERSION 3.25)
+
+function(run)
+  string(JOIN " " shown ${ARGN})
+  message(STATUS "running: ${shown}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${shown}")
+  endif()
+endfunction()
+
+if(MODE STREQUAL "install")
+  file(REMOVE_RECURSE "${PREFIX}")
+  set(config_args)
+  if(CONFIG)
+    set(config_args --config "${CONFIG}")
+  endif()
+  run("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${PREFIX}" ${config_args})
+  file(GLOB_RECURSE config_files "${PREFIX}/*/stakker-config.cmake")
+  if(NOT config_files)
+    message(FATAL_ERROR "no stakker-config.cmake was installed under ${PREFIX}")
+  endif()
+elseif(MODE STREQUAL "consume")
+  set(args -S "${SOURCE_DIR}" -B "${BINARY_DIR}" --fresh -G "${GENERATOR}"
+      "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+      "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+      "-DCMAKE_EXE_LINKER_FLAGS=${EXE_LINKER_FLAGS}"
+      "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
+  if(MAKE_PROGRAM)
+    list(APPEND args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+  endif()
+  if(PREFIX)
+    # Only the freshly installed prefix, never a user or system package registry.
+    list(APPEND args "-DCMAKE_PREFIX_PATH=${PREFIX}" "-DSTAKKER_EXPECTED_PREFIX=${PREFIX}"
+         -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
+  endif()
+  if(STAKKER_SOURCE_DIR)
+    list(APPEND args "-DSTAKKER_SOURCE_DIR=${STAKKER_SOURCE_DIR}")
+  endif()
+  run("${CMAKE_COMMAND}" ${args})
+
+  # The machine is shared: stay at two jobs unless told otherwise.
+  set(jobs 2)
+  if(DEFINED ENV{CMAKE_BUILD_PARALLEL_LEVEL} AND NOT "$ENV{CMAKE_BUILD_PARALLEL_LEVEL}" STREQUAL "")
+    set(jobs "$ENV{CMAKE_BUILD_PARALLEL_LEVEL}")
+  endif()
+  run("${CMAKE_COMMAND}" --build "${BINARY_DIR}" --parallel ${jobs})
+
+  run("${BINARY_DIR}/consumer")
+  message(STATUS "consumer ran and exited 0")
+else()
+  message(FATAL_ERROR "run_consumer.cmake: unknown MODE '${MODE}'")
+endif()

@@ -15,7 +15,11 @@ struct drop_actor {
   drop_actor(actor_block* blk) noexcept : b(blk) {}
   drop_actor(drop_actor&& o) noexcept : b(std::exchange(o.b, nullptr)) {}
   ~drop_actor() {
-    if (b) release_ref(b);
+    if (b == nullptr) return;
+    // Destroyed unrun (the runtime is going): destroy the state or parked calls now, as they
+    // may hold references to this very block and would otherwise keep it alive forever.
+    if (b->state() != actor_state::zombie) b->ops(b, block_op::destroy_state);
+    release_ref(b);
   }
   void operator()(core& c) { terminate(c, b, stop_cause::dropped()); }
 };
@@ -78,9 +82,12 @@ void add_owner(actor_block* b) {
 }
 
 void release_owner(actor_block* b) noexcept {
-  if (--b->owners == 0 && b->state() != actor_state::zombie && b->link->rt != nullptr) {
-    b->link->rt->defer(drop_actor(b));  // takes over the owner's reference
-    return;
+  if (--b->owners == 0 && b->state() != actor_state::zombie) {
+    if (b->link->rt != nullptr) {
+      b->link->rt->defer(drop_actor(b));  // takes over the owner's reference
+      return;
+    }
+    b->ops(b, block_op::destroy_state);  // no runtime left to stop it (see ~drop_actor)
   }
   release_ref(b);
 }

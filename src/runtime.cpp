@@ -56,8 +56,13 @@ bool runtime::run(instant now, bool idle) {
   running_ = true;
   struct reset_running {
     bool& r;
-    ~reset_running() { r = false; }
-  } guard{running_};
+    core* outer;
+    ~reset_running() {
+      r = false;
+      detail::running_core = outer;
+    }
+  } guard{running_, detail::running_core};
+  detail::running_core = this;
 
   if (now > now_) now_ = now;
   if (now_ - last_trim_ >= trim_interval) release_memory();

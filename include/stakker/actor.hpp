@@ -90,7 +90,10 @@ class actor {
   static constexpr std::uintptr_t tag_mask = 15;
 
   detail::actor_block* block() const noexcept {
-    return reinterpret_cast<detail::actor_block*>(bits_ & ~tag_mask);
+    if constexpr (std::is_abstract_v<T>)
+      return reinterpret_cast<detail::actor_block*>(bits_ & ~tag_mask);
+    else
+      return reinterpret_cast<detail::actor_block*>(bits_);
   }
   bool state_is(detail::actor_state s) const noexcept {
     return bits_ != 0 && block()->state() == s;
@@ -187,9 +190,9 @@ class actor_own {
   // Stops the actor with stop_cause::killed(error): immediately, unless the actor's own call
   // is running (then when that call returns). Ignored if the actor already stopped.
   void kill(std::exception_ptr error) {
-    STAKKER_ASSERT(ref_.b_ != nullptr, "actor_own::kill on an empty handle");
-    if (core* c = ref_.b_->link->rt)
-      detail::terminate(*c, ref_.b_, stop_cause::killed(std::move(error)));
+    STAKKER_ASSERT(ref_.bits_ != 0, "actor_own::kill on an empty handle");
+    if (core* c = ref_.block()->link->rt)
+      detail::terminate(*c, ref_.block(), stop_cause::killed(std::move(error)));
   }
   void kill(std::string_view message) { kill(make_error(message)); }
 

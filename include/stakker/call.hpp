@@ -30,8 +30,7 @@ void call(const H& target, Args&&... args) {
   static_assert(detail::member_callable<decltype(M), T, std::decay_t<Args>&&...>,
                 "stakker::call: the member cannot be called with these arguments (check "
                 "their number and types against the member's parameters after cx<A>&)");
-  const actor<T>& a = as_actor(target);
-  detail::queue_on(a, detail::actor_call<T, body>{a, body{{}, {std::forward<Args>(args)...}}});
+  detail::queue_call(as_actor(target), body{{}, {std::forward<Args>(args)...}});
 }
 
 template <actor_handle H, class M, class... Args>
@@ -41,9 +40,7 @@ void call(const H& target, M&& member, Args&&... args) {
   static_assert(detail::member_callable<std::decay_t<M>, T, std::decay_t<Args>&&...>,
                 "stakker::call: the member cannot be called with these arguments (check "
                 "their number and types against the member's parameters after cx<A>&)");
-  const actor<T>& a = as_actor(target);
-  detail::queue_on(a, detail::actor_call<T, body>{
-                          a, body{std::forward<M>(member), {std::forward<Args>(args)...}}});
+  detail::queue_call(as_actor(target), body{std::forward<M>(member), {std::forward<Args>(args)...}});
 }
 
 namespace detail {
@@ -62,8 +59,9 @@ void call_prep(const H& target, Args&&... args) {
   static_assert(detail::init_callable<detail::constant_fn<Init>, A, std::decay_t<Args>&&...>,
                 "stakker::call_prep: the init cannot be called as init(cx<A>&, args...)");
   const actor<A>& a = as_actor(target);
-  detail::queue_on(a, detail::actor_init<A, detail::constant_fn<Init>, std::decay_t<Args>...>{
-                          a, {}, {std::forward<Args>(args)...}});
+  detail::queue_on<detail::actor_init<A, detail::constant_fn<Init>, std::decay_t<Args>...>>(
+      detail::actor_access::block(a), a, detail::constant_fn<Init>{},
+      std::tuple<std::decay_t<Args>...>{std::forward<Args>(args)...});
 }
 template <actor_handle H, class Init, class... Args>
 void call_prep(const H& target, Init init, Args&&... args) {
@@ -71,8 +69,9 @@ void call_prep(const H& target, Init init, Args&&... args) {
   static_assert(detail::init_callable<Init, A, std::decay_t<Args>&&...>,
                 "stakker::call_prep: the init cannot be called as init(cx<A>&, args...)");
   const actor<A>& a = as_actor(target);
-  detail::queue_on(a, detail::actor_init<A, Init, std::decay_t<Args>...>{
-                          a, init, {std::forward<Args>(args)...}});
+  detail::queue_on<detail::actor_init<A, Init, std::decay_t<Args>...>>(
+      detail::actor_access::block(a), a, init,
+      std::tuple<std::decay_t<Args>...>{std::forward<Args>(args)...});
 }
 
 namespace detail {

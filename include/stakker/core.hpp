@@ -141,6 +141,12 @@ class core {
 
 namespace detail {
 
+// The runtime whose `run` is executing on this thread (null outside a run). Lets a call
+// from inside a run find its queue without chasing the target actor's link: the check that
+// the target belongs to this runtime is off the data path (a predicted branch). Per thread,
+// so runtimes on different threads share nothing.
+inline thread_local core* running_core = nullptr;
+
 // Library-internal access to a core's actor bookkeeping.
 struct core_access {
   static runtime_link* link(core& c) noexcept { return c.link_; }
@@ -162,6 +168,10 @@ struct core_access {
   template <class F>
   static void push(core& c, F&& f) {
     c.main_.push(std::forward<F>(f));
+  }
+  template <class F, class... A>
+  static void emplace(core& c, A&&... a) {
+    c.main_.emplace<F>(std::forward<A>(a)...);
   }
 };
 

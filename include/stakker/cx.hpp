@@ -52,8 +52,8 @@ class cx {
     static_assert(detail::member_callable<decltype(M), T, std::decay_t<Args>&&...>,
                   "stakker::cx::call: the member cannot be called with these arguments");
     check();
-    detail::core_access::push(
-        *core_, detail::actor_call<T, body>{*self_, body{{}, {std::forward<Args>(args)...}}});
+    detail::core_access::emplace<detail::actor_call<T, body>>(
+        *core_, *self_, body{{}, {std::forward<Args>(args)...}});
   }
   template <class M, class... Args>
   void call(M&& m, Args&&... args) {
@@ -61,9 +61,8 @@ class cx {
     static_assert(detail::member_callable<std::decay_t<M>, T, std::decay_t<Args>&&...>,
                   "stakker::cx::call: the member cannot be called with these arguments");
     check();
-    detail::core_access::push(*core_,
-                              detail::actor_call<T, body>{
-                                  *self_, body{std::forward<M>(m), {std::forward<Args>(args)...}}});
+    detail::core_access::emplace<detail::actor_call<T, body>>(
+        *core_, *self_, body{std::forward<M>(m), {std::forward<Args>(args)...}});
   }
 
   // Forwarders to the core's queues.

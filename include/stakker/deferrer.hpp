@@ -33,7 +33,13 @@ class deferrer {
   bool defer(F&& f) const {
     static_assert(std::is_invocable_v<std::decay_t<F>&, core&>,
                   "stakker::deferrer::defer: the closure must be callable as f(core&)");
-    if (link_ == nullptr || link_->rt == nullptr) return false;
+    if (link_ == nullptr || link_->rt == nullptr) {
+      // Consume an rvalue closure as a queue push would, so its captures go now.
+      if constexpr (!std::is_lvalue_reference_v<F>) {
+        [[maybe_unused]] std::decay_t<F> dropped(std::move(f));
+      }
+      return false;
+    }
     link_->rt->defer(std::forward<F>(f));
     return true;
   }

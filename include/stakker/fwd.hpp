@@ -115,7 +115,7 @@ struct fwd_to_word {
         auto* b = static_cast<actor_block*>(w.ptr());
         add_ref(b);
         using body = bound_call<constant_fn<M>, value_t<V>>;
-        queue_on(b, actor_call<T, body>{actor_access::adopt<T>(b), body{{}, {std::move(v)}}});
+        queue_on<actor_call<T, body>>(b, actor_access::adopt<T>(b), body{{}, {std::move(v)}});
       },
       [](word& d, const word& s) noexcept {
         add_ref(static_cast<actor_block*>(s.ptr()));

@@ -24,11 +24,11 @@ void ret_to_word(word& w, V* v) {
   if constexpr (Some) {
     if (v == nullptr) return;
     using body = bound_call<constant_fn<M>, V>;
-    queue_on(b, actor_call<T, body>{std::move(a), body{{}, {std::move(*v)}}});
+    queue_on<actor_call<T, body>>(b, std::move(a), body{{}, {std::move(*v)}});
   } else {
     using body = bound_call<constant_fn<M>, std::optional<V>>;
-    queue_on(b, actor_call<T, body>{
-                    std::move(a), body{{}, {v ? std::optional<V>(std::move(*v)) : std::nullopt}}});
+    queue_on<actor_call<T, body>>(
+        b, std::move(a), body{{}, {v ? std::optional<V>(std::move(*v)) : std::nullopt}});
   }
 }
 
@@ -158,7 +158,7 @@ ret<R> ret_fail(cx<A>& x) {
   actor<A> self = x.this_actor();
   return ret<R>([self = std::move(self)](std::optional<detail::value_t<R>> v) mutable {
     detail::actor_block* b = detail::actor_access::release(self);
-    detail::queue_on(b, detail::stop_actor{b, stop_cause::failed(detail::ret_fail_text<R>(v))});
+    detail::queue_on<detail::stop_actor>(b, b, stop_cause::failed(detail::ret_fail_text<R>(v)));
   });
 }
 
@@ -172,7 +172,7 @@ ret<stop_cause> ret_failthru(cx<A>& x) {
     stop_cause mine = v->kind() == stop_kind::failed ? stop_cause::failed(v->error())
                                                      : stop_cause::failed(v->text());
     detail::actor_block* b = detail::actor_access::release(self);
-    detail::queue_on(b, detail::stop_actor{b, std::move(mine)});
+    detail::queue_on<detail::stop_actor>(b, b, std::move(mine));
   });
 }
 

@@ -68,7 +68,7 @@ struct bound_call {
 // Runs `f()` as a call of actor `b`: marks it current (so a stop or failure it records
 // takes effect when the call returns), turns an escaping exception into `failed`.
 template <class F>
-void run_as_actor(core& c, actor_block* b, F&& f) {
+STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f) {
   actor_block*& current = core_access::current(c);
   actor_block* prev = current;
   current = b;
@@ -117,7 +117,7 @@ struct actor_call {
   actor<T> target;
   Body body;
 
-  void operator()(core& c) {
+  STAKKER_INLINE void operator()(core& c) {
     actor_block* b = actor_access::block(target);
     if (b->state() == actor_state::ready) [[likely]] {
       run_as_actor(c, b, [&] {
@@ -186,15 +186,26 @@ struct actor_init {
   }
 };
 
-// Queues `f` on the runtime of actor block `b`; destroys it if the runtime is gone.
-template <class F>
-void queue_on(actor_block* b, F&& f) {
-  if (core* c = b->link->rt) core_access::push(*c, std::forward<F>(f));
+// The runtime of actor block `b`, or null if it is gone.
+STAKKER_INLINE core* core_of(actor_block* b) noexcept {
+  core* c = running_core;
+  if (c == nullptr || core_access::link(*c) != b->link) [[unlikely]]
+    c = b->link->rt;
+  return c;
 }
-template <class T, class F>
-void queue_on(const actor<T>& a, F&& f) {
-  STAKKER_ASSERT(actor_access::block(a) != nullptr, "call through an empty actor handle");
-  queue_on(actor_access::block(a), std::forward<F>(f));
+
+// Queues a closure of type F, built in place from `args`, on the runtime of block `b`;
+// nothing is built if the runtime is gone.
+template <class F, class... Args>
+STAKKER_INLINE void queue_on(actor_block* b, Args&&... args) {
+  if (core* c = core_of(b)) core_access::emplace<F>(*c, std::forward<Args>(args)...);
+}
+// Queues a call of `body` on actor `a` (which is copied into the closure).
+template <class T, class Body>
+STAKKER_INLINE void queue_call(const actor<T>& a, Body&& body) {
+  actor_block* b = actor_access::block(a);
+  STAKKER_ASSERT(b != nullptr, "call through an empty actor handle");
+  queue_on<actor_call<T, std::decay_t<Body>>>(b, a, std::forward<Body>(body));
 }
 
 // An actor target for callbacks: sends `(fixed..., message)` to member `fn` of `a`.

@@ -11,6 +11,14 @@
 #endif
 #endif
 
+// For the few functions on the path of every queued call, where a call instruction and its
+// register spills would cost as much as the work itself.
+#if defined(__GNUC__)
+#define STAKKER_INLINE [[gnu::always_inline]] inline
+#else
+#define STAKKER_INLINE inline
+#endif
+
 namespace stakker::detail {
 
 // Prints "stakker: misuse: <what> (<file>:<line>)" to stderr and aborts.

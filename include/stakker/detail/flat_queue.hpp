@@ -36,15 +36,20 @@ class flat_queue {
   // Appends `f`, which must be invocable as `f(core&)`. No allocation once warm.
   template <class F>
   void push(F&& f) {
-    using fn = std::decay_t<F>;
-    if constexpr (sizeof(fn) > max_inline || alignof(fn) > slot) {
-      push(boxed<fn>{std::make_unique<fn>(std::forward<F>(f))});
+    emplace<std::decay_t<F>>(std::forward<F>(f));
+  }
+
+  // Appends a closure of type F built in place from `args` (braced initialisation).
+  template <class F, class... Args>
+  void emplace(Args&&... args) {
+    if constexpr (sizeof(F) > max_inline || alignof(F) > slot) {
+      emplace<boxed<F>>(std::unique_ptr<F>(new F{std::forward<Args>(args)...}));
     } else {
-      constexpr std::size_t need = entry_size<fn>();
+      constexpr std::size_t need = entry_size<F>();
       if (static_cast<std::size_t>(end_ - tail_) < need) [[unlikely]]
         grow();
-      ::new (static_cast<void*>(tail_ + slot)) fn(std::forward<F>(f));
-      *reinterpret_cast<thunk*>(tail_) = &run_entry<fn>;
+      ::new (static_cast<void*>(tail_ + slot)) F{std::forward<Args>(args)...};
+      *reinterpret_cast<thunk*>(tail_) = &run_entry<F>;
       tail_ += need;
     }
   }

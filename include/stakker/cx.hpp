@@ -80,10 +80,19 @@ class cx {
   }
 
  private:
+  // A dead cx's stack slot is often reused by the cx of the next actor call, which then
+  // passes the first test; the state type catches that unless both actors share it.
   void check() const noexcept {
-    STAKKER_ASSERT(detail::core_access::current(*core_) == detail::actor_access::block(*self_),
+    STAKKER_ASSERT(detail::core_access::current(*core_) == detail::actor_access::block(*self_) &&
+                       holds_state(detail::core_access::current(*core_)),
                    "cx used outside its actor's call (an actor's state may only be touched "
                    "by its own calls)");
+  }
+  static bool holds_state([[maybe_unused]] detail::actor_block* b) noexcept {
+    if constexpr (std::is_abstract_v<T>)
+      return true;  // the concrete type behind an interface is not known here
+    else
+      return b->ops == &detail::actor_block_of<T>::ops_fn;
   }
   void record(stop_cause cause) noexcept {
     check();

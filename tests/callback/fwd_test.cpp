@@ -70,7 +70,7 @@ struct probe {
   void stop(cx<probe>& x) { x.stop(); }
 };
 
-struct fixture : ::testing::Test {
+struct fwd_actor : ::testing::Test {
   std::vector<std::string> log;  // declared before the runtime: they outlive the actor
   int stops = 0;
   runtime rt;
@@ -159,7 +159,8 @@ TEST(fwd, assignment_releases_the_old_capture) {
   EXPECT_EQ(c.alive(), 1);
   f = fwd_nop<int>();
   EXPECT_EQ(c.alive(), 0);
-  f = f;  // self-assignment keeps it usable
+  fwd<int>& self = f;
+  f = self;  // self-assignment keeps it usable
   f(1);
   EXPECT_TRUE(c.balanced());
 }
@@ -195,7 +196,7 @@ TEST(fwd, carries_move_only_values) {
 
 // --- fwd_to ---
 
-TEST_F(fixture, fwd_to_queues_every_call_in_order) {
+TEST_F(fwd_actor, fwd_to_queues_every_call_in_order) {
   fwd<int> f = fwd_to<int, &probe::on_int>(a);
   f(1);
   call<&probe::mark>(a, 2);
@@ -208,7 +209,7 @@ TEST_F(fixture, fwd_to_queues_every_call_in_order) {
   EXPECT_EQ(log.back(), "int4");
 }
 
-TEST_F(fixture, fwd_to_copies_reach_the_same_actor) {
+TEST_F(fwd_actor, fwd_to_copies_reach_the_same_actor) {
   fwd<int> f = fwd_to<int, &probe::on_int>(a.ref());
   std::vector<fwd<int>> copies(3, f);
   for (int i = 0; i < 3; ++i) copies[static_cast<std::size_t>(i)](i);
@@ -217,13 +218,13 @@ TEST_F(fixture, fwd_to_copies_reach_the_same_actor) {
   EXPECT_EQ(log, (std::vector<std::string>{"int0", "int1", "int2", "int9"}));
 }
 
-TEST_F(fixture, fwd_to_called_inside_a_call_is_still_queued) {
+TEST_F(fwd_actor, fwd_to_called_inside_a_call_is_still_queued) {
   call<&probe::call_self>(a, 5);
   run();
   EXPECT_EQ(log, (std::vector<std::string>{"called", "int5", "int6"}));
 }
 
-TEST_F(fixture, fwd_to_with_fixed_leading_arguments_sends_them_every_time) {
+TEST_F(fwd_actor, fwd_to_with_fixed_leading_arguments_sends_them_every_time) {
   fwd<int> f = fwd_to<int, &probe::on_fixed>(a, 7, std::string("seven"));
   fwd<int> g = f;
   f(1);
@@ -233,7 +234,7 @@ TEST_F(fixture, fwd_to_with_fixed_leading_arguments_sends_them_every_time) {
   EXPECT_EQ(log, (std::vector<std::string>{"fixed7seven1", "fixed7seven2", "fixed7seven3"}));
 }
 
-TEST_F(fixture, fwd_to_member_pointer_form) {
+TEST_F(fwd_actor, fwd_to_member_pointer_form) {
   fwd<int> f = fwd_to<int>(a, &probe::on_int);
   fwd<int> g = fwd_to<int>(a, &probe::on_fixed, 1, std::string("one"));
   f(1);
@@ -244,7 +245,7 @@ TEST_F(fixture, fwd_to_member_pointer_form) {
   EXPECT_EQ(log, (std::vector<std::string>{"int1", "fixed1one2", "int3", "fixed1one4"}));
 }
 
-TEST_F(fixture, fwd_to_void_and_context_free_members) {
+TEST_F(fwd_actor, fwd_to_void_and_context_free_members) {
   fwd<void> v = fwd_to<void, &probe::on_void>(a);
   fwd<int> p = fwd_to<int, &probe::on_plain>(a);
   v();
@@ -254,7 +255,7 @@ TEST_F(fixture, fwd_to_void_and_context_free_members) {
   EXPECT_EQ(log, (std::vector<std::string>{"void", "plain1", "void"}));
 }
 
-TEST_F(fixture, fwd_to_carries_move_only_values) {
+TEST_F(fwd_actor, fwd_to_carries_move_only_values) {
   fwd<std::unique_ptr<int>> f = fwd_to<std::unique_ptr<int>, &probe::on_move_only>(a);
   f(std::make_unique<int>(1));
   f(std::make_unique<int>(2));
@@ -262,7 +263,7 @@ TEST_F(fixture, fwd_to_carries_move_only_values) {
   EXPECT_EQ(log, (std::vector<std::string>{"ptr1", "ptr2"}));
 }
 
-TEST_F(fixture, fwd_to_a_stopped_actor_drops_the_calls) {
+TEST_F(fwd_actor, fwd_to_a_stopped_actor_drops_the_calls) {
   counts c;
   {
     fwd<counted> f = fwd_to<counted, &probe::on_counted>(a);
@@ -283,7 +284,7 @@ TEST_F(fixture, fwd_to_a_stopped_actor_drops_the_calls) {
   EXPECT_TRUE(c.balanced()) << c.alive() << " alive, " << c.double_destroys << " double";
 }
 
-TEST_F(fixture, fwd_to_counted_captures_and_values_are_balanced) {
+TEST_F(fwd_actor, fwd_to_counted_captures_and_values_are_balanced) {
   counts c;
   {
     fwd<counted> f = fwd_to<counted, &probe::on_counted>(a);

@@ -59,15 +59,18 @@ void drive(int id, thread_result& out) {
           return;
         }
         step next{id, n + 1, out, self, d, token};
-        switch (n % 3) {
+        switch (n % 4) {
           case 0:
             c.defer(std::move(next));
             break;
           case 1:
             c.lazy(std::move(next));
             break;
-          default:
+          case 2:
             d.defer(std::move(next));
+            break;
+          default:  // spreads the chain over many runs
+            c.idle(std::move(next));
             break;
         }
         // Some work for idle runs, and some that will be left queued at destruction.
@@ -110,6 +113,7 @@ TEST(threads, four_runtimes_on_four_threads_each_run_their_own_work) {
     EXPECT_EQ(r.sum, base * static_cast<std::uint64_t>(i + 1));
     EXPECT_EQ(r.anymap_value, i * 1000);
     EXPECT_GT(r.idle_ran, 0);
+    EXPECT_GT(r.runs, 5000);
     EXPECT_EQ(r.alive_after, 0);
     EXPECT_EQ(r.double_destroys, 0);
   }

@@ -218,18 +218,15 @@ struct actor_target {
   template <class Msg>
   void send(Msg&& m) const {  // copies the fixed arguments (a fwd may send many times)
     using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
-    queue_on(a,
-             actor_call<T, body>{
-                 a, body{fn, std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))}});
+    queue_call(a, body{fn, std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))});
   }
   template <class Msg>
   void send_once(Msg&& m) {  // moves everything (a ret sends once)
     using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
     actor_block* b = actor_access::block(a);
-    queue_on(b, actor_call<T, body>{
-                    std::move(a),
-                    body{fn, std::tuple_cat(std::move(fixed),
-                                            std::forward_as_tuple(std::forward<Msg>(m)))}});
+    queue_on<actor_call<T, body>>(
+        b, std::move(a),
+        body{fn, std::tuple_cat(std::move(fixed), std::forward_as_tuple(std::forward<Msg>(m)))});
   }
 };
 

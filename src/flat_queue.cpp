@@ -32,13 +32,14 @@ void flat_queue::grow() {
   end_ = reinterpret_cast<std::byte*>(next) + chunk_bytes - jump_size;
 }
 
-void flat_queue::jump(flat_queue& q, std::byte* entry, core*) noexcept {
+std::byte* flat_queue::jump(flat_queue& q, std::byte* entry, core*) noexcept {
   chunk* next;
   chunk* self;
   std::memcpy(&next, entry + slot, sizeof next);
   std::memcpy(&self, entry + 2 * slot, sizeof self);
   q.head_ = data(next);
   q.release(self);
+  return q.head_;
 }
 
 void flat_queue::release(chunk* c) noexcept {

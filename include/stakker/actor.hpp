@@ -178,7 +178,7 @@ class actor_own {
     STAKKER_ASSERT(ref_.bits_ != 0, "actor_own::owned on an empty handle");
     detail::add_owner(ref_.block());
     actor_own o;
-    o.ref_ = ref_;
+    o.ref_ = detail::actor_access::adopt<T>(ref_.block());  // the reference add_owner took
     return o;
   }
 
@@ -189,12 +189,12 @@ class actor_own {
 
   // Stops the actor with stop_cause::killed(error): immediately, unless the actor's own call
   // is running (then when that call returns). Ignored if the actor already stopped.
-  void kill(std::exception_ptr error) {
+  void kill(std::exception_ptr error) const {
     STAKKER_ASSERT(ref_.bits_ != 0, "actor_own::kill on an empty handle");
     if (core* c = ref_.block()->link->rt)
       detail::terminate(*c, ref_.block(), stop_cause::killed(std::move(error)));
   }
-  void kill(std::string_view message) { kill(make_error(message)); }
+  void kill(std::string_view message) const { kill(make_error(message)); }
 
   const actor<T>& ref() const noexcept { return ref_; }
   operator const actor<T>&() const noexcept { return ref_; }

@@ -158,7 +158,9 @@ ret<R> ret_fail(cx<A>& x) {
   actor<A> self = x.this_actor();
   return ret<R>([self = std::move(self)](std::optional<detail::value_t<R>> v) mutable {
     detail::actor_block* b = detail::actor_access::release(self);
-    detail::queue_on<detail::stop_actor>(b, b, stop_cause::failed(detail::ret_fail_text<R>(v)));
+    // A stop_actor temporary: if the runtime is gone, its destructor drops the reference.
+    detail::queue_on<detail::stop_actor>(
+        b, detail::stop_actor(b, stop_cause::failed(detail::ret_fail_text<R>(v))));
   });
 }
 
@@ -172,7 +174,7 @@ ret<stop_cause> ret_failthru(cx<A>& x) {
     stop_cause mine = v->kind() == stop_kind::failed ? stop_cause::failed(v->error())
                                                      : stop_cause::failed(v->text());
     detail::actor_block* b = detail::actor_access::release(self);
-    detail::queue_on<detail::stop_actor>(b, b, std::move(mine));
+    detail::queue_on<detail::stop_actor>(b, detail::stop_actor(b, std::move(mine)));
   });
 }
 

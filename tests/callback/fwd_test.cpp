@@ -59,7 +59,9 @@ struct probe {
   void on_fixed_counted(cx<probe>&, counted k, int v) {
     log->push_back("fc" + std::to_string(k.value()) + "/" + std::to_string(v));
   }
-  void on_move_only(cx<probe>&, std::unique_ptr<int> p) { log->push_back("ptr" + std::to_string(*p)); }
+  void on_move_only(cx<probe>&, std::unique_ptr<int> p) {
+    log->push_back("ptr" + std::to_string(*p));
+  }
   // Calls a fwd aimed at itself from inside a call: delivery must still be queued.
   void call_self(cx<probe>& x, int v) {
     fwd<int> f = fwd_to<int, &probe::on_int>(x.this_actor());
@@ -188,7 +190,8 @@ TEST(fwd, nop_accepts_any_number_of_calls) {
 
 TEST(fwd, carries_move_only_values) {
   int sum = 0;
-  fwd<std::unique_ptr<int>> f = fwd_do<std::unique_ptr<int>>([&sum](std::unique_ptr<int> p) { sum += *p; });
+  fwd<std::unique_ptr<int>> f =
+      fwd_do<std::unique_ptr<int>>([&sum](std::unique_ptr<int> p) { sum += *p; });
   f(std::make_unique<int>(2));
   f(std::make_unique<int>(3));
   EXPECT_EQ(sum, 5);
@@ -308,7 +311,8 @@ TEST(fwd_to, does_not_keep_the_actor_alive) {
   fwd<int> f;
   {
     auto a = make_actor<&probe::init>(
-        rt, ret_do<stop_cause>([&cause](std::optional<stop_cause> s) { cause = std::move(s); }), &log);
+        rt, ret_do<stop_cause>([&cause](std::optional<stop_cause> s) { cause = std::move(s); }),
+        &log);
     f = fwd_to<int, &probe::on_int>(a);
   }
   rt.run(rt.now(), false);

@@ -96,7 +96,9 @@ struct probe {
   }
   void on_void_some(cx<probe>&, std::monostate) { log->push_back("voidsome"); }
   // A member without the context.
-  void on_plain(std::optional<int> v) { log->push_back(v ? "plain" + std::to_string(*v) : "plainnone"); }
+  void on_plain(std::optional<int> v) {
+    log->push_back(v ? "plain" + std::to_string(*v) : "plainnone");
+  }
   void on_counted(cx<probe>&, std::optional<counted> v) {
     log->push_back(v ? "counted" + std::to_string(v->value()) : "countednone");
   }
@@ -233,7 +235,8 @@ TEST(ret, carries_move_only_values) {
 TEST(ret, void_ret_delivers_monostate_or_none) {
   int values = 0, nones = 0;
   auto make = [&] {
-    return ret_do<void>([&values, &nones](std::optional<std::monostate> v) { ++(v ? values : nones); });
+    return ret_do<void>(
+        [&values, &nones](std::optional<std::monostate> v) { ++(v ? values : nones); });
   };
   {
     ret<void> r = make();
@@ -263,7 +266,8 @@ TEST(ret, capture_destroyed_once_when_called) {
   counts c;
   int got = 0;
   {
-    ret<int> r = ret_do<int>([k = counted(c, 3), &got](std::optional<int> v) { got = k.value() + *v; });
+    ret<int> r =
+        ret_do<int>([k = counted(c, 3), &got](std::optional<int> v) { got = k.value() + *v; });
     r(4);
     EXPECT_EQ(c.alive(), 0) << "the capture should be released once called";
   }
@@ -275,7 +279,8 @@ TEST(ret, capture_destroyed_once_when_dropped) {
   counts c;
   int nones = 0;
   {
-    ret<int> r = ret_do<int>([k = counted(c), &nones](std::optional<int> v) { nones += v ? 0 : 1 + k.value(); });
+    ret<int> r = ret_do<int>(
+        [k = counted(c), &nones](std::optional<int> v) { nones += v ? 0 : 1 + k.value(); });
     ret<int> moved = std::move(r);
     EXPECT_EQ(c.alive(), 1);
   }
@@ -735,6 +740,39 @@ TEST_F(family, ret_failthru_ignores_killed_and_dropped_causes_given_directly) {
   run();
   EXPECT_TRUE(p.is_ready());
   EXPECT_EQ(pn.calls, 0);
+}
+
+// An actor whose state is counted, to see it freed.
+struct holder {
+  counted k;
+  static holder init(cx<holder>&, counts* c) { return holder{counted(*c)}; }
+  void hand_out(cx<holder>& x, ret<int>* fail, ret<stop_cause>* thru) {
+    *fail = ret_fail<int>(x);
+    *thru = ret_failthru(x);
+  }
+};
+
+TEST(ret_fail, outliving_the_runtime_releases_the_actor) {
+  counts c;
+  notes n;  // the block's notify hears "none" when the block is finally freed
+  ret<int> called, dropped;
+  ret<stop_cause> thru_called, thru_dropped;
+  {
+    runtime rt;
+    auto h = make_actor<&holder::init>(rt, note_into(n), &c);
+    call<&holder::hand_out>(h, &called, &thru_called);
+    call<&holder::hand_out>(h, &dropped, &thru_dropped);
+    rt.run(rt.now(), false);
+    ASSERT_TRUE(static_cast<bool>(called));
+  }
+  EXPECT_EQ(n.calls, 0) << "the rets still refer to the actor's block";
+  called(1);
+  thru_called(stop_cause::failed("child failed"));
+  dropped.reset();
+  thru_dropped.reset();
+  EXPECT_TRUE(c.balanced()) << c.alive() << " alive";
+  EXPECT_EQ(n.calls, 1) << "the actor's block was never freed (a reference leaked)";
+  EXPECT_FALSE(n.cause);
 }
 
 }  // namespace

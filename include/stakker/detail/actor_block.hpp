@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <new>
 
 #include "stakker/detail/basic_ret.hpp"
@@ -97,12 +98,14 @@ void apply_pending_stop(core& c, actor_block* b);
 // Records an exception escaping the running actor's call as `failed`.
 void record_failure(core& c, std::exception_ptr e) noexcept;
 
-template <class A, bool Over>
-void* actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
-  auto* s = static_cast<actor_block_of*>(b);
+// The ops of both layouts (a member of the primary template alone would leave the
+// over-aligned specialization's ops_fn undefined).
+template <class Block>
+void* block_ops(actor_block* b, block_op op) noexcept {
+  auto* s = static_cast<Block*>(b);
   if (op == block_op::state) return &s->value;
   if (s->state() == actor_state::ready) {
-    s->value.~A();
+    std::destroy_at(&s->value);
   } else if (s->state() == actor_state::prep) {
     prep_node* tail = s->prep_tail;
     s->prep_tail = nullptr;
@@ -115,10 +118,19 @@ void* actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
   s->set_state(actor_state::zombie);
   runtime_link* link = s->link;
   s->notify.reset();  // "none" if the actor never terminated (its runtime was destroyed)
-  s->~actor_block_of();
-  link->pool.deallocate(s, sizeof(actor_block_of), alignof(actor_block_of));
+  s->~Block();
+  link->pool.deallocate(s, sizeof(Block), alignof(Block));
   link->release();
   return nullptr;
+}
+
+template <class A, bool Over>
+void* actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
+  return block_ops<actor_block_of>(b, op);
+}
+template <class A>
+void* actor_block_of<A, true>::ops_fn(actor_block* b, block_op op) noexcept {
+  return block_ops<actor_block_of>(b, op);
 }
 
 }  // namespace stakker::detail

@@ -26,8 +26,12 @@ struct constant_fn {
   static constexpr auto value = M;
 };
 
+// `static`: g++ 12 gives a specialisation whose only tie to an internal entity is a
+// template argument like `&(anonymous namespace)::A::m` weak external linkage, so two
+// translation units with same-named members in their unnamed namespaces would share one
+// copy and call the wrong member. Internal linkage keeps each unit's own.
 template <class Fn>
-constexpr decltype(auto) callable_of(const Fn& fn) noexcept {
+static constexpr decltype(auto) callable_of(const Fn& fn) noexcept {
   if constexpr (requires { Fn::value; })
     return Fn::value;
   else

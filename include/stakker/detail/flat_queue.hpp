@@ -15,14 +15,16 @@ class core;
 namespace stakker::detail {
 
 // Each entry is [thunk pointer][closure bytes]. The thunk runs the closure in place and
-// destroys it; a null core means "destroy only". Entries are never moved: when a chunk is
+// destroys it (a null core means "destroy only"), and returns the next entry's address: the
+// run loop keeps its position in a register, so one item's dispatch does not wait on the
+// store of the previous one. Entries are never moved: when a chunk is
 // full, a jump entry links it to the next one, so a closure capturing a std::string (or
 // anything not trivially relocatable) stays valid for its whole life in the queue. Closures
 // too large or over-aligned for an entry are boxed. Spare chunks are kept for reuse
 // (faulting pages back in after a burst is slower than keeping them); `trim` releases them.
 class flat_queue {
  public:
-  using thunk = void (*)(flat_queue& q, std::byte* entry, core* c);
+  using thunk = std::byte* (*)(flat_queue& q, std::byte* entry, core* c);
 
   static constexpr std::size_t chunk_bytes = 16 * 1024;
   static constexpr std::size_t max_inline = 1024;
@@ -58,13 +60,13 @@ class flat_queue {
 
   // Runs entries until the queue is empty, including entries pushed meanwhile.
   void run_all(core& c) {
-    while (head_ != tail_) (*reinterpret_cast<thunk*>(head_))(*this, head_, &c);
+    for (std::byte* p = head_; p != tail_;) p = (*reinterpret_cast<thunk*>(p))(*this, p, &c);
   }
 
   // The position after the last entry now queued; `run_until(mark)` runs up to there only.
   std::byte* mark() const noexcept { return tail_; }
   void run_until(core& c, std::byte* stop) {
-    while (head_ != stop) (*reinterpret_cast<thunk*>(head_))(*this, head_, &c);
+    for (std::byte* p = head_; p != stop;) p = (*reinterpret_cast<thunk*>(p))(*this, p, &c);
   }
 
   // Runs the first closure (skipping chunk links). Returns false if there was none.
@@ -96,19 +98,22 @@ class flat_queue {
 
   static std::byte* data(chunk* c) noexcept { return reinterpret_cast<std::byte*>(c) + header; }
 
+  // Sets head_ past the entry before running it, so an exception leaves the queue intact.
   template <class F>
-  static void run_entry(flat_queue& q, std::byte* entry, core* c) {
+  static std::byte* run_entry(flat_queue& q, std::byte* entry, core* c) {
     F* f = std::launder(reinterpret_cast<F*>(entry + slot));
-    q.head_ = entry + entry_size<F>();
+    std::byte* next = entry + entry_size<F>();
+    q.head_ = next;
     if (c == nullptr) {
       f->~F();
-      return;
+      return next;
     }
     struct destroy_after {
       F* f;
       ~destroy_after() { f->~F(); }
     } guard{f};
     (*f)(*c);
+    return next;
   }
 
   template <class F>
@@ -117,7 +122,7 @@ class flat_queue {
     void operator()(core& c) { (*f)(c); }
   };
 
-  static void jump(flat_queue& q, std::byte* entry, core*) noexcept;
+  static std::byte* jump(flat_queue& q, std::byte* entry, core*) noexcept;
   void grow();
   void release(chunk* c) noexcept;
 

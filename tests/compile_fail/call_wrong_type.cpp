@@ -1,0 +1,23 @@
+// Must not compile: the argument's type does not match the member's parameter.
+// Built with STAKKER_COMPILE_FAIL_CONTROL, the same call passes an int and must compile.
+#include <stakker/call.hpp>
+#include <stakker/ret.hpp>
+
+#include <string>
+
+namespace {
+struct counter {
+  int n = 0;
+  static counter init(stakker::cx<counter>&) { return counter{}; }
+  void add(stakker::cx<counter>&, int k) { n += k; }
+};
+}  // namespace
+
+void use(stakker::runtime& rt) {
+  auto a = stakker::make_actor<&counter::init>(rt, stakker::ret_nop<stakker::stop_cause>());
+#ifdef STAKKER_COMPILE_FAIL_CONTROL
+  stakker::call<&counter::add>(a, 1);
+#else
+  stakker::call<&counter::add>(a, std::string("one"));
+#endif
+}

@@ -3,10 +3,10 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cstdint>
-#include <cstdio>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cstdint>
+#include <cstdio>
 
 namespace bench {
 

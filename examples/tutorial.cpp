@@ -35,8 +35,8 @@ int main() {
   runtime rt;  // one per thread; time is passed in by whoever drives it
   auto c = make_actor<&counter::init>(rt, ret_shutdown(rt), 5);
   auto r = make_actor<&reader::init>(rt, ret_nop<stop_cause>(), c.ref());
-  call<&counter::add>(c, 10);     // queued, never run inline
-  call(c, &counter::add, 100);    // the same through a member pointer
+  call<&counter::add>(c, 10);                             // queued, never run inline
+  call(c, &counter::add, 100);                            // the same through a member pointer
   while (!rt.is_shutdown()) rt.run(clock::now(), false);  // the counter stops, notify shuts down
   std::printf("shutdown: %s\n", rt.shutdown_cause()->text().c_str());
 }

@@ -30,9 +30,10 @@ struct ticker : std::enable_shared_from_this<ticker> {
   explicit ticker(naive_queue* nq) : q(nq) {}
   void tick(std::int64_t n) {
     ++count;
-    if (n > 0) q->q.push_back([self = weak_from_this(), n] {
-      if (auto s = self.lock()) s->tick(n - 1);
-    });
+    if (n > 0)
+      q->q.push_back([self = weak_from_this(), n] {
+        if (auto s = self.lock()) s->tick(n - 1);
+      });
   }
 };
 
@@ -56,9 +57,10 @@ struct player {
   std::int64_t received = 0;
   void ball(std::int64_t n) {
     ++received;
-    if (n > 0) q->q.push_back([p = peer, n] {
-      if (auto s = p.lock()) s->ball(n - 1);
-    });
+    if (n > 0)
+      q->q.push_back([p = peer, n] {
+        if (auto s = p.lock()) s->ball(n - 1);
+      });
   }
 };
 

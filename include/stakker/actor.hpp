@@ -26,6 +26,11 @@ namespace detail {
 
 struct actor_access;
 
+// D is a state type behind interface I (I abstract, D derived from it). Checked in this
+// order so that a handle of an incomplete type never asks whether it is abstract.
+template <class D, class I>
+concept implements = !std::is_same_v<D, I> && std::is_abstract_v<I> && std::derived_from<D, I>;
+
 }  // namespace detail
 
 // A reference to an actor: copyable, one word. It keeps
@@ -56,15 +61,13 @@ class actor {
   }
 
   // Interface conversion: actor<I> from actor<A>, where A is concrete and derives from I.
-  template <class D>
-    requires(!std::is_same_v<D, T> && std::is_abstract_v<T> && std::derived_from<D, T>)
+  template <detail::implements<T> D>
   actor(const actor<D>& d) : bits_(d.bits_ | base_offset<D>()) {
     static_assert(!std::is_abstract_v<D>,
                   "stakker::actor<I>: convert from the actor's concrete state type");
     if (auto* b = block()) detail::add_ref(b);
   }
-  template <class D>
-    requires(!std::is_same_v<D, T> && std::is_abstract_v<T> && std::derived_from<D, T>)
+  template <detail::implements<T> D>
   actor(const actor_own<D>& d) : actor(d.ref()) {}
 
   // Prep: created, not yet initialised; Ready: has its state; Zombie: stopped.
@@ -74,9 +77,7 @@ class actor {
   // False for a default-constructed or moved-from handle.
   explicit operator bool() const noexcept { return bits_ != 0; }
 
-  friend bool operator==(const actor& a, const actor& b) noexcept {
-    return a.block() == b.block();
-  }
+  friend bool operator==(const actor& a, const actor& b) noexcept { return a.block() == b.block(); }
 
  private:
   template <class>

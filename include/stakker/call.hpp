@@ -40,7 +40,8 @@ void call(const H& target, M&& member, Args&&... args) {
   static_assert(detail::member_callable<std::decay_t<M>, T, std::decay_t<Args>&&...>,
                 "stakker::call: the member cannot be called with these arguments (check "
                 "their number and types against the member's parameters after cx<A>&)");
-  detail::queue_call(as_actor(target), body{std::forward<M>(member), {std::forward<Args>(args)...}});
+  detail::queue_call(as_actor(target),
+                     body{std::forward<M>(member), {std::forward<Args>(args)...}});
 }
 
 namespace detail {

@@ -33,10 +33,13 @@ class fwd {
   // An empty fwd: calling it throws std::logic_error.
   fwd() noexcept = default;
 
+  // A fwd<void> calling `f()` synchronously.
+  template <detail::nullary_callback<T, fwd> F>
+  explicit fwd(F&& f) : fwd([g = std::forward<F>(f)](std::monostate) mutable { g(); }) {}
+
   // A fwd calling `f(value)` synchronously.
-  template <class F>
-  requires(!std::is_same_v<std::decay_t<F>, fwd> &&
-           std::is_invocable_v<std::decay_t<F>&, detail::value_t<T>>) explicit fwd(F&& f) {
+  template <detail::callback_for<detail::value_t<T>, fwd> F>
+  explicit fwd(F&& f) {
     using fn = std::decay_t<F>;
     // Inline only when calling cannot change the capture, so copies stay equivalent.
     if constexpr (detail::fits_word<fn> && std::is_invocable_v<const fn&, arg_type>) {
@@ -114,8 +117,13 @@ struct fwd_to_word {
       [](const word& w, value_t<V>&& v) {
         auto* b = static_cast<actor_block*>(w.ptr());
         add_ref(b);
-        using body = bound_call<constant_fn<M>, value_t<V>>;
-        queue_on<actor_call<T, body>>(b, actor_access::adopt<T>(b), body{{}, {std::move(v)}});
+        if constexpr (message_with<decltype(M), T, value_t<V>>) {
+          using body = bound_call<constant_fn<M>, value_t<V>>;
+          queue_on<actor_call<T, body>>(b, actor_access::adopt<T>(b), body{{}, {std::move(v)}});
+        } else {
+          using body = bound_call<constant_fn<M>>;
+          queue_on<actor_call<T, body>>(b, actor_access::adopt<T>(b), body{});
+        }
       },
       [](word& d, const word& s) noexcept {
         add_ref(static_cast<actor_block*>(s.ptr()));
@@ -133,7 +141,7 @@ struct fwd_to_fn {
 template <class V, class H, class Fn, class... Fixed>
 fwd<V> fwd_to_impl(const H& target, Fn fn, Fixed&&... fixed) {
   using T = typename H::state_type;
-  static_assert(member_callable<callable_t<Fn>, T, std::decay_t<Fixed>&&..., value_t<V>&&>,
+  static_assert(message_callable<callable_t<Fn>, T, value_t<V>, std::decay_t<Fixed>...>,
                 "stakker::fwd_to: the member cannot take (fixed arguments..., message)");
   const actor<T>& a = as_actor(target);
   STAKKER_ASSERT(actor_access::block(a) != nullptr, "fwd_to on an empty actor handle");
@@ -150,7 +158,7 @@ template <class V, auto M, actor_handle H, class... Fixed>
 fwd<V> fwd_to(const H& target, Fixed&&... fixed) {
   using T = typename H::state_type;
   if constexpr (sizeof...(Fixed) == 0 && !std::is_abstract_v<T>) {
-    static_assert(detail::member_callable<decltype(M), T, detail::value_t<V>&&>,
+    static_assert(detail::message_callable<decltype(M), T, detail::value_t<V>>,
                   "stakker::fwd_to: the member cannot take the message");
     actor<T> a = as_actor(target);
     STAKKER_ASSERT(detail::actor_access::block(a) != nullptr, "fwd_to on an empty actor handle");
@@ -160,13 +168,12 @@ fwd<V> fwd_to(const H& target, Fixed&&... fixed) {
                                                              std::forward<Fixed>(fixed)...);
   }
 }
-template <class V, actor_handle H, class M, class... Fixed>
-requires std::is_member_function_pointer_v<M> fwd<V> fwd_to(const H& target, M member,
-                                                            Fixed&&... fixed) {
+template <class V, actor_handle H, detail::member_function M, class... Fixed>
+fwd<V> fwd_to(const H& target, M member, Fixed&&... fixed) {
   return detail::fwd_to_impl<V, H, M>(target, member, std::forward<Fixed>(fixed)...);
 }
 
-// A fwd calling `f(value)` synchronously (f(std::monostate) for fwd<void>).
+// A fwd calling `f(value)` synchronously (`f()` or `f(std::monostate)` for fwd<void>).
 template <class V = void, class F>
 fwd<V> fwd_do(F&& f) {
   return fwd<V>(std::forward<F>(f));

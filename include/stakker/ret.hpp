@@ -23,12 +23,17 @@ void ret_to_word(word& w, V* v) {
   actor_block* b = actor_access::block(a);
   if constexpr (Some) {
     if (v == nullptr) return;
-    using body = bound_call<constant_fn<M>, V>;
-    queue_on<actor_call<T, body>>(b, std::move(a), body{{}, {std::move(*v)}});
+    if constexpr (message_with<decltype(M), T, V>) {
+      using body = bound_call<constant_fn<M>, V>;
+      queue_on<actor_call<T, body>>(b, std::move(a), body{{}, {std::move(*v)}});
+    } else {
+      using body = bound_call<constant_fn<M>>;
+      queue_on<actor_call<T, body>>(b, std::move(a), body{});
+    }
   } else {
     using body = bound_call<constant_fn<M>, std::optional<V>>;
-    queue_on<actor_call<T, body>>(
-        b, std::move(a), body{{}, {v ? std::optional<V>(std::move(*v)) : std::nullopt}});
+    queue_on<actor_call<T, body>>(b, std::move(a),
+                                  body{{}, {v ? std::optional<V>(std::move(*v)) : std::nullopt}});
   }
 }
 
@@ -50,7 +55,7 @@ ret<R> ret_to_impl(const H& target, Fn fn, Fixed&&... fixed) {
   using T = typename H::state_type;
   using V = value_t<R>;
   using Msg = std::conditional_t<Some, V, std::optional<V>>;
-  static_assert(member_callable<callable_t<Fn>, T, std::decay_t<Fixed>&&..., Msg&&>,
+  static_assert(message_callable<callable_t<Fn>, T, Msg, std::decay_t<Fixed>...>,
                 "stakker::ret_to / ret_some_to: the member cannot take the message (ret_to "
                 "members take std::optional<T> last, ret_some_to members take T)");
   const actor<T>& a = as_actor(target);
@@ -64,7 +69,7 @@ ret<R> ret_to_inline(const H& target) {
   using T = typename H::state_type;
   using V = value_t<R>;
   using Msg = std::conditional_t<Some, V, std::optional<V>>;
-  static_assert(member_callable<decltype(M), T, Msg&&>,
+  static_assert(message_callable<decltype(M), T, Msg>,
                 "stakker::ret_to / ret_some_to: the member cannot take the message (ret_to "
                 "members take std::optional<T>, ret_some_to members take T)");
   if constexpr (!std::is_abstract_v<T>) {
@@ -104,35 +109,31 @@ std::string ret_fail_text(const std::optional<value_t<T>>& v) {
 // called, exactly once, unless the actor has stopped by then). Delivery is queued on the
 // actor's runtime, never inline. `ret_to<&A::m>(a)` stores the actor inline (no
 // allocation); the member-pointer form and fixed arguments box the capture.
-template <class R, auto M, actor_handle H>
-ret<R> ret_to(const H& target) {
-  return detail::ret_to_inline<R, M, false>(target);
-}
 template <class R, auto M, actor_handle H, class... Fixed>
-requires(sizeof...(Fixed) > 0) ret<R> ret_to(const H& target, Fixed&&... fixed) {
-  return detail::ret_to_impl<R, H, detail::constant_fn<M>, false>(target, {},
-                                                                  std::forward<Fixed>(fixed)...);
+ret<R> ret_to(const H& target, Fixed&&... fixed) {
+  if constexpr (sizeof...(Fixed) == 0)
+    return detail::ret_to_inline<R, M, false>(target);
+  else
+    return detail::ret_to_impl<R, H, detail::constant_fn<M>, false>(target, {},
+                                                                    std::forward<Fixed>(fixed)...);
 }
-template <class R, actor_handle H, class M, class... Fixed>
-requires std::is_member_function_pointer_v<M> ret<R> ret_to(const H& target, M member,
-                                                            Fixed&&... fixed) {
+template <class R, actor_handle H, detail::member_function M, class... Fixed>
+ret<R> ret_to(const H& target, M member, Fixed&&... fixed) {
   return detail::ret_to_impl<R, H, M, false>(target, member, std::forward<Fixed>(fixed)...);
 }
 
 // Like ret_to, but the member takes `T` and is not called at all if the ret is dropped
 // uncalled ("at most once").
-template <class R, auto M, actor_handle H>
-ret<R> ret_some_to(const H& target) {
-  return detail::ret_to_inline<R, M, true>(target);
-}
 template <class R, auto M, actor_handle H, class... Fixed>
-requires(sizeof...(Fixed) > 0) ret<R> ret_some_to(const H& target, Fixed&&... fixed) {
-  return detail::ret_to_impl<R, H, detail::constant_fn<M>, true>(target, {},
-                                                                 std::forward<Fixed>(fixed)...);
+ret<R> ret_some_to(const H& target, Fixed&&... fixed) {
+  if constexpr (sizeof...(Fixed) == 0)
+    return detail::ret_to_inline<R, M, true>(target);
+  else
+    return detail::ret_to_impl<R, H, detail::constant_fn<M>, true>(target, {},
+                                                                   std::forward<Fixed>(fixed)...);
 }
-template <class R, actor_handle H, class M, class... Fixed>
-requires std::is_member_function_pointer_v<M> ret<R> ret_some_to(const H& target, M member,
-                                                                 Fixed&&... fixed) {
+template <class R, actor_handle H, detail::member_function M, class... Fixed>
+ret<R> ret_some_to(const H& target, M member, Fixed&&... fixed) {
   return detail::ret_to_impl<R, H, M, true>(target, member, std::forward<Fixed>(fixed)...);
 }
 

@@ -15,6 +15,7 @@
 #include "stakker/ret.hpp"
 #include "stakker/runtime.hpp"
 #include "stakker/testing/counted.hpp"
+#include "stakker/testing/virtual_loop.hpp"
 
 namespace {
 
@@ -346,6 +347,32 @@ TEST(fwd_to, called_after_the_runtime_is_gone_does_nothing) {
   g = fwd<int>();
   copy = fwd<counted>();
   EXPECT_TRUE(c.balanced()) << c.alive() << " alive, " << c.double_destroys << " double";
+}
+
+}  // namespace
+
+namespace {
+
+struct bell {
+  int rings = 0;
+  static bell init(stakker::cx<bell>&) { return {}; }
+  void ring(stakker::cx<bell>&) { ++rings; }
+};
+
+TEST(fwd, void_targets_may_leave_out_the_monostate) {
+  stakker::testing::virtual_loop loop;
+  auto b = stakker::make_actor<&bell::init>(loop.rt(), stakker::ret_nop<stakker::stop_cause>());
+  int plain = 0;
+  stakker::fwd<> f = stakker::fwd_to<void, &bell::ring>(b);
+  stakker::fwd<> g = stakker::fwd_do<void>([&plain] { ++plain; });
+  stakker::ret<void> r = stakker::ret_some_to<void, &bell::ring>(b);
+  f();
+  f();
+  g();
+  r();
+  loop.run();
+  EXPECT_EQ(plain, 1);
+  EXPECT_EQ(stakker::inspect(loop.rt(), b, [](bell& x) { return x.rings; }), 3);
 }
 
 }  // namespace

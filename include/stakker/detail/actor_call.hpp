@@ -8,6 +8,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "stakker/actor.hpp"
 #include "stakker/core.hpp"
@@ -19,6 +20,9 @@ template <class T>
 class cx;
 
 namespace detail {
+
+template <class M>
+concept member_function = std::is_member_function_pointer_v<M>;
 
 // A member (or any callable) fixed at compile time: calls through it inline.
 template <auto M>
@@ -47,6 +51,17 @@ inline constexpr bool takes_cx = std::is_invocable_v<const F&, T&, cx<T>&, A...>
 template <class F, class T, class... A>
 inline constexpr bool member_callable =
     takes_cx<F, T, A...> || std::is_invocable_v<const F&, T&, A...>;
+
+// A callback's message reaches a member as its last argument, except that the std::monostate
+// of a ret<void> / fwd<void> may also be left out (`void m(cx<A>&, fixed...)`).
+template <class F, class T, class Msg, class... Fixed>
+inline constexpr bool message_with = member_callable<F, T, Fixed&&..., Msg&&>;
+template <class F, class T, class Msg, class... Fixed>
+inline constexpr bool message_without =
+    std::is_same_v<Msg, std::monostate>&& member_callable<F, T, Fixed&&...>;
+template <class F, class T, class Msg, class... Fixed>
+inline constexpr bool message_callable =
+    message_with<F, T, Msg, Fixed...> || message_without<F, T, Msg, Fixed...>;
 
 template <class T, class Fn, class... A>
 void invoke_member(const Fn& fn, T& self, cx<T>& x, A&&... a) {
@@ -221,16 +236,25 @@ struct actor_target {
 
   template <class Msg>
   void send(Msg&& m) const {  // copies the fixed arguments (a fwd may send many times)
-    using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
-    queue_call(a, body{fn, std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))});
+    if constexpr (message_with<callable_t<Fn>, T, std::decay_t<Msg>, Fixed...>) {
+      using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
+      queue_call(a, body{fn, std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))});
+    } else {
+      queue_call(a, bound_call<Fn, Fixed...>{fn, fixed});
+    }
   }
   template <class Msg>
   void send_once(Msg&& m) {  // moves everything (a ret sends once)
-    using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
     actor_block* b = actor_access::block(a);
-    queue_on<actor_call<T, body>>(
-        b, std::move(a),
-        body{fn, std::tuple_cat(std::move(fixed), std::forward_as_tuple(std::forward<Msg>(m)))});
+    if constexpr (message_with<callable_t<Fn>, T, std::decay_t<Msg>, Fixed...>) {
+      using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
+      queue_on<actor_call<T, body>>(
+          b, std::move(a),
+          body{fn, std::tuple_cat(std::move(fixed), std::forward_as_tuple(std::forward<Msg>(m)))});
+    } else {
+      using body = bound_call<Fn, Fixed...>;
+      queue_on<actor_call<T, body>>(b, std::move(a), body{fn, std::move(fixed)});
+    }
   }
 };
 

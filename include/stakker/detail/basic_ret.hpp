@@ -1,6 +1,7 @@
 // The ret<T> handle itself; its actor-targeted constructors are in <stakker/ret.hpp>.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -23,6 +24,16 @@ using value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 template <class F>
 inline constexpr bool fits_word = sizeof(F) <= sizeof(void*) &&
                                   alignof(F) <= alignof(void*) && std::is_trivially_copyable_v<F>;
+
+// A callable usable as a callback taking `Arg` (and not the callback type `Self` itself).
+template <class F, class Arg, class Self>
+concept callback_for =
+    !std::is_same_v<std::decay_t<F>, Self> && std::is_invocable_v<std::decay_t<F>&, Arg>;
+// A callable taking nothing, for a callback of void (`Self` is fwd<void> or ret<void>).
+template <class F, class T, class Self>
+concept nullary_callback =
+    std::is_void_v<T> && !std::is_same_v<std::decay_t<F>, Self> &&
+    !std::is_invocable_v<std::decay_t<F>&, std::monostate> && std::is_invocable_v<std::decay_t<F>&>;
 
 struct word {
   alignas(void*) std::byte bytes[sizeof(void*)];
@@ -59,10 +70,8 @@ class ret {
   ret() noexcept = default;
 
   // A ret that calls `f(std::optional<arg_type>)` synchronously when called or destroyed.
-  template <class F>
-  requires(!std::is_same_v<std::decay_t<F>, ret> &&
-           std::is_invocable_v<std::decay_t<F>&,
-                               std::optional<detail::value_t<T>>>) explicit ret(F&& f) {
+  template <detail::callback_for<std::optional<detail::value_t<T>>, ret> F>
+  explicit ret(F&& f) {
     using fn = std::decay_t<F>;
     if constexpr (detail::fits_word<fn>) {
       ::new (static_cast<void*>(w_.bytes)) fn(std::forward<F>(f));

@@ -45,7 +45,9 @@ class block_pool {
   }
 
  private:
-  static constexpr std::size_t big_align(std::size_t a) noexcept { return a < granule ? granule : a; }
+  static constexpr std::size_t big_align(std::size_t a) noexcept {
+    return a < granule ? granule : a;
+  }
   struct free_node {
     free_node* next;
   };

@@ -104,7 +104,7 @@ class fwd {
   }
 
   const vtable* vt_ = nullptr;
-  detail::word w_;
+  detail::word w_{};
 };
 
 static_assert(sizeof(fwd<int>) == 2 * sizeof(void*), "a fwd is two words");

@@ -27,6 +27,10 @@ struct share_box {
   template <class... A>
   explicit share_box(A&&... a) : value(std::forward<A>(a)...) {}
   ~share_box() {}
+
+  // Out of line: g++ 12 otherwise reports use-after-free on paths where two handles of one
+  // box are released in a row (it cannot see that the counts keep the box alive).
+  [[gnu::noinline]] static void free(share_box* b) noexcept { delete b; }
 };
 
 }  // namespace detail
@@ -104,7 +108,7 @@ class share {
   static void release(detail::share_box<T>* b) noexcept {
     if (b == nullptr || --b->strong != 0) return;
     b->value.~T();
-    if (b->weak == 0) delete b;
+    if (b->weak == 0) detail::share_box<T>::free(b);
   }
 
   detail::share_box<T>* box_;
@@ -125,7 +129,7 @@ class share_weak {
     return *this;
   }
   ~share_weak() {
-    if (box_ && --box_->weak == 0 && box_->strong == 0) delete box_;
+    if (box_ && --box_->weak == 0 && box_->strong == 0) detail::share_box<T>::free(box_);
   }
 
   std::optional<share<T>> upgrade() const {

@@ -37,6 +37,10 @@ void* allocate_aligned(std::size_t n, std::align_val_t al) {
 }  // namespace
 
 // --- the replacements: every form of the global operator new and delete ---
+// They are malloc-based by design; g++ cannot tell that free() matches them here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 
 void* operator new(std::size_t n) {
   if (void* p = allocate(n)) return p;

@@ -131,7 +131,7 @@ class ret {
   }
 
   fn_type fn_ = nullptr;
-  detail::word w_;
+  detail::word w_{};
 };
 
 static_assert(sizeof(ret<int>) == 2 * sizeof(void*), "a ret is two words");

@@ -22,8 +22,11 @@ struct runtime_link {
   explicit runtime_link(core* r) noexcept : rt(r) {}
   void add_ref() noexcept { ++refs; }
   void release() noexcept {
-    if (--refs == 0) delete this;
+    if (--refs == 0) destroy(this);
   }
+  // Out of line: g++ 12 otherwise reports use-after-free where two handles are released in
+  // a row (it cannot see that the count keeps the link alive).
+  [[gnu::noinline]] static void destroy(runtime_link* l) noexcept { delete l; }
 };
 
 }  // namespace stakker::detail

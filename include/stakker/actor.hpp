@@ -146,6 +146,19 @@ struct actor_access {
     a.bits_ = reinterpret_cast<std::uintptr_t>(b);
     return a;
   }
+  // A second handle to the same actor that does not count: the caller guarantees that
+  // exactly one of the two is later forgotten.
+  template <class T>
+  static actor<T> alias(const actor<T>& a) noexcept {
+    actor<T> b;
+    b.bits_ = a.bits_;
+    return b;
+  }
+  // Empties a handle without dropping its reference (it was handed over).
+  template <class T>
+  static void forget(actor<T>& a) noexcept {
+    a.bits_ = 0;
+  }
   // Gives up a concrete handle's reference, returning the block.
   template <class T>
   static actor_block* release(actor<T>& a) noexcept {

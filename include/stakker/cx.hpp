@@ -21,7 +21,8 @@ class cx {
  public:
   using state_type = T;
 
-  cx(stakker::core& c, const actor<T>& self) noexcept : core_(&c), self_(&self) {}
+  cx(stakker::core& c, const actor<T>& self, bool donor = false) noexcept
+      : core_(&c), self_(&self), donor_(donor) {}
   cx(const cx&) = delete;
   cx& operator=(const cx&) = delete;
 
@@ -52,8 +53,7 @@ class cx {
     static_assert(detail::member_callable<decltype(M), T, std::decay_t<Args>&&...>,
                   "stakker::cx::call: the member cannot be called with these arguments");
     check();
-    detail::core_access::emplace<detail::actor_call<T, body>>(
-        *core_, *self_, body{{}, {std::forward<Args>(args)...}});
+    queue_self<body>(body{{}, {std::forward<Args>(args)...}});
   }
   template <class M, class... Args>
   void call(M&& m, Args&&... args) {
@@ -61,8 +61,7 @@ class cx {
     static_assert(detail::member_callable<std::decay_t<M>, T, std::decay_t<Args>&&...>,
                   "stakker::cx::call: the member cannot be called with these arguments");
     check();
-    detail::core_access::emplace<detail::actor_call<T, body>>(
-        *core_, *self_, body{std::forward<M>(m), {std::forward<Args>(args)...}});
+    queue_self<body>(body{std::forward<M>(m), {std::forward<Args>(args)...}});
   }
 
   // Forwarders to the core's queues.
@@ -79,7 +78,31 @@ class cx {
     core().idle(std::forward<F>(f));
   }
 
+ // Library-internal: whether the queued call running this member still holds its reference.
+  bool holds_donor_ref() const noexcept { return donor_; }
+
  private:
+  // The first self-call of a member takes over the reference of the queued call that is
+  // running it, which would otherwise be dropped right after the member returns.
+  template <class Body>
+  void queue_self(Body&& b) {
+    using call_t = detail::actor_call<T, Body>;
+    if constexpr (std::is_nothrow_move_constructible_v<Body>) {
+      if (donor_) {
+        actor<T> alias = detail::actor_access::alias(*self_);
+        try {
+          detail::core_access::emplace<call_t>(*core_, std::move(alias), std::move(b));
+        } catch (...) {
+          detail::actor_access::forget(alias);
+          throw;
+        }
+        donor_ = false;
+        return;
+      }
+    }
+    detail::core_access::emplace<call_t>(*core_, *self_, std::move(b));
+  }
+
   // A dead cx's stack slot is often reused by the cx of the next actor call, which then
   // passes the first test; the state type catches that unless both actors share it.
   void check() const noexcept {
@@ -101,6 +124,7 @@ class cx {
 
   stakker::core* core_;
   const actor<T>* self_;
+  bool donor_;
 };
 
 }  // namespace stakker

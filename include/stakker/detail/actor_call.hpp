@@ -88,15 +88,17 @@ struct bound_call {
 // takes effect when the call returns), turns an escaping exception into `failed`.
 template <class F>
 STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f) {
+  // Actor calls never nest (a member cannot run another actor's member inline), so there
+  // is no outer current actor to restore.
   actor_block*& current = core_access::current(c);
-  actor_block* prev = current;
+  STAKKER_ASSERT(current == nullptr, "an actor call ran inside another actor's call");
   current = b;
   try {
     f();
   } catch (...) {
     record_failure(c, std::current_exception());
   }
-  current = prev;
+  current = nullptr;
   STAKKER_ASSERT(core_access::borrows(c) == 0,
                  "a share borrow outlived the actor call that made it");
   if (core_access::stop_pending(c)) [[unlikely]]
@@ -139,10 +141,11 @@ struct actor_call {
   STAKKER_INLINE void operator()(core& c) {
     actor_block* b = actor_access::block(target);
     if (b->state() == actor_state::ready) [[likely]] {
-      run_as_actor(c, b, [&] {
-        cx<T> x(c, target);
-        body(*actor_access::state(target), x);
-      });
+      // This closure's reference is offered to the first self-call the member makes (see
+      // cx::call): a chain of self-calls then touches no reference count at all.
+      cx<T> x(c, target, true);
+      run_as_actor(c, b, [&] { body(*actor_access::state(target), x); });
+      if (!x.holds_donor_ref()) actor_access::forget(target);
     } else if (b->state() == actor_state::prep) {
       park_call(b, std::move(*this));
     }

@@ -3,7 +3,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cstdint>
 #include <cstdio>
@@ -33,26 +32,22 @@ inline std::int64_t rss_bytes() {
   return static_cast<std::int64_t>(resident) * sysconf(_SC_PAGESIZE);
 }
 
-// Runs `f()` in a forked child and returns its result (-1 if the child failed), so that a
-// memory measurement starts from a heap that no earlier benchmark has grown.
-template <class F>
-std::int64_t in_child(F f) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    std::int64_t v = f();
-    ssize_t w = write(fds[1], &v, sizeof v);
-    _exit(w == static_cast<ssize_t>(sizeof v) ? 0 : 1);
-  }
-  close(fds[1]);
-  std::int64_t v = -1;
-  if (pid < 0 || read(fds[0], &v, sizeof v) != static_cast<ssize_t>(sizeof v)) v = -1;
-  close(fds[0]);
-  int status = 0;
-  if (pid > 0) waitpid(pid, &status, 0);
-  return v;
+// Memory workloads run in a fresh process (this program re-executed with a flag), so that
+// heap pages freed by earlier benchmarks cannot absorb the growth being measured.
+// `memory_workloads` maps a flag value to a function returning bytes of RSS growth.
+using memory_workload = std::int64_t (*)(std::int64_t n);
+memory_workload find_memory_workload(const char* name);
+
+// Runs workload `name` with size `n` in a fresh process; -1 if that failed.
+inline std::int64_t in_fresh_process(const char* name, std::int64_t n) {
+  char cmd[512];
+  std::snprintf(cmd, sizeof cmd, "/proc/%d/exe --memory-workload=%s:%lld", static_cast<int>(getpid()),
+                name, static_cast<long long>(n));
+  FILE* p = popen(cmd, "r");
+  if (p == nullptr) return -1;
+  long long v = -1;
+  if (std::fscanf(p, "%lld", &v) != 1) v = -1;
+  return pclose(p) == 0 ? v : -1;
 }
 
 }  // namespace bench

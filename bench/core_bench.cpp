@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -145,7 +146,7 @@ BENCHMARK(actor_lifecycle)->Unit(benchmark::kMillisecond);
 
 // (vi) memory: RSS delta over 1M idle Ready actors with an 8-byte state, notify callback
 // included, handles included (8 bytes each in a vector), created in batches of 1000.
-// Measured in a forked child so that memory freed by earlier benchmarks cannot hide it.
+// Measured in a fresh process (see bench::in_fresh_process).
 std::int64_t idle_actor_rss(std::int64_t n) {
   runtime rt;
   std::vector<actor_own<small>> actors;
@@ -164,8 +165,8 @@ std::int64_t idle_actor_rss(std::int64_t n) {
 void memory_per_idle_actor(benchmark::State& state) {
   const std::int64_t n = bench::size(1'000'000);
   for (auto _ : state) {
-    std::int64_t delta = bench::in_child([n] { return idle_actor_rss(n); });
-    if (delta < 0) state.SkipWithError("memory_per_idle_actor: the child failed");
+    std::int64_t delta = bench::in_fresh_process("idle_actor", n);
+    if (delta < 0) state.SkipWithError("memory_per_idle_actor: the measuring process failed");
     state.counters["bytes_per_actor"] = static_cast<double>(delta) / static_cast<double>(n);
     state.counters["block_bytes"] = static_cast<double>(sizeof(detail::actor_block_of<small>));
   }
@@ -173,3 +174,7 @@ void memory_per_idle_actor(benchmark::State& state) {
 BENCHMARK(memory_per_idle_actor)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+bench::memory_workload bench::find_memory_workload(const char* name) {
+  return std::string_view(name) == "idle_actor" ? &idle_actor_rss : nullptr;
+}

@@ -22,7 +22,7 @@ constexpr std::size_t spare_chunks_kept = 2;
 constexpr auto trim_interval = std::chrono::seconds(60);
 }  // namespace
 
-core::core(instant start) : now_(start), link_(new detail::runtime_link(this)) {}
+core::core(instant start) : now_(start), start_(start), link_(new detail::runtime_link(this)) {}
 
 core::~core() {
   // Environment handles first: they may own actors whose termination queues more work.
@@ -31,6 +31,8 @@ core::~core() {
     anymap_.pop_back();
     e.destroy(e.value);
   }
+  // Timer closures next, then the queues.
+  timers_.clear();
   // Destroying a closure may queue others (a dropped actor_own queues its termination, a
   // ret delivers "none" to an actor); keep destroying until every queue stays empty.
   for (int round = 0; round < 1000; ++round) {
@@ -64,9 +66,12 @@ bool runtime::run(instant now, bool idle) {
   } guard{running_, detail::running_core};
   detail::running_core = this;
 
-  if (now > now_) now_ = now;
-  if (now_ - last_trim_ >= trim_interval) release_memory();
   if (idle) idle_.run_one(*this);
+  if (now > now_) {
+    now_ = now;
+    timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
+    if (now_ - last_trim_ >= trim_interval) release_memory();
+  }
   for (;;) {
     main_.run_all(*this);
     if (lazy_.empty()) break;
@@ -76,6 +81,12 @@ bool runtime::run(instant now, bool idle) {
   lazy_.rewind();
   idle_.rewind();
   return !idle_.empty();
+}
+
+std::optional<instant> runtime::next_expiry() const noexcept {
+  detail::tick t;
+  if (!timers_.next(t)) return std::nullopt;
+  return from_tick(t);
 }
 
 std::optional<duration> runtime::next_wait(instant now) const noexcept {

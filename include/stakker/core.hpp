@@ -1,6 +1,7 @@
 // The actor-facing side of a runtime: time, the three queues, shutdown and the anymap.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <type_traits>
@@ -11,8 +12,10 @@
 #include "stakker/detail/config.hpp"
 #include "stakker/detail/flat_queue.hpp"
 #include "stakker/detail/runtime_link.hpp"
+#include "stakker/detail/timer_store.hpp"
 #include "stakker/stop_cause.hpp"
 #include "stakker/time.hpp"
+#include "stakker/timer_key.hpp"
 
 namespace stakker {
 
@@ -67,6 +70,61 @@ class core {
   // Returns the cause and clears the request (a loop that restarts after handling it).
   std::optional<stop_cause> take_shutdown_cause() noexcept { return std::exchange(shutdown_, {}); }
 
+  // --- Timers (contract R3). A timer's closure `f(core&)` is moved onto the main queue
+  // when the loop passes a time at or after its expiry, after everything already queued;
+  // timers due in the same run go in expiry order (ties: the order they were set). A timer
+  // never fires early, and one set for now or the past fires on the next run with a later
+  // time. Closures up to 40 bytes are stored without allocation once warm.
+
+  // A fixed timer `d` from now().
+  template <class F>
+  timer_key after(duration d, F&& f) {
+    return at(now_ + d, std::forward<F>(f));
+  }
+  // A fixed timer at `t`.
+  template <class F>
+  timer_key at(instant t, F&& f) {
+    return add_timer<timer_key>(detail::timer_kind::fixed, t, std::forward<F>(f));
+  }
+  // Deletes a fixed timer, destroying its closure now. False if it already fired, was
+  // deleted, or the key is stale.
+  bool timer_del(timer_key k) noexcept { return del_timer(detail::timer_kind::fixed, k); }
+  bool timer_active(timer_key k) const noexcept { return active(detail::timer_kind::fixed, k); }
+
+  // A max timer: fires at the latest expiry ever given to it. Moving it later is O(1) (the
+  // stored target changes; the timer re-arms when its earlier expiry is reached), so it
+  // suits "300 ms after the last keypress". Moving it earlier is ignored.
+  template <class F>
+  max_timer_key timer_max_add(instant expiry, F&& f) {
+    return add_timer<max_timer_key>(detail::timer_kind::max, expiry, std::forward<F>(f));
+  }
+  // Pushes the expiry to `expiry` if that is later; false (and no effect) for a stale key.
+  bool timer_max_upd(max_timer_key k, instant expiry) {
+    return upd_timer(detail::timer_kind::max, k, expiry);
+  }
+  bool timer_max_del(max_timer_key k) noexcept { return del_timer(detail::timer_kind::max, k); }
+  bool timer_max_active(max_timer_key k) const noexcept {
+    return active(detail::timer_kind::max, k);
+  }
+
+  // A min timer: fires at the earliest expiry given to it. Moving it earlier re-inserts it;
+  // moving it later is ignored.
+  template <class F>
+  min_timer_key timer_min_add(instant expiry, F&& f) {
+    return add_timer<min_timer_key>(detail::timer_kind::min, expiry, std::forward<F>(f));
+  }
+  // Brings the expiry to `expiry` if that is earlier; false (and no effect) for a stale key.
+  bool timer_min_upd(min_timer_key k, instant expiry) {
+    return upd_timer(detail::timer_kind::min, k, expiry);
+  }
+  bool timer_min_del(min_timer_key k) noexcept { return del_timer(detail::timer_kind::min, k); }
+  bool timer_min_active(min_timer_key k) const noexcept {
+    return active(detail::timer_kind::min, k);
+  }
+
+  // The number of pending timers.
+  std::size_t timer_count() const noexcept { return timers_.size(); }
+
   // A handle that can queue work onto this runtime from places without a core, such as
   // destructors. Safe to keep after the runtime is gone (work is then destroyed unrun).
   stakker::deferrer get_deferrer() noexcept;
@@ -113,13 +171,60 @@ class core {
   explicit core(instant start);
   ~core();
 
+  // Store time: nanoseconds since the runtime started, at least one after now() (so a
+  // timer for now or the past waits for the next run with a later time).
+  detail::tick to_tick(instant t) const noexcept {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - start_).count();
+    auto earliest = now_tick() + 1;
+    return ns < 0 || static_cast<detail::tick>(ns) < earliest ? earliest
+                                                              : static_cast<detail::tick>(ns);
+  }
+  detail::tick now_tick() const noexcept {
+    return static_cast<detail::tick>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now_ - start_).count());
+  }
+  instant from_tick(detail::tick t) const noexcept {
+    return start_ + std::chrono::duration_cast<duration>(std::chrono::nanoseconds(t));
+  }
+
   detail::flat_queue main_;
   detail::flat_queue lazy_;
   detail::flat_queue idle_;
   instant now_;
+  instant start_;
+  detail::timer_store timers_;
 
  private:
   friend struct detail::core_access;
+
+  template <class Key, class F>
+  Key add_timer(detail::timer_kind kind, instant t, F&& f) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, core&>,
+                  "stakker: a timer's closure must be callable as f(core&)");
+    auto [slot, gen] = timers_.add(kind, to_tick(t), std::forward<F>(f));
+    return detail::timer_key_access::make<typename key_tag<Key>::type>(slot, gen);
+  }
+  template <class Key>
+  bool del_timer(detail::timer_kind kind, Key k) noexcept {
+    return timers_.remove(detail::timer_key_access::slot(k), detail::timer_key_access::gen(k),
+                          kind);
+  }
+  template <class Key>
+  bool upd_timer(detail::timer_kind kind, Key k, instant t) {
+    return timers_.update(detail::timer_key_access::slot(k), detail::timer_key_access::gen(k), kind,
+                          to_tick(t));
+  }
+  template <class Key>
+  bool active(detail::timer_kind kind, Key k) const noexcept {
+    return timers_.active(detail::timer_key_access::slot(k), detail::timer_key_access::gen(k),
+                          kind);
+  }
+  template <class Key>
+  struct key_tag;
+  template <class Tag>
+  struct key_tag<basic_timer_key<Tag>> {
+    using type = Tag;
+  };
 
   struct anymap_entry {
     const void* key;

@@ -78,7 +78,7 @@ class cx {
     core().idle(std::forward<F>(f));
   }
 
- // Library-internal: whether the queued call running this member still holds its reference.
+  // Library-internal: whether the queued call running this member still holds its reference.
   bool holds_donor_ref() const noexcept { return donor_; }
 
  private:
@@ -126,5 +126,11 @@ class cx {
   const actor<T>* self_;
   bool donor_;
 };
+
+// A cx is also a handle to its actor (for call, ret_to, fwd_to and the timer forms).
+template <class T>
+const actor<T>& as_actor(const cx<T>& x) noexcept {
+  return x.this_actor();
+}
 
 }  // namespace stakker

@@ -27,8 +27,9 @@ class runtime : public core {
   // Calling `run` from inside a run throws std::logic_error.
   bool run(instant now, bool idle);
 
-  // The earliest timer expiry, if any (timers: see timers.hpp once present).
-  std::optional<instant> next_expiry() const noexcept { return std::nullopt; }
+  // The earliest time a timer may be due, if any timer is pending. (After a deletion this
+  // may be the time of the deleted timer: a loop then wakes once for nothing.)
+  std::optional<instant> next_expiry() const noexcept;
   // How long the loop may sleep before the next run: zero if work is already queued, empty
   // if nothing is due at all.
   std::optional<duration> next_wait(instant now) const noexcept;

@@ -13,3 +13,5 @@
 #include "stakker/share.hpp"
 #include "stakker/stop_cause.hpp"
 #include "stakker/time.hpp"
+#include "stakker/timer_key.hpp"
+#include "stakker/timers.hpp"

@@ -3,8 +3,8 @@
 
 #include <cstdio>
 #include <cstring>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench_support.hpp"

@@ -41,8 +41,8 @@ memory_workload find_memory_workload(const char* name);
 // Runs workload `name` with size `n` in a fresh process; -1 if that failed.
 inline std::int64_t in_fresh_process(const char* name, std::int64_t n) {
   char cmd[512];
-  std::snprintf(cmd, sizeof cmd, "/proc/%d/exe --memory-workload=%s:%lld", static_cast<int>(getpid()),
-                name, static_cast<long long>(n));
+  std::snprintf(cmd, sizeof cmd, "/proc/%d/exe --memory-workload=%s:%lld",
+                static_cast<int>(getpid()), name, static_cast<long long>(n));
   FILE* p = popen(cmd, "r");
   if (p == nullptr) return -1;
   long long v = -1;

@@ -9,7 +9,11 @@ namespace stakker::detail {
 
 namespace {
 constexpr tick no_tick = std::numeric_limits<tick>::max();
-}
+// Buckets up to this size have their slots prefetched when extracted (they fire next).
+constexpr std::size_t prefetch_bucket = 64;
+// How far ahead a pass over entries (or the free stack) prefetches slots.
+constexpr std::size_t ahead = 8;
+}  // namespace
 
 int timer_store::bucket_of(tick when) const noexcept {
   return static_cast<int>(std::bit_width(when ^ last_));
@@ -27,13 +31,17 @@ void timer_store::push(tick when, std::uint32_t s, std::uint32_t gen) {
 }
 
 std::uint32_t timer_store::take_slot() {
-  if (free_head_ != no_slot) {
-    std::uint32_t s = free_head_;
-    free_head_ = slot_at(s).next_free;
+  if (!free_.empty()) {
+    std::uint32_t s = free_.back();
+    free_.pop_back();
+    // Slots taken in a burst are scattered (freed in firing order): fetch ahead.
+    if (free_.size() > ahead) __builtin_prefetch(&slot_at(free_[free_.size() - ahead]), 1);
     return s;
   }
   if (slot_count_ == chunks_.size() * chunk_slots) {
     if (slot_count_ >= no_slot - chunk_slots) throw std::length_error("stakker: too many timers");
+    chunks_.reserve(chunks_.size() + 1);
+    free_.reserve(chunks_.size() * chunk_slots + chunk_slots);  // free_slot never allocates
     chunks_.push_back(std::make_unique<slot[]>(chunk_slots));
   }
   return slot_count_++;
@@ -43,8 +51,7 @@ void timer_store::free_slot(std::uint32_t s) noexcept {
   slot& sl = slot_at(s);
   sl.ops = nullptr;
   if (++sl.gen == 0) sl.gen = 1;
-  sl.next_free = free_head_;
-  free_head_ = s;
+  free_.push_back(s);  // within capacity (see take_slot)
 }
 
 bool timer_store::remove(std::uint32_t s, std::uint32_t gen, timer_kind kind) noexcept {
@@ -90,6 +97,10 @@ void timer_store::expire(tick now, flat_queue& q) {
     last_ = bucket_min_[bi];
     occupied_ &= ~(std::uint64_t{1} << (b - 1));
     std::vector<entry>& from = buckets_[bi];
+    // Every lower bucket is empty, so this bucket's entries are the next to fire: fetch
+    // their slots now, together, rather than one miss at a time as each one fires.
+    if (from.size() <= prefetch_bucket)
+      for (const entry& e : from) __builtin_prefetch(&slot_at(e.slot));
     for (const entry& e : from) {
       int nb = bucket_of(e.when);
       buckets_[static_cast<std::size_t>(nb)].push_back(e);
@@ -109,7 +120,6 @@ void timer_store::fire_bucket_zero(flat_queue& q) {
   if (firing_.size() > 1)
     std::sort(firing_.begin(), firing_.end(),
               [](const entry& a, const entry& b) { return a.seq < b.seq; });
-  constexpr std::size_t ahead = 8;
   const std::size_t n = firing_.size();
   for (std::size_t i = 0; i < n; ++i) {
     if (i + ahead < n) __builtin_prefetch(&slot_at(firing_[i + ahead].slot));
@@ -147,11 +157,19 @@ void timer_store::compact() {
   entries_ = 0;
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     auto& v = buckets_[b];
-    std::erase_if(v, [this](const entry& e) {
+    // Keeps the live entries in order (as std::erase_if would), prefetching slots ahead.
+    const std::size_t n = v.size();
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + ahead < n) __builtin_prefetch(&slot_at(v[i + ahead].slot));
+      const entry e = v[i];
       const slot& sl = slot_at(e.slot);
-      return sl.gen != e.gen || sl.ops == nullptr ||
-             (sl.kind == timer_kind::min && sl.target != e.when);
-    });
+      if (sl.gen != e.gen || sl.ops == nullptr ||
+          (sl.kind == timer_kind::min && sl.target != e.when))
+        continue;
+      v[kept++] = e;
+    }
+    v.resize(kept);
     entries_ += v.size();
     if (b == 0 || v.empty()) continue;
     tick m = no_tick;

@@ -61,7 +61,7 @@ void call_prep(const H& target, Args&&... args) {
                 "stakker::call_prep: the init cannot be called as init(cx<A>&, args...)");
   const actor<A>& a = as_actor(target);
   detail::queue_on<detail::actor_init<A, detail::constant_fn<Init>, std::decay_t<Args>...>>(
-      detail::actor_access::block(a), a, detail::constant_fn<Init>{},
+      detail::actor_access::block(a), detail::constant_fn<Init>{}, a,
       std::tuple<std::decay_t<Args>...>{std::forward<Args>(args)...});
 }
 template <actor_handle H, class Init, class... Args>
@@ -71,7 +71,7 @@ void call_prep(const H& target, Init init, Args&&... args) {
                 "stakker::call_prep: the init cannot be called as init(cx<A>&, args...)");
   const actor<A>& a = as_actor(target);
   detail::queue_on<detail::actor_init<A, Init, std::decay_t<Args>...>>(
-      detail::actor_access::block(a), a, init,
+      detail::actor_access::block(a), init, a,
       std::tuple<std::decay_t<Args>...>{std::forward<Args>(args)...});
 }
 

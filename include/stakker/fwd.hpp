@@ -146,7 +146,7 @@ fwd<V> fwd_to_impl(const H& target, Fn fn, Fixed&&... fixed) {
   const actor<T>& a = as_actor(target);
   STAKKER_ASSERT(actor_access::block(a) != nullptr, "fwd_to on an empty actor handle");
   using target_t = actor_target<T, Fn, std::decay_t<Fixed>...>;
-  return fwd<V>(fwd_to_fn<V, target_t>{target_t{a, fn, {std::forward<Fixed>(fixed)...}}});
+  return fwd<V>(fwd_to_fn<V, target_t>{target_t{{fn}, a, {std::forward<Fixed>(fixed)...}}});
 }
 
 }  // namespace detail

@@ -61,7 +61,7 @@ ret<R> ret_to_impl(const H& target, Fn fn, Fixed&&... fixed) {
   const actor<T>& a = as_actor(target);
   STAKKER_ASSERT(actor_access::block(a) != nullptr, "ret_to on an empty actor handle");
   using target_t = actor_target<T, Fn, std::decay_t<Fixed>...>;
-  return ret<R>(ret_to_fn<V, Some, target_t>{target_t{a, fn, {std::forward<Fixed>(fixed)...}}});
+  return ret<R>(ret_to_fn<V, Some, target_t>{target_t{{fn}, a, {std::forward<Fixed>(fixed)...}}});
 }
 
 template <class R, auto M, bool Some, class H>

@@ -72,15 +72,31 @@ void invoke_member(const Fn& fn, T& self, cx<T>& x, A&&... a) {
     std::invoke(callable_of(fn), self, std::forward<A>(a)...);
 }
 
+// Holds a bound member or callable; an empty one (a constant_fn, a captureless lambda) is
+// an empty base and takes no space. Not [[no_unique_address]]: clang 16 miscompiles
+// aggregates built from prvalues with such members (writes land on the neighbouring
+// member; the family of llvm/llvm-project#93563).
+template <class Fn, bool = std::is_empty_v<Fn>&& std::is_default_constructible_v<Fn>>
+struct fn_holder {
+  Fn fn;
+  fn_holder(Fn f) : fn(std::move(f)) {}
+  const Fn& get() const noexcept { return fn; }
+};
+template <class Fn>
+struct fn_holder<Fn, true> {
+  fn_holder() = default;
+  fn_holder(const Fn&) noexcept {}
+  Fn get() const noexcept { return Fn{}; }
+};
+
 // A member or callable with its arguments (decayed, moved in at the call site).
 template <class Fn, class... Args>
-struct bound_call {
-  [[no_unique_address]] Fn fn;
+struct bound_call : fn_holder<Fn> {
   std::tuple<Args...> args;
 
   template <class T>
   void operator()(T& self, cx<T>& x) {
-    std::apply([&](Args&... a) { invoke_member(fn, self, x, std::move(a)...); }, args);
+    std::apply([&](Args&... a) { invoke_member(this->get(), self, x, std::move(a)...); }, args);
   }
 };
 
@@ -168,9 +184,8 @@ struct init_result<std::optional<A>> {
 // installs the state (Ready) and then runs the calls parked meanwhile, in order; an empty
 // optional leaves the actor in Prep.
 template <class A, class Fn, class... Args>
-struct actor_init {
+struct actor_init : fn_holder<Fn> {
   actor<A> target;
-  [[no_unique_address]] Fn fn;
   std::tuple<Args...> args;
 
   void operator()(core& c) {
@@ -181,7 +196,8 @@ struct actor_init {
       cx<A> x(c, target);
       auto make = [&]() -> decltype(auto) {
         return std::apply(
-            [&](Args&... a) { return std::invoke(callable_of(fn), x, std::move(a)...); }, args);
+            [&](Args&... a) { return std::invoke(callable_of(this->get()), x, std::move(a)...); },
+            args);
       };
       if constexpr (init_result<decltype(make())>::optional) {
         auto r = make();
@@ -232,18 +248,18 @@ STAKKER_INLINE void queue_call(const actor<T>& a, Body&& body) {
 
 // An actor target for callbacks: sends `(fixed..., message)` to member `fn` of `a`.
 template <class T, class Fn, class... Fixed>
-struct actor_target {
+struct actor_target : fn_holder<Fn> {
   actor<T> a;
-  [[no_unique_address]] Fn fn;
   std::tuple<Fixed...> fixed;
 
   template <class Msg>
   void send(Msg&& m) const {  // copies the fixed arguments (a fwd may send many times)
     if constexpr (message_with<callable_t<Fn>, T, std::decay_t<Msg>, Fixed...>) {
       using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
-      queue_call(a, body{fn, std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))});
+      queue_call(
+          a, body{this->get(), std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))});
     } else {
-      queue_call(a, bound_call<Fn, Fixed...>{fn, fixed});
+      queue_call(a, bound_call<Fn, Fixed...>{this->get(), fixed});
     }
   }
   template <class Msg>
@@ -253,10 +269,11 @@ struct actor_target {
       using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
       queue_on<actor_call<T, body>>(
           b, std::move(a),
-          body{fn, std::tuple_cat(std::move(fixed), std::forward_as_tuple(std::forward<Msg>(m)))});
+          body{this->get(),
+               std::tuple_cat(std::move(fixed), std::forward_as_tuple(std::forward<Msg>(m)))});
     } else {
       using body = bound_call<Fn, Fixed...>;
-      queue_on<actor_call<T, body>>(b, std::move(a), body{fn, std::move(fixed)});
+      queue_on<actor_call<T, body>>(b, std::move(a), body{this->get(), std::move(fixed)});
     }
   }
 };

@@ -97,14 +97,15 @@ class timer_store {
     std::uint32_t slot;
     std::uint32_t gen;
   };
-  struct slot {
+  // One cache line: firing, deleting and re-arming touch one line per timer.
+  struct alignas(64) slot {
+    alignas(std::max_align_t) std::byte buf[inline_bytes];
     const slot_ops* ops = nullptr;  // null: free
     tick target = 0;                // max/min: the time the timer is due
     std::uint32_t gen = 1;          // bumped when the slot is freed; 0 is never valid
-    std::uint32_t next_free = 0;
     timer_kind kind = timer_kind::fixed;
-    alignas(std::max_align_t) std::byte buf[inline_bytes];
   };
+  static_assert(sizeof(slot) == 64);
   static constexpr int bucket_count = 65;
   static constexpr std::uint32_t no_slot = 0xffffffffu;
 
@@ -144,7 +145,10 @@ class timer_store {
   std::size_t live_ = 0;     // pending timers
   std::vector<std::unique_ptr<slot[]>> chunks_;
   std::uint32_t slot_count_ = 0;  // slots handed out so far (free ones included)
-  std::uint32_t free_head_ = no_slot;
+  // Free slots, last freed on top. A stack rather than a list threaded through the slots,
+  // so taking a slot does not wait on a load from the previous one. Its capacity covers
+  // every slot, so freeing never allocates.
+  std::vector<std::uint32_t> free_;
   std::vector<entry> firing_;  // scratch for bucket 0
 };
 

@@ -57,8 +57,8 @@ inline constexpr bool member_callable =
 template <class F, class T, class Msg, class... Fixed>
 inline constexpr bool message_with = member_callable<F, T, Fixed&&..., Msg&&>;
 template <class F, class T, class Msg, class... Fixed>
-inline constexpr bool message_without =
-    std::is_same_v<Msg, std::monostate>&& member_callable<F, T, Fixed&&...>;
+inline constexpr bool message_without = (std::is_same_v<Msg, std::monostate> &&
+                                         member_callable<F, T, Fixed&&...>);
 template <class F, class T, class Msg, class... Fixed>
 inline constexpr bool message_callable =
     message_with<F, T, Msg, Fixed...> || message_without<F, T, Msg, Fixed...>;
@@ -76,7 +76,7 @@ void invoke_member(const Fn& fn, T& self, cx<T>& x, A&&... a) {
 // an empty base and takes no space. Not [[no_unique_address]]: clang 16 miscompiles
 // aggregates built from prvalues with such members (writes land on the neighbouring
 // member; the family of llvm/llvm-project#93563).
-template <class Fn, bool = std::is_empty_v<Fn>&& std::is_default_constructible_v<Fn>>
+template <class Fn, bool = (std::is_empty_v<Fn> && std::is_default_constructible_v<Fn>)>
 struct fn_holder {
   Fn fn;
   fn_holder(Fn f) : fn(std::move(f)) {}

@@ -28,12 +28,16 @@ auto timer_call(const actor<T>& a, Args&&... args) {
   return actor_call<T, body>{a, body{{}, {std::forward<Args>(args)...}}};
 }
 
-// The runtime of the actor a handle refers to (null once it is gone).
-template <class T>
-core* timer_core(const actor<T>& a) noexcept {
+// Adds a timer calling member M of `target` through `add(core&, closure)`; an empty key if
+// the actor's runtime is gone.
+template <auto M, class Key, class H, class Add, class... Args>
+Key add_actor_timer(const H& target, Add add, Args&&... args) {
+  const auto& a = as_actor(target);
   actor_block* b = actor_access::block(a);
   STAKKER_ASSERT(b != nullptr, "timer for an empty actor handle");
-  return core_of(b);
+  core* c = core_of(b);
+  if (c == nullptr) return {};
+  return add(*c, timer_call<M>(a, std::forward<Args>(args)...));
 }
 
 }  // namespace detail
@@ -42,37 +46,33 @@ core* timer_core(const actor<T>& a) noexcept {
 // key if the actor's runtime is gone.
 template <auto M, actor_handle H, class... Args>
 timer_key after(const H& target, duration d, Args&&... args) {
-  const auto& a = as_actor(target);
-  core* c = detail::timer_core(a);
-  if (c == nullptr) return {};
-  return c->after(d, detail::timer_call<M>(a, std::forward<Args>(args)...));
+  return detail::add_actor_timer<M, timer_key>(
+      target, [d](core& c, auto&& f) { return c.after(d, std::move(f)); },
+      std::forward<Args>(args)...);
 }
 
 // Calls member `M` of `target` with `args` at `t`.
 template <auto M, actor_handle H, class... Args>
 timer_key at(const H& target, instant t, Args&&... args) {
-  const auto& a = as_actor(target);
-  core* c = detail::timer_core(a);
-  if (c == nullptr) return {};
-  return c->at(t, detail::timer_call<M>(a, std::forward<Args>(args)...));
+  return detail::add_actor_timer<M, timer_key>(
+      target, [t](core& c, auto&& f) { return c.at(t, std::move(f)); },
+      std::forward<Args>(args)...);
 }
 
 // A max timer calling member `M` of `target` (see core::timer_max_add).
 template <auto M, actor_handle H, class... Args>
 max_timer_key timer_max_add(const H& target, instant expiry, Args&&... args) {
-  const auto& a = as_actor(target);
-  core* c = detail::timer_core(a);
-  if (c == nullptr) return {};
-  return c->timer_max_add(expiry, detail::timer_call<M>(a, std::forward<Args>(args)...));
+  return detail::add_actor_timer<M, max_timer_key>(
+      target, [expiry](core& c, auto&& f) { return c.timer_max_add(expiry, std::move(f)); },
+      std::forward<Args>(args)...);
 }
 
 // A min timer calling member `M` of `target` (see core::timer_min_add).
 template <auto M, actor_handle H, class... Args>
 min_timer_key timer_min_add(const H& target, instant expiry, Args&&... args) {
-  const auto& a = as_actor(target);
-  core* c = detail::timer_core(a);
-  if (c == nullptr) return {};
-  return c->timer_min_add(expiry, detail::timer_call<M>(a, std::forward<Args>(args)...));
+  return detail::add_actor_timer<M, min_timer_key>(
+      target, [expiry](core& c, auto&& f) { return c.timer_min_add(expiry, std::move(f)); },
+      std::forward<Args>(args)...);
 }
 
 }  // namespace stakker

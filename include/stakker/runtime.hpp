@@ -18,10 +18,12 @@ class runtime : public core {
   // nobody who can still observe it) and frees every actor no handle outside keeps.
   ~runtime();
 
-  // Runs one batch: with `idle`, first exactly one idle item; then the main queue to
-  // completion, then the lazy queue (the items queued on it so far), repeating until both
-  // are empty. Items queued meanwhile run in this same call, in FIFO order. An earlier
-  // `now` than the current time is ignored. Returns whether idle items remain.
+  // Runs one batch: with `idle`, first exactly one idle item; then, if `now` is later than
+  // the current time, the clock moves to it and every timer due by then is appended to the
+  // main queue (in expiry order); then the main queue runs to completion, then the lazy
+  // queue (the items queued on it so far), repeating until both are empty. Items queued
+  // meanwhile run in this same call, in FIFO order. An earlier `now` than the current time
+  // is ignored. Returns whether idle items remain.
   // An exception escaping an actor member fails that actor only; one escaping a plain
   // closure (`defer`, `lazy`, `idle`) propagates out of `run` with the queue intact.
   // Calling `run` from inside a run throws std::logic_error.

@@ -31,7 +31,8 @@ core::~core() {
     anymap_.pop_back();
     e.destroy(e.value);
   }
-  // Timer closures next, then the queues.
+  // Wakers' handlers and timer closures next, then the queues.
+  destroy_wakers();
   timers_.clear();
   // Destroying a closure may queue others (a dropped actor_own queues its termination, a
   // ret delivers "none" to an actor); keep destroying until every queue stays empty.
@@ -72,6 +73,7 @@ bool runtime::run(instant now, bool idle) {
     timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
     if (now_ - last_trim_ >= trim_interval) release_memory();
   }
+  if (uses_wakers()) poll_wake();
   for (;;) {
     main_.run_all(*this);
     if (lazy_.empty()) break;

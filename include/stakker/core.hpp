@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -20,9 +21,11 @@
 namespace stakker {
 
 class deferrer;
+class waker;
 namespace detail {
 struct core_access;
-}
+struct waker_table;
+}  // namespace detail
 
 // What actors see of their runtime (through `cx<A>`, which converts to `core&`). Owned by a
 // `runtime`; belongs to one thread. Nothing here blocks, locks or uses an atomic.
@@ -124,6 +127,23 @@ class core {
 
   // The number of pending timers.
   std::size_t timer_count() const noexcept { return timers_.size(); }
+
+  // --- Cross-thread wake-ups (contract X1; include <stakker/sync/waker.hpp>) ---
+
+  // Installed once by the loop before any waker is made: called from any thread when a
+  // waker fires and the runtime has nothing pending yet (e.g. a write to the loop's
+  // eventfd). It must be thread-safe and must not block.
+  void set_poll_waker(std::function<void()> wake_loop);
+  // A waker whose `wake()` (any thread) leads to `handler(core, false)` on this thread at
+  // the start of a later run, and whose destruction leads to one `handler(core, true)`.
+  // Throws std::logic_error if no poll waker is set.
+  stakker::waker waker(std::function<void(core&, bool)> handler);
+  // Runs the handlers of wakers that fired or were destroyed since the last call. `run`
+  // calls it; a loop may call it directly after its poll waker fired. Returns whether any
+  // handler ran.
+  bool poll_wake();
+  // Whether any waker (or poll waker) was ever set up; `run` polls wakers only then.
+  bool uses_wakers() const noexcept { return wakers_ != nullptr; }
 
   // A handle that can queue work onto this runtime from places without a core, such as
   // destructors. Safe to keep after the runtime is gone (work is then destroyed unrun).
@@ -235,7 +255,10 @@ class core {
   static constexpr char type_key = 0;
   [[noreturn]] static void throw_anymap_missing();
 
+  void destroy_wakers() noexcept;
+
   detail::runtime_link* link_;
+  detail::waker_table* wakers_ = nullptr;   // made with the first waker (or poll waker)
   detail::actor_block* current_ = nullptr;  // the actor whose call is running
   bool stop_pending_ = false;               // a cause was recorded during that call
   int borrows_ = 0;                         // live share borrows (debug checks)

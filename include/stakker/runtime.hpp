@@ -20,7 +20,8 @@ class runtime : public core {
 
   // Runs one batch: with `idle`, first exactly one idle item; then, if `now` is later than
   // the current time, the clock moves to it and every timer due by then is appended to the
-  // main queue (in expiry order); then the main queue runs to completion, then the lazy
+  // main queue (in expiry order); then the handlers of wakers that fired run (poll_wake);
+  // then the main queue runs to completion, then the lazy
   // queue (the items queued on it so far), repeating until both are empty. Items queued
   // meanwhile run in this same call, in FIFO order. An earlier `now` than the current time
   // is ignored. Returns whether idle items remain.

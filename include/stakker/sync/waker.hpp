@@ -1,0 +1,90 @@
+// waker: wake a runtime's handler from any thread (contract X1).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace stakker {
+
+class core;
+class runtime;
+
+namespace detail {
+
+// Shared by a runtime and its wakers, which may live on other threads. Set bits form a
+// three-level bitmap (top word → 64 groups → 64 words → 64 bits), so collecting costs
+// O(set bits) however many wakers exist; a wake costs one to three atomic read-modify-writes
+// and at most one call of the loop's poll waker (when the top word goes from empty to not).
+struct waker_hub {
+  static constexpr std::uint32_t group_bits = 64 * 64;
+  static constexpr std::uint32_t max_wakers = 64 * group_bits;
+
+  struct group {
+    std::atomic<std::uint64_t> summary{0};
+    std::array<std::atomic<std::uint64_t>, 64> words{};
+  };
+
+  std::atomic<std::uint64_t> top{0};
+  std::array<std::atomic<group*>, 64> groups{};
+  std::atomic<bool> alive{true};
+  std::atomic<bool> drops_pending{false};
+  std::mutex drop_mutex;
+  std::vector<std::uint32_t> dropped;  // guarded by drop_mutex
+  std::function<void()> poll_waker;    // set before the first waker exists
+
+  ~waker_hub();
+  // Any thread. Returns whether the loop must be woken (the caller then calls poll_waker).
+  bool set(std::uint32_t id) noexcept;
+  void drop(std::uint32_t id);
+};
+
+}  // namespace detail
+
+// Wakes a handler on the runtime thread from any thread. `wake()` may be called from any
+// thread, any number of times; the handler `h(core&, false)` then runs on the runtime
+// thread, at the start of a later `run` (wakes that happen close together may be merged
+// into one call, and spurious calls are possible). Destroying the waker, on any thread,
+// delivers one final `h(core&, true)`. Made by `core::waker(handler)`; movable, not
+// copyable. If the runtime is gone, wake and destruction do nothing.
+class waker {
+ public:
+  waker() noexcept = default;
+  waker(waker&& o) noexcept : hub_(std::move(o.hub_)), id_(o.id_) {}
+  waker& operator=(waker&& o) noexcept {
+    if (this != &o) {
+      reset();
+      hub_ = std::move(o.hub_);
+      id_ = o.id_;
+    }
+    return *this;
+  }
+  waker(const waker&) = delete;
+  waker& operator=(const waker&) = delete;
+  ~waker() { reset(); }
+
+  // Thread-safe. A few atomic operations, and at most one wake of the loop.
+  void wake() const noexcept {
+    if (hub_ && hub_->alive.load(std::memory_order_acquire) && hub_->set(id_)) hub_->poll_waker();
+  }
+
+  // Gives up the waker now (the final "deleted" call follows on the runtime thread).
+  void reset() noexcept;
+
+  explicit operator bool() const noexcept { return hub_ != nullptr; }
+
+ private:
+  friend class core;
+  waker(std::shared_ptr<detail::waker_hub> hub, std::uint32_t id) noexcept
+      : hub_(std::move(hub)), id_(id) {}
+
+  std::shared_ptr<detail::waker_hub> hub_;
+  std::uint32_t id_ = 0;
+};
+
+}  // namespace stakker

@@ -13,6 +13,7 @@
 #include "stakker/share.hpp"
 #include "stakker/stop_cause.hpp"
 #include "stakker/sync/channel.hpp"
+#include "stakker/sync/piped_thread.hpp"
 #include "stakker/sync/waker.hpp"
 #include "stakker/time.hpp"
 #include "stakker/timer_key.hpp"

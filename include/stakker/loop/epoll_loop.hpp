@@ -1,0 +1,99 @@
+// epoll_loop: the embedded Linux loop that drives a runtime in real time (contract L1).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "stakker/fwd.hpp"
+#include "stakker/runtime.hpp"
+#include "stakker/time.hpp"
+
+namespace stakker::loop {
+
+class epoll_loop;
+
+// A registered file descriptor. Destroying it deregisters the descriptor: no readiness is
+// delivered for it afterwards, even one already read from the kernel. Move-only. The
+// descriptor itself stays open (the caller owns it).
+class fd_source {
+ public:
+  fd_source() noexcept = default;
+  fd_source(fd_source&& o) noexcept;
+  fd_source& operator=(fd_source&& o) noexcept;
+  fd_source(const fd_source&) = delete;
+  fd_source& operator=(const fd_source&) = delete;
+  ~fd_source() { reset(); }
+
+  // Changes the events of interest (EPOLLIN, EPOLLOUT, ...; edge-triggered as registered),
+  // which also re-arms an edge-triggered source. Throws std::system_error on failure.
+  void rearm(std::uint32_t events);
+  // Deregisters now.
+  void reset() noexcept;
+  explicit operator bool() const noexcept { return loop_ != nullptr; }
+
+ private:
+  friend class epoll_loop;
+  fd_source(epoll_loop* l, std::uint32_t id, std::uint32_t gen) noexcept
+      : loop_(l), id_(id), gen_(gen) {}
+  epoll_loop* loop_ = nullptr;
+  std::uint32_t id_ = 0;
+  std::uint32_t gen_ = 0;
+};
+
+// Owns the waiting and drives `rt` with real time (`clock::now()`) until the runtime is
+// asked to shut down. Each turn it sleeps in epoll_wait at most until the next timer (no
+// busy-waiting), with zero wait while idle items or lower-priority readiness are pending;
+// delivers file-descriptor readiness as `fwd` calls, highest priority level first (levels
+// 0–10; lower levels wait until a turn finds the higher ones quiet); then runs the runtime,
+// with its idle flag set only when a zero-wait poll found no activity at all. Cross-thread
+// wake-ups (wakers, channels, piped threads) arrive through one eventfd. Registers itself
+// in the runtime's anymap as `epoll_loop*`, so actors can reach it. One per runtime; not
+// thread-safe (the runtime's thread only).
+class epoll_loop {
+ public:
+  static constexpr int max_priority = 10;
+
+  explicit epoll_loop(runtime& rt);
+  ~epoll_loop();
+  epoll_loop(const epoll_loop&) = delete;
+  epoll_loop& operator=(const epoll_loop&) = delete;
+
+  runtime& rt() noexcept { return rt_; }
+
+  // Runs turns until the runtime's shutdown is requested. Returns the shutdown cause.
+  stop_cause run();
+  // One turn, sleeping at most `max_wait`. Returns whether anything happened (readiness,
+  // a wake-up, or work run).
+  bool turn(duration max_wait);
+
+  // Registers `fd` edge-triggered for `events`; each readiness reaches `ready(events)` on
+  // the runtime thread, at priority `priority` (0 lowest, 10 highest). Throws
+  // std::system_error if epoll refuses it, std::invalid_argument for a bad priority.
+  fd_source add(int fd, std::uint32_t events, int priority, fwd<std::uint32_t> ready);
+
+ private:
+  friend class fd_source;
+  struct source {
+    int fd = -1;
+    std::uint32_t gen = 1;
+    int priority = 0;
+    fwd<std::uint32_t> ready;
+    bool live = false;
+  };
+  struct pending {
+    std::uint32_t id, gen, events;
+  };
+  void remove(std::uint32_t id, std::uint32_t gen) noexcept;
+  void modify(std::uint32_t id, std::uint32_t gen, std::uint32_t events);
+  bool deliver_highest();
+
+  runtime& rt_;
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  std::vector<source> sources_;
+  std::vector<std::uint32_t> free_;
+  std::array<std::vector<pending>, max_priority + 1> pending_;
+};
+
+}  // namespace stakker::loop

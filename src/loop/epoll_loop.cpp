@@ -1,0 +1,190 @@
+#include "stakker/loop/epoll_loop.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace stakker::loop {
+
+namespace {
+
+constexpr std::uint64_t wake_tag = ~std::uint64_t{0};
+
+[[noreturn]] void throw_errno(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+// The eventfd other threads write to. Shared with the runtime's poll waker, so it stays
+// open as long as any waker might still write to it.
+struct wake_fd {
+  int fd;
+  explicit wake_fd(int f) noexcept : fd(f) {}
+  ~wake_fd() { ::close(fd); }
+  void signal() const noexcept {
+    std::uint64_t one = 1;
+    while (::write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+};
+
+}  // namespace
+
+fd_source::fd_source(fd_source&& o) noexcept
+    : loop_(std::exchange(o.loop_, nullptr)), id_(o.id_), gen_(o.gen_) {}
+
+fd_source& fd_source::operator=(fd_source&& o) noexcept {
+  if (this != &o) {
+    reset();
+    loop_ = std::exchange(o.loop_, nullptr);
+    id_ = o.id_;
+    gen_ = o.gen_;
+  }
+  return *this;
+}
+
+void fd_source::rearm(std::uint32_t events) {
+  if (loop_ == nullptr) throw std::logic_error("stakker::loop::fd_source::rearm: empty source");
+  loop_->modify(id_, gen_, events);
+}
+
+void fd_source::reset() noexcept {
+  if (loop_ != nullptr) std::exchange(loop_, nullptr)->remove(id_, gen_);
+}
+
+epoll_loop::epoll_loop(runtime& rt) : rt_(rt) {
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw_errno("epoll_create1");
+  int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd < 0) {
+    ::close(epfd_);
+    throw_errno("eventfd");
+  }
+  auto wake = std::make_shared<wake_fd>(efd);
+  wakefd_ = efd;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = wake_tag;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, efd, &ev) < 0) {
+    ::close(epfd_);
+    throw_errno("epoll_ctl(eventfd)");
+  }
+  rt_.set_poll_waker([wake] { wake->signal(); });
+  rt_.anymap_set<epoll_loop*>(this);
+}
+
+epoll_loop::~epoll_loop() {
+  rt_.anymap_unset<epoll_loop*>();
+  ::close(epfd_);  // the eventfd closes with the last poll waker holding it
+}
+
+fd_source epoll_loop::add(int fd, std::uint32_t events, int priority, fwd<std::uint32_t> ready) {
+  if (priority < 0 || priority > max_priority)
+    throw std::invalid_argument("stakker::loop::epoll_loop::add: priority must be 0..10");
+  std::uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = static_cast<std::uint32_t>(sources_.size());
+    sources_.emplace_back();
+  }
+  source& s = sources_[id];
+  epoll_event ev{};
+  ev.events = events | EPOLLET;
+  ev.data.u64 = std::uint64_t{s.gen} << 32 | id;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    free_.push_back(id);
+    throw_errno("epoll_ctl(ADD)");
+  }
+  s.fd = fd;
+  s.priority = priority;
+  s.ready = std::move(ready);
+  s.live = true;
+  return fd_source(this, id, s.gen);
+}
+
+void epoll_loop::modify(std::uint32_t id, std::uint32_t gen, std::uint32_t events) {
+  source& s = sources_[id];
+  if (!s.live || s.gen != gen) throw std::logic_error("stakker::loop::fd_source: stale source");
+  epoll_event ev{};
+  ev.events = events | EPOLLET;
+  ev.data.u64 = std::uint64_t{gen} << 32 | id;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, s.fd, &ev) < 0) throw_errno("epoll_ctl(MOD)");
+}
+
+void epoll_loop::remove(std::uint32_t id, std::uint32_t gen) noexcept {
+  source& s = sources_[id];
+  if (!s.live || s.gen != gen) return;
+  // The descriptor may already be closed (then the kernel dropped it): ignore the error.
+  ::epoll_ctl(epfd_, EPOLL_CTL_DEL, s.fd, nullptr);
+  s.live = false;
+  s.ready = fwd<std::uint32_t>();
+  if (++s.gen == 0) s.gen = 1;  // readiness already read for it no longer matches
+  free_.push_back(id);
+}
+
+bool epoll_loop::deliver_highest() {
+  for (int level = max_priority; level >= 0; --level) {
+    auto& q = pending_[static_cast<std::size_t>(level)];
+    if (q.empty()) continue;
+    std::vector<pending> batch;
+    batch.swap(q);
+    for (const pending& p : batch) {
+      source& s = sources_[p.id];
+      if (!s.live || s.gen != p.gen) continue;  // deregistered meanwhile
+      fwd<std::uint32_t> f = s.ready;           // the call may deregister the source
+      f(p.events);
+    }
+    return true;
+  }
+  return false;
+}
+
+bool epoll_loop::turn(duration max_wait) {
+  bool io_pending = false;
+  for (auto& q : pending_) io_pending = io_pending || !q.empty();
+  const duration wait = rt_.next_wait_max(clock::now(), max_wait, io_pending || rt_.has_idle());
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  std::array<epoll_event, 64> events;
+  int n = ::epoll_pwait2(epfd_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+  if (n < 0) {
+    if (errno != EINTR) throw_errno("epoll_pwait2");
+    n = 0;
+  }
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t tag = events[static_cast<std::size_t>(i)].data.u64;
+    if (tag == wake_tag) {
+      std::uint64_t count;
+      while (::read(wakefd_, &count, sizeof count) < 0 && errno == EINTR) {
+      }
+      continue;  // the run below polls the wakers
+    }
+    const auto id = static_cast<std::uint32_t>(tag);
+    const auto gen = static_cast<std::uint32_t>(tag >> 32);
+    if (id >= sources_.size() || !sources_[id].live || sources_[id].gen != gen) continue;
+    pending_[static_cast<std::size_t>(sources_[id].priority)].push_back(
+        {id, gen, events[static_cast<std::size_t>(i)].events});
+  }
+  const bool delivered = deliver_highest();
+  bool still_pending = false;
+  for (auto& q : pending_) still_pending = still_pending || !q.empty();
+  // Idle only when a zero-wait poll found nothing and nothing is left to deliver.
+  const bool idle = wait == duration::zero() && n == 0 && !delivered && !still_pending;
+  rt_.run(clock::now(), idle);
+  return n > 0 || delivered;
+}
+
+stop_cause epoll_loop::run() {
+  while (!rt_.is_shutdown()) turn(std::chrono::seconds(60));
+  return *rt_.shutdown_cause();
+}
+
+}  // namespace stakker::loop

@@ -1,7 +1,7 @@
 #include "stakker/loop/epoll_loop.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 

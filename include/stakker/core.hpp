@@ -293,10 +293,6 @@ struct core_access {
     return s;
   }
   static int& borrows(core& c) noexcept { return c.borrows_; }
-  template <class F>
-  static void push(core& c, F&& f) {
-    c.main_.push(std::forward<F>(f));
-  }
   template <class F, class... A>
   static void emplace(core& c, A&&... a) {
     c.main_.emplace<F>(std::forward<A>(a)...);

@@ -1,0 +1,183 @@
+// A chat server on the embedded epoll loop, driven by a built-in load generator.
+//
+// The server (a room actor, one actor per connection, an acceptor) runs on this thread's
+// runtime. The load generator runs on a piped_thread: a second thread with a runtime and
+// loop of its own, whose report comes back through the pipe. When it is in, the server
+// shuts down and the figures are printed.
+//
+//   tools/dev demo [--clients N] [--messages M] [--window W] [--port P]
+//   tools/dev demo --serve --port 7000      (no load; try it with `nc 127.0.0.1 7000`)
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "load.hpp"
+#include "server.hpp"
+#include "stakker/sync/piped_thread.hpp"
+
+using namespace stakker;
+
+namespace {
+
+struct options {
+  int clients = 100;
+  int messages = 1000;
+  int window = 4;
+  int port = 0;
+  bool serve = false;
+};
+
+const char usage[] =
+    "usage: stakker_demo [--clients N] [--messages M] [--window W] [--port P] [--serve]\n"
+    "  --clients N    load generator connections, 1..2000 (default 100)\n"
+    "  --messages M   messages each client says, 1..1000000 (default 1000)\n"
+    "  --window W     own messages in flight per client, 1..1000 (default 4)\n"
+    "  --port P       loopback port to listen on, 0..65535 (default 0: any free port)\n"
+    "  --serve        no load generator: serve until interrupted (Ctrl-C)\n";
+
+// Parses argv; nullopt (after printing why) if it is malformed.
+std::optional<options> parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--serve") {
+      o.serve = true;
+      continue;
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    }
+    struct numeric {
+      std::string_view name;
+      int* value;
+      long min, max;
+    } const numerics[] = {{"--clients", &o.clients, 1, 2000},
+                          {"--messages", &o.messages, 1, 1'000'000},
+                          {"--window", &o.window, 1, 1000},
+                          {"--port", &o.port, 0, 65535}};
+    const auto* n = std::find_if(std::begin(numerics), std::end(numerics),
+                                 [&](const numeric& x) { return x.name == arg; });
+    if (n == std::end(numerics)) {
+      std::fprintf(stderr, "stakker_demo: unknown option '%s'\n%s", argv[i], usage);
+      return std::nullopt;
+    }
+    if (i + 1 == argc) {
+      std::fprintf(stderr, "stakker_demo: %s needs a value\n%s", argv[i], usage);
+      return std::nullopt;
+    }
+    const char* text = argv[++i];
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || v < n->min || v > n->max) {
+      std::fprintf(stderr, "stakker_demo: %s wants a number in %ld..%ld, not '%s'\n", argv[i - 1],
+                   n->min, n->max, text);
+      return std::nullopt;
+    }
+    *n->value = static_cast<int>(v);
+  }
+  return o;
+}
+
+double percentile_us(std::vector<std::int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return static_cast<double>(v[k]) / 1000.0;
+}
+
+// Returns whether the run was clean.
+bool print_report(chat::load_report& r, const options& o, const chat::server_stats& s) {
+  const double total = static_cast<double>(o.clients) * o.messages;
+  std::printf("load: %d clients x %d messages (window %d) in %.2f s\n", o.clients, o.messages,
+              o.window, r.seconds);
+  std::printf("throughput: %.0f messages/s said, %.0f lines/s delivered (fan-out to %d)\n",
+              total / r.seconds, static_cast<double>(r.lines_received) / r.seconds, o.clients);
+  std::printf("latency (say -> own echo): p50 %.0f us, p99 %.0f us, max %.0f us\n",
+              percentile_us(r.latency_ns, 0.50), percentile_us(r.latency_ns, 0.99),
+              percentile_us(r.latency_ns, 1.0));
+  std::printf(
+      "server: %llu connections, %llu messages, %llu broadcast batches, %llu dropped\n",
+      static_cast<unsigned long long>(s.connections), static_cast<unsigned long long>(s.messages),
+      static_cast<unsigned long long>(s.broadcasts), static_cast<unsigned long long>(s.dropped));
+  for (const auto& f : r.failures) std::printf("failure: %s\n", f.c_str());
+  return r.failures.empty() && r.latency_ns.size() == static_cast<std::size_t>(total) &&
+         s.messages == static_cast<std::uint64_t>(total) && s.dropped == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::optional<options> opt = parse(argc, argv);
+  if (!opt) return 2;
+
+  // SIGINT and SIGTERM arrive through a signalfd on the loop, so Ctrl-C is an orderly
+  // shutdown. Blocked before any thread starts, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  loop::unique_fd sigfd(::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  runtime rt;
+  loop::epoll_loop lp(rt);
+  loop::fd_source on_signal = lp.add(sigfd.get(), EPOLLIN, loop::epoll_loop::max_priority,
+                                     fwd_do<std::uint32_t>([&](std::uint32_t) {
+                                       rt.shutdown(stop_cause::killed("interrupted"));
+                                     }));
+
+  chat::server_stats stats;
+  const auto at = loop::socket_address::loopback_v4(static_cast<std::uint16_t>(opt->port));
+  auto srv = make_actor<&chat::server::init>(rt, ret_shutdown(rt), at, &stats);
+  rt.run(clock::now(), false);  // runs the init: the listener is bound after this
+  if (rt.is_shutdown()) {
+    std::fprintf(stderr, "stakker_demo: %s\n", rt.shutdown_cause()->text().c_str());
+    return 1;
+  }
+  std::uint16_t port = 0;
+  inspect(rt, srv, [&](chat::server& s) { port = s.port(); });
+  std::printf("chat server on 127.0.0.1:%u: a room actor and one actor per connection\n", port);
+
+  if (opt->serve) {
+    std::printf("serving until interrupted (Ctrl-C); try: nc 127.0.0.1 %u\n", port);
+    std::fflush(stdout);
+    std::printf("shutdown: %s\n", lp.run().text().c_str());
+    return 0;
+  }
+
+  // The load generator on its own thread; its report comes back through the pipe.
+  std::optional<chat::load_report> report;
+  chat::load_options load{at, opt->clients, opt->messages, opt->window};
+  load.server = loop::socket_address::loopback_v4(port);
+  piped_thread<int, chat::load_report> generator(
+      rt, fwd_do<chat::load_report>([&](chat::load_report r) { report = std::move(r); }),
+      fwd_do<std::optional<std::string>>([&](std::optional<std::string> error) {
+        if (error) std::fprintf(stderr, "load generator failed: %s\n", error->c_str());
+        rt.shutdown(stop_cause::stopped());
+      }),
+      [load](piped_link<int, chat::load_report>& link) {
+        link.send(chat::run_load(load, [&link] { return link.cancelled(); }));
+      });
+  std::printf(
+      "load generator: %d clients x %d messages on a second thread with its own "
+      "runtime and loop\n",
+      opt->clients, opt->messages);
+  std::fflush(stdout);
+
+  const stop_cause cause = lp.run();
+  bool clean = report && print_report(*report, *opt, stats);
+  std::printf("shutdown: %s\n", cause.text().c_str());
+  clean = clean && !cause.has_error();
+  return clean ? 0 : 1;
+}

@@ -1,0 +1,99 @@
+// tcp_stream: a buffered, non-blocking TCP connection on the epoll_loop.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <system_error>
+
+#include "stakker/fwd.hpp"
+#include "stakker/loop/detail/io_buffer.hpp"
+#include "stakker/loop/detail/registered_socket.hpp"
+#include "stakker/loop/epoll_loop.hpp"
+#include "stakker/loop/socket_address.hpp"
+#include "stakker/loop/unique_fd.hpp"
+
+namespace stakker::loop {
+
+// What one tcp_stream::read did. Errors are values: nothing here throws for a peer's
+// behaviour.
+struct read_result {
+  std::size_t bytes = 0;  // appended to input() by this call
+  bool eof = false;       // the peer has closed its sending side: no more input, ever
+  std::error_code error;  // a socket error (e.g. connection_reset); the stream is dead
+};
+
+// A connected (or connecting) TCP socket registered edge-triggered with an epoll_loop,
+// with an input and an output buffer, after Stakker's TcpStreamBuf.
+//
+// The loop calls `ready(events)` (at the source's priority, on the runtime thread) whenever
+// the socket becomes readable, writable, or fails. The owner then calls `read()`, which
+// reads until the socket would block, handles `input()` and `consume()`s what it used, and
+// calls `flush()` if it has output pending. Readiness is edge-triggered: a `ready` call that
+// is ignored is not repeated, so read in every `ready` call that may carry input (or keep a
+// note to read later). `write` only buffers; nothing is sent until `flush`.
+//
+// Destroying the stream deregisters it (no `ready` call afterwards) and closes the socket,
+// discarding output not yet flushed. Move-only; the runtime thread only.
+class tcp_stream {
+ public:
+  tcp_stream() noexcept = default;
+  // Takes a connected non-blocking socket (e.g. from tcp_listener::accept) and registers
+  // it. Throws std::system_error if epoll refuses it.
+  tcp_stream(epoll_loop& loop, unique_fd socket, fwd<std::uint32_t> ready, int priority = 5);
+  tcp_stream(tcp_stream&&) noexcept = default;
+  tcp_stream& operator=(tcp_stream&&) noexcept = default;
+
+  // Starts a non-blocking connect. The outcome arrives as readiness: once connected the
+  // socket becomes writable; a refused or failed connect shows as an error from the next
+  // read() or flush(). Throws std::system_error only if no socket can be made.
+  static tcp_stream connect(epoll_loop& loop, const socket_address& to, fwd<std::uint32_t> ready,
+                            int priority = 5);
+
+  explicit operator bool() const noexcept { return static_cast<bool>(socket_); }
+  int native_handle() const noexcept { return socket_.get(); }
+
+  // Reads until the socket would block (retrying EINTR), appending to input(). After an
+  // end-of-stream or an error, returns that again without reading.
+  read_result read();
+  // Unconsumed input, oldest first.
+  std::string_view input() const noexcept { return in_.data(); }
+  // Drops the first `n` bytes of input. Throws std::out_of_range if n > input().size().
+  void consume(std::size_t n) { in_.consume(n); }
+  bool input_eof() const noexcept { return eof_; }
+
+  // Appends to the output buffer (discarded once the stream has failed). Throws
+  // std::logic_error after close_write().
+  void write(std::string_view bytes);
+  // Sends buffered output until it is all sent or the socket would block (then `ready`
+  // is called again when it is writable). Returns the socket error, if any; once an
+  // error is seen the output is discarded and every later flush returns it.
+  std::error_code flush();
+  std::size_t pending_output() const noexcept { return out_.size(); }
+  // Half-close: once the buffered output is flushed, tells the peer no more data follows
+  // (shutdown(SHUT_WR)); input can still be read. Flushes, and returns what flush returns.
+  std::error_code close_write();
+
+  // TCP_NODELAY on or off. Throws std::system_error on failure.
+  void set_nodelay(bool on);
+  // The first socket error seen (empty if none).
+  std::error_code error() const noexcept { return error_; }
+  socket_address local_address() const;
+  socket_address peer_address() const;
+
+  // Deregisters and closes now (as destruction does).
+  void close() noexcept;
+
+ private:
+  void fail(int err) noexcept;
+
+  detail::registered_socket socket_;
+  detail::io_buffer in_;
+  detail::io_buffer out_;
+  std::error_code error_;
+  bool eof_ = false;
+  bool write_closing_ = false;  // close_write() called
+  bool write_closed_ = false;   // shutdown(SHUT_WR) done
+};
+
+}  // namespace stakker::loop

@@ -24,8 +24,10 @@ struct drop_actor {
   void operator()(core& c) { terminate(c, b, stop_cause::dropped()); }
 };
 
-void finish(actor_block* b, stop_cause cause) {
+void finish(core& c, actor_block* b, stop_cause cause) {
   add_ref(b);  // the state's destructor may drop the last other reference
+  // Tasks tied to the actor go first, while the state they may refer to still exists.
+  if (b->has_tasks()) core_access::extension(c)->actor_stopping(c, b);
   b->ops(b, block_op::destroy_state);
   ret<stop_cause> notify = std::move(b->notify);
   release_ref(b);
@@ -98,12 +100,12 @@ void terminate(core& c, actor_block* b, stop_cause cause) {
     core_access::record(c, std::move(cause));
     return;
   }
-  finish(b, std::move(cause));
+  finish(c, b, std::move(cause));
 }
 
 void apply_pending_stop(core& c, actor_block* b) {
   stop_cause cause = core_access::take_pending(c);
-  if (b->state() != actor_state::zombie) finish(b, std::move(cause));
+  if (b->state() != actor_state::zombie) finish(c, b, std::move(cause));
 }
 
 void record_failure(core& c, std::exception_ptr e) noexcept {

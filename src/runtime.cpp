@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <utility>
 
 namespace stakker {
 
@@ -25,6 +26,9 @@ constexpr auto trim_interval = std::chrono::seconds(60);
 core::core(instant start) : now_(start), start_(start), link_(new detail::runtime_link(this)) {}
 
 core::~core() {
+  // The extension first (the coroutine bridge destroys its tasks, whose locals may use
+  // anything below).
+  delete std::exchange(extension_, nullptr);
   // Environment handles first: they may own actors whose termination queues more work.
   while (!anymap_.empty()) {
     anymap_entry e = anymap_.back();

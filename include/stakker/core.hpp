@@ -25,6 +25,15 @@ class waker;
 namespace detail {
 struct core_access;
 struct waker_table;
+struct actor_block;
+
+// A library part that lives as long as a runtime and needs to hear about its actors (the
+// coroutine bridge: tasks owned by actors). Destroyed first when the runtime goes.
+struct core_extension {
+  virtual ~core_extension() = default;
+  // An actor marked with actor_block::set_has_tasks is stopping; its state still exists.
+  virtual void actor_stopping(core& c, actor_block* b) noexcept = 0;
+};
 }  // namespace detail
 
 // What actors see of their runtime (through `cx<A>`, which converts to `core&`). Owned by a
@@ -258,6 +267,7 @@ class core {
   void destroy_wakers() noexcept;
 
   detail::runtime_link* link_;
+  detail::core_extension* extension_ = nullptr;  // owned; made by the coroutine bridge
   detail::waker_table* wakers_ = nullptr;   // made with the first waker (or poll waker)
   detail::actor_block* current_ = nullptr;  // the actor whose call is running
   bool stop_pending_ = false;               // a cause was recorded during that call
@@ -278,6 +288,7 @@ inline thread_local core* running_core = nullptr;
 // Library-internal access to a core's actor bookkeeping.
 struct core_access {
   static runtime_link* link(core& c) noexcept { return c.link_; }
+  static core_extension*& extension(core& c) noexcept { return c.extension_; }
   static actor_block*& current(core& c) noexcept { return c.current_; }
   static bool stop_pending(const core& c) noexcept { return c.stop_pending_; }
   static void record(core& c, stop_cause cause) noexcept {

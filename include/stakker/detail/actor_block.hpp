@@ -39,8 +39,16 @@ struct actor_block {
   void* (*ops)(actor_block*, block_op) noexcept;
   ret<stop_cause> notify;
 
-  actor_state state() const noexcept { return static_cast<actor_state>(state_bits); }
-  void set_state(actor_state s) noexcept { state_bits = static_cast<std::uint8_t>(s) & 0xffu; }
+  // Low two bits: the actor_state; bit 7: tasks are tied to this actor (see core_extension).
+  static constexpr std::uint32_t state_mask = 3, tasks_bit = 0x80;
+  actor_state state() const noexcept { return static_cast<actor_state>(state_bits & state_mask); }
+  void set_state(actor_state s) noexcept {
+    state_bits = ((state_bits & ~state_mask) | static_cast<std::uint32_t>(s)) & 0xffu;
+  }
+  bool has_tasks() const noexcept { return (state_bits & tasks_bit) != 0; }
+  void set_has_tasks(bool on) noexcept {
+    state_bits = (on ? state_bits | tasks_bit : state_bits & ~tasks_bit) & 0xffu;
+  }
 };
 
 // The parked calls of a Prep actor (a circular list: prep_tail->next is the oldest) always

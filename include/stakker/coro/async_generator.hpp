@@ -1,0 +1,129 @@
+// async_generator<T>: a coroutine that both co_yields and co_awaits; and spawn_stream,
+// which forwards one to a fwd (Stream → Fwd).
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include "stakker/coro/detail/promise.hpp"
+#include "stakker/coro/spawn.hpp"
+#include "stakker/coro/task.hpp"
+#include "stakker/fwd.hpp"
+
+namespace stakker::coro {
+
+// A lazy, pull-based stream: `co_await gen.next()` runs the generator until its next
+// `co_yield` (std::optional holding the value) or its end (std::nullopt; an exception it
+// threw is rethrown there instead). One value in flight, so backpressure is built in.
+// Destroying the generator destroys its frame where it waits (locals' destructors run).
+// Like task, it awaits this library's awaitables through the queue and marshals foreign
+// ones back to the runtime thread. Move-only.
+template <class T>
+class [[nodiscard]] async_generator {
+ public:
+  struct promise_type : detail::promise_base {
+    std::optional<T> slot;
+
+    async_generator get_return_object() noexcept {
+      return async_generator(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    struct yield_awaiter {
+      bool await_ready() const noexcept { return false; }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
+        promise_type& p = h.promise();
+        return detail::transfer(p.continuation, p.parent, p.root);
+      }
+      void await_resume() const noexcept {}
+    };
+    template <class U = T>
+    yield_awaiter yield_value(U&& v) {
+      slot.emplace(std::forward<U>(v));
+      return {};
+    }
+    void return_void() const noexcept {}
+  };
+
+  class next_awaiter {
+   public:
+    using stakker_awaitable = void;
+    explicit next_awaiter(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+
+    bool await_ready() const noexcept { return h_.done(); }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> consumer) noexcept {
+      promise_type& p = h_.promise();
+      detail::attach(p, consumer);
+      return detail::transfer(h_, &p, p.root);
+    }
+    std::optional<T> await_resume() {
+      promise_type& p = h_.promise();
+      if (p.exception) std::rethrow_exception(std::exchange(p.exception, {}));
+      if (h_.done()) return std::nullopt;
+      std::optional<T> v = std::move(p.slot);
+      p.slot.reset();
+      return v;
+    }
+
+   private:
+    std::coroutine_handle<promise_type> h_;
+  };
+
+  async_generator() noexcept = default;
+  async_generator(async_generator&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  async_generator& operator=(async_generator&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  ~async_generator() {
+    if (h_) h_.destroy();
+  }
+
+  // The next value, or std::nullopt at the end. One next() at a time.
+  next_awaiter next() {
+    if (!h_) throw std::logic_error("stakker::coro::async_generator::next: empty generator");
+    return next_awaiter(h_);
+  }
+  explicit operator bool() const noexcept { return static_cast<bool>(h_); }
+
+ private:
+  explicit async_generator(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+  std::coroutine_handle<promise_type> h_;
+};
+
+namespace detail {
+
+template <class T>
+task<void> forward_stream(async_generator<T> gen, fwd<std::optional<T>> out) {
+  std::exception_ptr error;
+  try {
+    while (std::optional<T> v = co_await gen.next()) out(std::move(v));
+  } catch (...) {
+    error = std::current_exception();
+  }
+  out(std::nullopt);                         // the end, after a failure too
+  if (error) std::rethrow_exception(error);  // reported by spawn
+}
+
+}  // namespace detail
+
+// Runs `gen` on `c`'s queue, forwarding every value to `out` and then std::nullopt. If the
+// generator throws, `out` still gets std::nullopt and the exception is reported on stderr;
+// if it is dropped (a drop-mode await inside it failed), nothing more is forwarded.
+template <class T>
+void spawn_stream(core& c, async_generator<T> gen, fwd<std::optional<T>> out) {
+  spawn(c, detail::forward_stream(std::move(gen), std::move(out)), ret_nop<void>());
+}
+
+// As above, tied to the calling actor (destroyed when it stops).
+template <class A, class T>
+void spawn_stream(cx<A>& x, async_generator<T> gen, fwd<std::optional<T>> out) {
+  spawn(x, detail::forward_stream(std::move(gen), std::move(out)), ret_nop<void>());
+}
+
+}  // namespace stakker::coro

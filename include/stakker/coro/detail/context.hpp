@@ -1,0 +1,161 @@
+// The bridge's per-runtime bookkeeping: task roots, wake nodes, and resumption.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "stakker/core.hpp"
+#include "stakker/coro/detail/recycler.hpp"
+#include "stakker/detail/actor_block.hpp"
+#include "stakker/sync/waker.hpp"
+
+namespace stakker::coro::detail {
+
+using stakker::detail::actor_block;
+
+class context;
+struct promise_base;
+
+// Symmetric transfers made on this thread since the queue last resumed a coroutine. After
+// `max_transfer_depth` of them the next one goes through the queue instead, which unwinds
+// the stack: g++ 12 does not compile symmetric transfer as a tail call below -O2 or under
+// ASan, so without this bound a long chain of synchronously completing awaits would
+// overflow the stack.
+inline thread_local int transfer_depth = 0;
+inline constexpr int max_transfer_depth = 64;
+
+// A spawned chain of coroutine frames: the outermost frame (which owns the inner ones
+// through the tasks it awaits) and how to answer the spawn. Counted (not atomically): the
+// chain holds one reference until it completes or is dropped; each queued closure or
+// running resumption that must look at the root afterwards holds one more.
+struct task_root {
+  std::uint32_t refs = 1;
+  bool owner_gone = false;        // its actor stopped while the chain was running: drop it next
+  std::coroutine_handle<> frame;  // outermost frame; null once completed or dropped
+  context* ctx = nullptr;
+  actor_block* owner = nullptr;  // the actor it is tied to (spawn from a cx), or null
+  task_root* prev = nullptr;     // in the context's list of roots, or in its owner's
+  task_root* next = nullptr;
+  // The outermost frame reached its final suspend: take its outcome, destroy it, answer.
+  void (*complete)(task_root*, promise_base&) noexcept = nullptr;
+  // The chain was dropped: answer "none" (or actor_fail).
+  void (*abandon)(task_root*) noexcept = nullptr;
+  void (*destroy)(task_root*) noexcept = nullptr;
+
+  // Destroys every frame of the chain at its suspension point (locals' destructors run),
+  // then answers the spawn with "none". Only while the chain is suspended.
+  void drop() noexcept;
+};
+
+inline void add_ref(task_root* r) noexcept { ++r->refs; }
+inline void release(task_root* r) noexcept {
+  if (--r->refs == 0) r->destroy(r);
+}
+
+// One suspension that something else will end: shared (counted, not atomically) by the
+// awaiter in the waiting frame and by whatever wakes it (a ret, a fwd, a timer closure, a
+// queued resumption). The awaiter clears `handle` when it goes away, so a late wake does
+// nothing: this is how destroying a waiting task disarms what would resume it.
+struct wake_node {
+  std::uint32_t refs = 1;
+  bool drop_root = false;  // the wake means "drop the whole chain" (drop mode), not resume
+  std::coroutine_handle<> handle;
+  task_root* root = nullptr;
+  core* c;
+  void (*destroy)(wake_node*) noexcept;
+
+  wake_node(core& cc, void (*d)(wake_node*) noexcept) noexcept : c(&cc), destroy(d) {}
+};
+
+// A wake_node with nothing more (sleeps, combinators, bounces, foreign awaits).
+struct plain_wake_node final : wake_node {
+  explicit plain_wake_node(core& cc) noexcept
+      : wake_node(
+            cc, [](wake_node* n) noexcept { recycled_delete(static_cast<plain_wake_node*>(n)); }) {}
+};
+
+inline void add_ref(wake_node* n) noexcept { ++n->refs; }
+inline void release(wake_node* n) noexcept {
+  if (--n->refs == 0) n->destroy(n);
+}
+// Clears the handle and gives up the awaiter's reference.
+inline void disarm(wake_node*& n) noexcept {
+  if (n != nullptr) {
+    n->handle = {};
+    release(std::exchange(n, nullptr));
+  }
+}
+
+// Resumes `h`, a frame of the chain `r` (null for a frame not spawned by us, e.g. awaited
+// by another library's coroutine), from the queue: the transfer depth starts again, and
+// if the chain's actor stops meanwhile the chain is dropped once it is suspended again.
+void resume_in(task_root* r, std::coroutine_handle<> h) noexcept;
+
+// The queued closure that ends a wait: resumes the waiting frame, or drops its chain.
+struct wake_closure {
+  wake_node* n;
+  explicit wake_closure(wake_node* node) noexcept : n(node) { add_ref(node); }
+  wake_closure(wake_closure&& o) noexcept : n(std::exchange(o.n, nullptr)) {}
+  wake_closure(const wake_closure&) = delete;
+  ~wake_closure() {
+    if (n != nullptr) release(n);
+  }
+  void operator()(core&) noexcept {
+    wake_node* node = std::exchange(n, nullptr);
+    if (node->handle) {
+      if (node->drop_root && node->root != nullptr) {
+        node->root->drop();
+      } else {
+        resume_in(node->root, std::exchange(node->handle, {}));
+      }
+    }
+    release(node);
+  }
+};
+
+// Queues the node's wake on its runtime (never resumes inline).
+inline void schedule(wake_node* n) { n->c->defer(wake_closure(n)); }
+
+// Frames resumed from other threads (foreign awaitables) come back through here: the
+// foreign thread posts the node and wakes the runtime, which resumes it on its own thread.
+struct cross_node;
+struct inbox {
+  std::mutex m;
+  std::vector<cross_node*> posted;  // guarded by m
+  bool closed = false;              // guarded by m: the runtime is gone
+  stakker::waker wake;
+};
+
+// Per runtime: made on first use, destroyed first when the runtime goes (which drops every
+// chain still suspended, answering their spawns with "none").
+class context final : public stakker::detail::core_extension {
+ public:
+  static context& of(core& c);
+
+  explicit context(core& c);
+  ~context() override;
+
+  core& owner_core() noexcept { return *c_; }
+  // Links a new root, tied to `owner` (may be null).
+  void link(task_root* r, actor_block* owner);
+  void unlink(task_root* r) noexcept;
+  void actor_stopping(core& c, actor_block* b) noexcept override;
+
+  task_root* current = nullptr;  // the chain whose frame the queue is resuming
+  const std::shared_ptr<inbox>& cross() noexcept;
+
+ private:
+  void drain_cross() noexcept;
+
+  core* c_;
+  task_root* roots_ = nullptr;  // chains not tied to an actor
+  std::unordered_map<actor_block*, task_root*> owned_;
+  std::shared_ptr<inbox> inbox_;
+};
+
+}  // namespace stakker::coro::detail

@@ -1,0 +1,203 @@
+// fwd_stream: a fwd feeding an awaitable reader (Fwd → Stream), with a `more` callback
+// for refills.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <utility>
+
+#include "stakker/coro/detail/pipe_node.hpp"
+#include "stakker/fwd.hpp"
+
+namespace stakker::coro {
+
+namespace detail {
+
+// Shared (counted, not atomically) by the reader and the producer fwd's target, which is
+// destroyed with the last copy of that fwd.
+template <class T>
+struct stream_state {
+  std::uint32_t refs = 2;
+  core* c;
+  std::deque<T> buffer;
+  std::size_t high_water = 0;
+  bool ended = false;        // nullopt received
+  bool failed = false;       // the last fwd went before the end
+  bool fail_given = false;   // result mode: actor_fail handed to the reader
+  bool reader_gone = false;  // later values are dropped
+  bool drop_mode;
+  wake_node* waiting = nullptr;  // the reader's suspension, until woken
+  fwd<> more;
+
+  stream_state(core& cc, fwd<> m, bool drop) : c(&cc), drop_mode(drop), more(std::move(m)) {}
+
+  void wake() {
+    if (waiting == nullptr) return;
+    wake_node* n = std::exchange(waiting, nullptr);
+    if (failed && buffer.empty() && !ended) n->drop_root = drop_mode;
+    schedule(n);
+    release(n);
+  }
+};
+
+template <class T>
+void release(stream_state<T>* s) noexcept {
+  if (--s->refs == 0) {
+    if (s->waiting != nullptr) release(s->waiting);
+    delete s;
+  }
+}
+
+// The producer fwd's target.
+template <class T>
+struct stream_sink {
+  stream_state<T>* s;
+  explicit stream_sink(stream_state<T>* st) noexcept : s(st) {}
+  stream_sink(stream_sink&& o) noexcept : s(std::exchange(o.s, nullptr)) {}
+  stream_sink(const stream_sink&) = delete;
+  ~stream_sink() {
+    if (s == nullptr) return;
+    if (!s->ended && !s->reader_gone) {
+      s->failed = true;
+      s->wake();
+    }
+    release(s);
+  }
+  void operator()(std::optional<T> v) const {
+    if (s->reader_gone || s->ended) return;  // nothing reads it / values after the end
+    if (v) {
+      s->buffer.push_back(std::move(*v));
+      s->high_water = std::max(s->high_water, s->buffer.size());
+    } else {
+      s->ended = true;
+    }
+    s->wake();
+  }
+};
+
+template <class T, bool Result>
+class stream_reader {
+ public:
+  using item_type = std::conditional_t<Result, result<T>, T>;
+
+  explicit stream_reader(stream_state<T>* s) noexcept : s_(s) {}
+  stream_reader(stream_reader&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  stream_reader& operator=(stream_reader&& o) noexcept {
+    if (this != &o) {
+      close();
+      s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+  }
+  ~stream_reader() { close(); }
+
+  class next_awaiter {
+   public:
+    using stakker_awaitable = void;
+    explicit next_awaiter(stream_state<T>* s) noexcept : s_(s) {}
+    next_awaiter(next_awaiter&& o) noexcept : s_(o.s_), n_(std::exchange(o.n_, nullptr)) {}
+    ~next_awaiter() {
+      if (n_ != nullptr) {
+        if (s_->waiting == n_) release(std::exchange(s_->waiting, nullptr));
+        disarm(n_);
+      }
+    }
+
+    bool await_ready() {
+      if (ready()) return true;
+      if (s_->more) {
+        fwd<> more = s_->more;  // the call may drop the stream's own copy
+        more();                 // may refill at once
+      }
+      return ready();
+    }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+      n_ = recycled_new<plain_wake_node>(*s_->c);
+      n_->handle = h;
+      n_->root = root_of(h);
+      add_ref(n_);
+      s_->waiting = n_;
+      if (s_->failed) s_->wake();  // drop mode, with nothing left to read
+    }
+    std::optional<item_type> await_resume() {
+      if (!s_->buffer.empty()) {
+        std::optional<item_type> v(std::in_place, std::move(s_->buffer.front()));
+        s_->buffer.pop_front();
+        return v;
+      }
+      if (s_->ended) return std::nullopt;
+      // failed
+      if constexpr (Result) {
+        if (s_->fail_given) return std::nullopt;
+        s_->fail_given = true;
+        return std::optional<item_type>(std::in_place, actor_fail{});
+      } else {
+        throw task_dropped();  // only outside a spawned task (inside one it was dropped)
+      }
+    }
+
+   private:
+    bool ready() const noexcept {
+      return !s_->buffer.empty() || s_->ended || (Result && s_->failed);
+    }
+    stream_state<T>* s_;
+    wake_node* n_ = nullptr;
+  };
+
+  // The next item (drop mode: T; result mode: result<T>, with one actor_fail if the
+  // producer went before the end), or std::nullopt at the end. Calls `more` each time it
+  // finds the buffer empty. One next() at a time.
+  next_awaiter next() {
+    if (s_ == nullptr) throw std::logic_error("stakker::coro::fwd_stream: empty reader");
+    return next_awaiter(s_);
+  }
+
+  // The most items that were ever buffered at once.
+  std::size_t high_water_mark() const noexcept { return s_ ? s_->high_water : 0; }
+  std::size_t buffered() const noexcept { return s_ ? s_->buffer.size() : 0; }
+
+ private:
+  void close() noexcept {
+    if (s_ == nullptr) return;
+    s_->reader_gone = true;
+    s_->buffer.clear();
+    s_->more = fwd<>();
+    release(std::exchange(s_, nullptr));
+  }
+  stream_state<T>* s_;
+};
+
+template <class T, bool Result>
+std::pair<stream_reader<T, Result>, fwd<std::optional<T>>> make_fwd_stream(core& c, fwd<> more) {
+  auto* s = new stream_state<T>(c, std::move(more), !Result);
+  return {stream_reader<T, Result>(s), fwd<std::optional<T>>(stream_sink<T>(s))};
+}
+
+}  // namespace detail
+
+// `auto [reader, f] = fwd_stream<T>(core, more)`: values passed to `f` (a fwd, copy it
+// freely) are buffered until `co_await reader.next()` takes them; `f(std::nullopt)` ends
+// the stream. `more()` is called whenever the reader finds the buffer empty, so a producer
+// can preload everything, refill in batches, or send one value per call (a pull pipe).
+// Wake-ups are queued on `c`, never inline. Drop mode: if the last copy of `f` is
+// destroyed before the end, the reading task is dropped once it has read what was
+// buffered. Destroying the reader makes `f` a no-op.
+template <class T>
+std::pair<detail::stream_reader<T, false>, fwd<std::optional<T>>> fwd_stream(core& c,
+                                                                             fwd<> more = {}) {
+  return detail::make_fwd_stream<T, false>(c, std::move(more));
+}
+
+// Result mode: `next()` gives std::optional<result<T>>: the values, then, if the last
+// fwd went before the end, one actor_fail, then std::nullopt.
+template <class T>
+std::pair<detail::stream_reader<T, true>, fwd<std::optional<T>>> fwd_stream_result(
+    core& c, fwd<> more = {}) {
+  return detail::make_fwd_stream<T, true>(c, std::move(more));
+}
+
+}  // namespace stakker::coro

@@ -1,0 +1,89 @@
+// query: call an actor's member that answers through a trailing ret<R>, and await R.
+#pragma once
+
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "stakker/call.hpp"
+#include "stakker/coro/detail/pipe_node.hpp"
+
+namespace stakker::coro {
+
+namespace detail {
+
+template <class T>
+struct is_ret : std::false_type {};
+template <class T>
+struct is_ret<stakker::ret<T>> : std::true_type {};
+
+// R of a member `void (A::*)(cx<A>&, P..., ret<R>)`.
+template <class M>
+struct query_traits;
+template <class A, class Cx, class... P>
+struct query_traits<void (A::*)(Cx, P...)> {
+  static_assert(sizeof...(P) >= 1, "stakker::coro::query: the member must end with a ret<R>");
+  using reply = std::remove_cvref_t<std::tuple_element_t<sizeof...(P) - 1, std::tuple<P...>>>;
+  static_assert(is_ret<reply>::value,
+                "stakker::coro::query: the member's last parameter must be a ret<R>");
+  using value = typename reply::value_type;
+};
+
+template <class A, class Cx, class... P>
+struct query_traits<void (A::*)(Cx, P...) noexcept> : query_traits<void (A::*)(Cx, P...)> {};
+
+template <class H, class M, bool Result, class... Args>
+class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Result> {
+  using R = typename query_traits<M>::value;
+  using base = pipe_awaiter<R, Result>;
+
+ public:
+  query_awaiter(H target, M member, Args... args)
+      : target_(std::move(target)), member_(member), args_(std::move(args)...) {}
+  query_awaiter(query_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<H>)
+      : base(std::move(o)),
+        target_(std::move(o.target_)),
+        member_(o.member_),
+        args_(std::move(o.args_)) {}
+
+  // Sends the call when first awaited; the reply always comes later (calls are queued).
+  bool await_ready() {
+    if (this->n_ == nullptr) {
+      core& c = running_core_or_throw("stakker::coro::query awaited outside a runtime's run");
+      this->n_ = recycled_new<pipe_node<R>>(c, !Result);
+      std::apply(
+          [&](Args&... a) {
+            stakker::call(target_, member_, std::move(a)..., pipe_node<R>::make_ret(this->n_));
+          },
+          args_);
+    }
+    return base::await_ready();
+  }
+
+ private:
+  H target_;
+  M member_;
+  std::tuple<Args...> args_;
+};
+
+}  // namespace detail
+
+// `co_await query(a, &A::m, args...)` calls `m(cx, args..., ret<R>)` on actor `a` (queued,
+// like any call) and gives the R it answers. Drop mode: if the actor drops the ret (it
+// failed, stopped or ignored it), the awaiting task is dropped at this await.
+template <stakker::actor_handle H, class M, class... Args>
+auto query(const H& target, M member, Args&&... args) {
+  return detail::query_awaiter<stakker::actor<typename H::state_type>, M, false,
+                               std::decay_t<Args>...>(stakker::as_actor(target), member,
+                                                      std::forward<Args>(args)...);
+}
+
+// Result mode: gives result<R>, actor_fail if the ret was dropped.
+template <stakker::actor_handle H, class M, class... Args>
+auto query_result(const H& target, M member, Args&&... args) {
+  return detail::query_awaiter<stakker::actor<typename H::state_type>, M, true,
+                               std::decay_t<Args>...>(stakker::as_actor(target), member,
+                                                      std::forward<Args>(args)...);
+}
+
+}  // namespace stakker::coro

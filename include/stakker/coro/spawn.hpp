@@ -1,0 +1,149 @@
+// spawn: run a task (or any awaitable) on a runtime, its value going to a ret (Future → Ret).
+#pragma once
+
+#include <cstdio>
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+#include "stakker/coro/detail/context.hpp"
+#include "stakker/coro/result.hpp"
+#include "stakker/coro/task.hpp"
+#include "stakker/cx.hpp"
+#include "stakker/ret.hpp"
+
+namespace stakker::coro {
+
+namespace detail {
+
+void report_escaped(std::exception_ptr e) noexcept;
+
+// The spawn's answer: `ret<T>` (drop or exception: "none"; an exception is also reported
+// on stderr), or `ret<result<T>>` for spawn_result (actor_fail, holding the exception).
+template <class T, bool Result>
+struct spawn_root final : task_root {
+  using answer_type = std::conditional_t<Result, result<T>, T>;
+  ret<answer_type> done;
+
+  explicit spawn_root(ret<answer_type> r) noexcept : done(std::move(r)) {
+    complete = &complete_fn;
+    abandon = [](task_root* b) noexcept {
+      auto* self = static_cast<spawn_root*>(b);
+      if constexpr (Result) {
+        if (self->done) self->done(result<T>(actor_fail{}));
+      } else {
+        self->done.reset();
+      }
+    };
+    destroy = [](task_root* b) noexcept { recycled_delete(static_cast<spawn_root*>(b)); };
+  }
+
+  static void complete_fn(task_root* b, promise_base& pb) noexcept {
+    auto* self = static_cast<spawn_root*>(b);
+    auto& p = static_cast<task_promise<T>&>(pb);
+    self->ctx->unlink(self);
+    std::coroutine_handle<> f = std::exchange(self->frame, {});
+    std::exception_ptr e = p.exception;
+    if constexpr (std::is_void_v<T>) {
+      f.destroy();
+      answer(self, e);
+    } else {
+      std::optional<T> v;
+      if (!e) v.emplace(std::move(*p.value));
+      f.destroy();
+      answer(self, e, std::move(v));
+    }
+    release(self);  // the chain's reference
+  }
+
+  template <class... V>
+  static void answer(spawn_root* self, std::exception_ptr e, V&&... v) noexcept {
+    if (!self->done) return;
+    if (e) {
+      if constexpr (Result) {
+        self->done(result<T>(actor_fail{e}));
+      } else {
+        report_escaped(e);
+        self->done.reset();
+      }
+      return;
+    }
+    if constexpr (std::is_void_v<T>) {
+      if constexpr (Result) {
+        self->done(result<void>());
+      } else {
+        self->done();
+      }
+    } else {
+      (self->done(answer_type(std::move(*v))), ...);
+    }
+  }
+};
+
+// Queued start: the chain runs its first step on the queue, never inside spawn.
+struct start_closure {
+  task_root* r;
+  explicit start_closure(task_root* root) noexcept : r(root) { add_ref(root); }
+  start_closure(start_closure&& o) noexcept : r(std::exchange(o.r, nullptr)) {}
+  start_closure(const start_closure&) = delete;
+  ~start_closure() {
+    if (r != nullptr) release(r);
+  }
+  void operator()(core&) noexcept {
+    task_root* root = std::exchange(r, nullptr);
+    if (root->frame) resume_in(root, root->frame);
+    release(root);
+  }
+};
+
+template <bool Result, class T>
+void spawn_on(core& c, actor_block* owner, task<T> t,
+              ret<typename spawn_root<T, Result>::answer_type> r) {
+  auto h = t.release();
+  if (!h) throw std::logic_error("stakker::coro::spawn: empty task");
+  context& ctx = context::of(c);
+  auto* root = recycled_new<spawn_root<T, Result>>(std::move(r));
+  root->frame = h;
+  h.promise().root = root;
+  ctx.link(root, owner);
+  c.defer(start_closure(root));
+}
+
+}  // namespace detail
+
+// Runs `t` on `c`'s queue (its first step is queued, never run inside spawn) and delivers
+// its value to `r`. If the task is dropped (a drop-mode await lost its ret or fwd, or the
+// runtime went first) `r` answers "none"; so does an exception escaping the task, which
+// is also reported on stderr (use spawn_result to receive it instead).
+template <class T>
+void spawn(core& c, task<T> t, ret<T> r) {
+  detail::spawn_on<false>(c, nullptr, std::move(t), std::move(r));
+}
+
+// As above, tied to the calling actor: when that actor stops, the task is destroyed at its
+// suspension point and `r` answers "none" (contract K4).
+template <class A, class T>
+void spawn(cx<A>& x, task<T> t, ret<T> r) {
+  detail::spawn_on<false>(x.core(), stakker::detail::actor_access::block(x.this_actor()),
+                          std::move(t), std::move(r));
+}
+
+// Any awaitable (another library's too): awaited inside a task made for it.
+template <detail::awaitable A, class T>
+void spawn(core& c, A&& aw, ret<T> r) requires(!std::is_same_v<std::remove_cvref_t<A>, task<T>>) {
+  spawn(c, detail::as_task(std::forward<A>(aw)), std::move(r));
+}
+
+// Result mode: `r` gets the value, or actor_fail (with the exception, if the task threw;
+// without one if the task was dropped).
+template <class T>
+void spawn_result(core& c, task<T> t, ret<result<T>> r) {
+  detail::spawn_on<true>(c, nullptr, std::move(t), std::move(r));
+}
+template <class A, class T>
+void spawn_result(cx<A>& x, task<T> t, ret<result<T>> r) {
+  detail::spawn_on<true>(x.core(), stakker::detail::actor_access::block(x.this_actor()),
+                         std::move(t), std::move(r));
+}
+
+}  // namespace stakker::coro

@@ -1,0 +1,160 @@
+// when_all and when_any: run several tasks at once inside the awaiting task.
+#pragma once
+
+#include <array>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "stakker/coro/detail/pipe_node.hpp"
+#include "stakker/coro/task.hpp"
+
+namespace stakker::coro {
+
+namespace detail {
+
+template <class T>
+using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+// Starts every child inside the awaiting frame's chain; each child's completion calls
+// `child_done` instead of resuming anything. The awaiting frame is resumed through the
+// queue once `done()` says so; the children's frames die with this awaiter.
+template <bool Any, class... T>
+class when_awaiter {
+ public:
+  using stakker_awaitable = void;
+  static constexpr std::size_t count = sizeof...(T);
+
+  explicit when_awaiter(task<T>... tasks) : frames_{tasks.release()...} {
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!frames_[i]) {
+        for (auto h : frames_)
+          if (h) h.destroy();
+        frames_ = {};
+        throw std::logic_error("stakker::coro::when_all/when_any: empty task");
+      }
+    }
+    set_promises(std::make_index_sequence<count>());
+  }
+  when_awaiter(when_awaiter&& o) noexcept
+      : frames_(std::exchange(o.frames_, {})),
+        promises_(o.promises_),
+        n_(std::exchange(o.n_, nullptr)) {}
+  when_awaiter& operator=(when_awaiter&&) = delete;
+  ~when_awaiter() {
+    disarm(n_);
+    for (auto h : frames_)
+      if (h) h.destroy();
+  }
+
+  bool await_ready() const noexcept { return count == 0; }
+
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    core& c = running_core_or_throw("stakker::coro::when_all/when_any awaited outside a run");
+    n_ = recycled_new<plain_wake_node>(c);
+    n_->handle = h;
+    n_->root = root_of(h);
+    remaining_ = count;
+    for (promise_base* p : promises_) {
+      p->root = n_->root;
+      p->on_done = &child_done;
+      p->on_done_ctx = this;
+    }
+    // Started in order; each runs until it first suspends (or finishes).
+    for (std::size_t i = 0; i < count; ++i) {
+      if (Any && winner_ != count) break;
+      frames_[i].resume();
+    }
+  }
+
+  auto await_resume() {
+    if constexpr (Any) {
+      return take_winner(std::make_index_sequence<count>());
+    } else {
+      return take_all(std::make_index_sequence<count>());
+    }
+  }
+
+ private:
+  template <std::size_t I>
+  using handle_of = std::coroutine_handle<task_promise<std::tuple_element_t<I, std::tuple<T...>>>>;
+
+  template <std::size_t... I>
+  void set_promises(std::index_sequence<I...>) noexcept {
+    ((promises_[I] = &handle_of<I>::from_address(frames_[I].address()).promise()), ...);
+  }
+
+  static void child_done(void* ctx, promise_base& p) noexcept {
+    auto* self = static_cast<when_awaiter*>(ctx);
+    if constexpr (Any) {
+      if (self->winner_ != count) return;
+      for (std::size_t i = 0; i < count; ++i)
+        if (self->promises_[i] == &p) self->winner_ = i;
+      schedule(self->n_);
+    } else {
+      if (--self->remaining_ == 0) schedule(self->n_);
+    }
+  }
+
+  template <std::size_t I>
+  auto take() {
+    using U = std::tuple_element_t<I, std::tuple<T...>>;
+    auto h = handle_of<I>::from_address(frames_[I].address());
+    if constexpr (std::is_void_v<U>) {
+      h.promise().take();
+      return std::monostate{};
+    } else {
+      return h.promise().take();
+    }
+  }
+  template <std::size_t... I>
+  std::tuple<value_or_monostate<T>...> take_all(std::index_sequence<I...>) {
+    // The first failure (in argument order) is rethrown; the other values are dropped.
+    for (promise_base* p : promises_)
+      if (p->exception) std::rethrow_exception(p->exception);
+    return std::tuple<value_or_monostate<T>...>(take<I>()...);
+  }
+  template <std::size_t... I>
+  std::variant<value_or_monostate<T>...> take_winner(std::index_sequence<I...>) {
+    using V = std::variant<value_or_monostate<T>...>;
+    using taker = V (*)(when_awaiter&);
+    static constexpr taker table[] = {
+        [](when_awaiter& self) { return V(std::in_place_index<I>, self.template take<I>()); }...};
+    V out = table[winner_](*this);
+    // The losers are destroyed where they wait.
+    for (std::size_t i = 0; i < count; ++i)
+      if (i != winner_) std::exchange(frames_[i], {}).destroy();
+    return out;
+  }
+
+  std::array<std::coroutine_handle<>, count> frames_;
+  std::array<promise_base*, count> promises_{};
+  wake_node* n_ = nullptr;
+  std::size_t remaining_ = 0;
+  std::size_t winner_ = count;
+};
+
+}  // namespace detail
+
+// Runs every task at once inside the awaiting task; gives a tuple of their values
+// (std::monostate for void) when all have finished. If any threw, the first (in argument
+// order) is rethrown once all have finished.
+template <class... T>
+detail::when_awaiter<false, T...> when_all(task<T>... tasks) {
+  return detail::when_awaiter<false, T...>(std::move(tasks)...);
+}
+
+// Runs every task at once; gives a std::variant whose index is the first to finish and
+// whose value is its value (rethrows if it threw). The others are destroyed where they
+// wait, when the awaiting task resumes.
+template <class... T>
+detail::when_awaiter<true, T...> when_any(task<T>... tasks) {
+  return detail::when_awaiter<true, T...>(std::move(tasks)...);
+}
+
+}  // namespace stakker::coro

@@ -1,0 +1,202 @@
+#include "stakker/coro/detail/context.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "stakker/coro/detail/foreign.hpp"
+#include "stakker/coro/detail/promise.hpp"
+#include "stakker/coro/result.hpp"
+#include "stakker/coro/spawn.hpp"
+
+namespace stakker::coro {
+
+std::string actor_fail::what() const {
+  if (!exception) return "actor_fail: the other side went away without answering";
+  try {
+    std::rethrow_exception(exception);
+  } catch (const std::exception& e) {
+    return std::string("actor_fail: ") + e.what();
+  } catch (...) {
+    return "actor_fail: an exception of unknown type";
+  }
+}
+
+namespace detail {
+
+recycler::cache::~cache() {
+  for (node* head : free) {
+    while (head != nullptr) ::operator delete(std::exchange(head, head->next));
+  }
+}
+
+void report_escaped(std::exception_ptr e) noexcept {
+  std::fprintf(stderr, "stakker::coro: a spawned task threw; its ret answers none: %s\n",
+               actor_fail{std::move(e)}.what().c_str());
+}
+
+void task_root::drop() noexcept {
+  std::coroutine_handle<> f = std::exchange(frame, {});
+  if (!f) return;
+  ctx->unlink(this);
+  f.destroy();  // the whole chain: each frame owns the task it awaits
+  abandon(this);
+  release(this);  // the chain's reference
+}
+
+void resume_in(task_root* r, std::coroutine_handle<> h) noexcept {
+  transfer_depth = 0;
+  if (r == nullptr) {
+    h.resume();
+    return;
+  }
+  if (r->owner_gone) {
+    r->drop();
+    return;
+  }
+  context& ctx = *r->ctx;
+  task_root* outer = std::exchange(ctx.current, r);
+  add_ref(r);
+  h.resume();
+  ctx.current = outer;
+  if (r->owner_gone) r->drop();  // its actor stopped while it ran: now it is suspended
+  release(r);
+}
+
+std::coroutine_handle<> transfer(std::coroutine_handle<> h, promise_base* p,
+                                 task_root* root) noexcept {
+  if (++transfer_depth < max_transfer_depth || p == nullptr) return h;
+  core* c = stakker::detail::running_core;
+  if (c == nullptr) return h;  // not on a runtime's queue: nothing to bounce through
+  if (p->bounce == nullptr) p->bounce = recycled_new<plain_wake_node>(*c);
+  p->bounce->c = c;
+  p->bounce->handle = h;
+  p->bounce->root = root;
+  schedule(p->bounce);
+  return std::noop_coroutine();
+}
+
+void post(cross_node* n) noexcept {
+  // A counted copy: once the node is posted the runtime may release it (and with it the
+  // node's share of the inbox) before the wake below.
+  const std::shared_ptr<inbox> box = n->box;
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(box->m);
+    if (!n->abandoned && !box->closed) {
+      box->posted.push_back(n);  // the trampoline's reference goes with it
+      wake = box->posted.size() == 1;
+      n = nullptr;
+    }
+  }
+  if (n != nullptr) return release(n);
+  if (wake) box->wake.wake();
+}
+
+context& context::of(core& c) {
+  auto& ext = stakker::detail::core_access::extension(c);
+  if (ext == nullptr) ext = new context(c);
+  return *static_cast<context*>(ext);
+}
+
+context::context(core& c) : c_(&c) {}
+
+context::~context() {
+  // Drop every chain still suspended; dropping may answer rets that spawn new tasks, which
+  // are dropped in turn.
+  for (;;) {
+    task_root* r = roots_;
+    if (r == nullptr && !owned_.empty()) r = owned_.begin()->second;
+    if (r == nullptr) break;
+    r->owner_gone = false;
+    r->drop();
+  }
+  if (inbox_) {
+    std::vector<cross_node*> posted;
+    {
+      std::lock_guard<std::mutex> lock(inbox_->m);
+      inbox_->closed = true;  // later posts release their node at once
+      posted.swap(inbox_->posted);
+    }
+    for (cross_node* n : posted) release(n);
+  }
+}
+
+void context::link(task_root* r, actor_block* owner) {
+  r->ctx = this;
+  r->owner = owner;
+  r->prev = nullptr;
+  if (owner == nullptr) {
+    r->next = roots_;
+    if (roots_ != nullptr) roots_->prev = r;
+    roots_ = r;
+    return;
+  }
+  task_root*& head = owned_[owner];
+  r->next = head;
+  if (head != nullptr) head->prev = r;
+  head = r;
+  owner->set_has_tasks(true);
+}
+
+void context::unlink(task_root* r) noexcept {
+  if (r->next != nullptr) r->next->prev = r->prev;
+  if (r->prev != nullptr) {
+    r->prev->next = r->next;
+  } else if (r->owner == nullptr) {
+    roots_ = r->next;
+  } else {
+    auto it = owned_.find(r->owner);
+    if (r->next != nullptr) {
+      it->second = r->next;
+    } else {
+      owned_.erase(it);
+      r->owner->set_has_tasks(false);
+    }
+  }
+  r->prev = r->next = nullptr;
+  r->owner = nullptr;
+}
+
+void context::actor_stopping(core&, actor_block* b) noexcept {
+  // Every chain tied to `b` is dropped now, while the actor's state still exists; one
+  // that is running (it stopped its own actor) is dropped when it next suspends.
+  for (;;) {
+    auto it = owned_.find(b);
+    if (it == owned_.end()) break;
+    task_root* r = it->second;
+    unlink(r);
+    link(r, nullptr);
+    if (r == current) {
+      r->owner_gone = true;
+    } else {
+      r->drop();
+    }
+  }
+  b->set_has_tasks(false);
+}
+
+const std::shared_ptr<inbox>& context::cross() noexcept {
+  if (!inbox_) {
+    inbox_ = std::make_shared<inbox>();
+    inbox_->wake = c_->waker([this](core&, bool deleted) {
+      if (!deleted) drain_cross();
+    });
+  }
+  return inbox_;
+}
+
+void context::drain_cross() noexcept {
+  std::vector<cross_node*> posted;
+  {
+    std::lock_guard<std::mutex> lock(inbox_->m);
+    posted.swap(inbox_->posted);
+  }
+  // On the runtime thread, like the awaiters that set `abandoned`: no race on it here.
+  for (cross_node* n : posted) {
+    if (!n->abandoned) schedule(n->wake);
+    release(n);
+  }
+}
+
+}  // namespace detail
+}  // namespace stakker::coro

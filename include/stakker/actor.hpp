@@ -276,6 +276,7 @@ actor_own<A> actor_new(core& c, ret<stop_cause> notify) {
   auto* b = ::new (link->pool.allocate(sizeof(block), alignof(block))) block();
   b->refs = 1;
   b->owners = 1;
+  b->state_bits = 0;  // no flags (the block's memory is recycled)
   b->set_state(detail::actor_state::prep);
   b->link = link;
   link->add_ref();

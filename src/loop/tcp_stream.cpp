@@ -30,7 +30,10 @@ tcp_stream tcp_stream::connect(epoll_loop& loop, const socket_address& to, fwd<s
   tcp_stream stream(loop, std::move(s), std::move(ready), priority);
   // An immediate failure is reported by read/flush; the unconnected socket polls as
   // hung up, so `ready` is called.
-  if (err != 0 && err != EINPROGRESS && err != EINTR) stream.fail(err);
+  if (err == EINPROGRESS || err == EINTR)
+    stream.connecting_ = true;
+  else if (err != 0)
+    stream.fail(err);
   return stream;
 }
 
@@ -83,6 +86,7 @@ std::error_code tcp_stream::flush() {
     const std::string_view d = out_.data();
     const ssize_t n = ::send(socket_.get(), d.data(), d.size(), MSG_NOSIGNAL);
     if (n >= 0) {
+      connecting_ = false;  // nothing is sent before the handshake is done
       out_.consume(static_cast<std::size_t>(n));
     } else if (errno == EINTR) {
       continue;
@@ -95,6 +99,7 @@ std::error_code tcp_stream::flush() {
   }
   out_.release_if_empty();
   if (write_closing_ && !write_closed_) {
+    if (connecting_ && !connect_done()) return error_;
     if (::shutdown(socket_.get(), SHUT_WR) < 0) {
       fail(errno);
       return error_;
@@ -102,6 +107,27 @@ std::error_code tcp_stream::flush() {
     write_closed_ = true;
   }
   return {};
+}
+
+// Shutting down a socket still in its handshake would abort the connect (Linux disconnects
+// a socket in SYN_SENT), so a half-close waits for this: false while connecting (the
+// connection's writability then calls `ready`), or if the connect failed (then error_).
+bool tcp_stream::connect_done() noexcept {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  if (err == 0) {
+    sockaddr_storage peer{};
+    socklen_t plen = sizeof peer;
+    if (::getpeername(socket_.get(), reinterpret_cast<sockaddr*>(&peer), &plen) == 0) {
+      connecting_ = false;
+      return true;
+    }
+    if (errno == ENOTCONN) return false;  // still connecting
+    err = errno;
+  }
+  fail(err);
+  return false;
 }
 
 std::error_code tcp_stream::close_write() {

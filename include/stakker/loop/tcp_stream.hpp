@@ -72,6 +72,8 @@ class tcp_stream {
   std::size_t pending_output() const noexcept { return out_.size(); }
   // Half-close: once the buffered output is flushed, tells the peer no more data follows
   // (shutdown(SHUT_WR)); input can still be read. Flushes, and returns what flush returns.
+  // While a connect is still in progress the shutdown waits for it: the connection makes
+  // the socket writable, and the flush() in that `ready` call sends the end-of-stream.
   std::error_code close_write();
 
   // TCP_NODELAY on or off. Throws std::system_error on failure.
@@ -86,6 +88,7 @@ class tcp_stream {
 
  private:
   void fail(int err) noexcept;
+  bool connect_done() noexcept;
 
   detail::registered_socket socket_;
   detail::io_buffer in_;
@@ -94,6 +97,7 @@ class tcp_stream {
   bool eof_ = false;
   bool write_closing_ = false;  // close_write() called
   bool write_closed_ = false;   // shutdown(SHUT_WR) done
+  bool connecting_ = false;     // connect() in progress, not yet seen to be done
 };
 
 }  // namespace stakker::loop

@@ -58,9 +58,9 @@ struct trampoline {
     std::suspend_always initial_suspend() const noexcept { return {}; }
     struct finish {
       bool await_ready() const noexcept { return false; }
-      void await_suspend(std::coroutine_handle<promise_type> h) const noexcept {
-        cross_node* n = h.promise().node;
-        h.destroy();  // nothing touches the frame after this
+      void await_suspend(std::coroutine_handle<promise_type> self) const noexcept {
+        cross_node* n = self.promise().node;
+        self.destroy();  // nothing touches the frame after this
         post(n);
       }
       void await_resume() const noexcept {}

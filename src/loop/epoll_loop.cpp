@@ -37,12 +37,12 @@ struct wake_fd {
 }  // namespace
 
 fd_source::fd_source(fd_source&& o) noexcept
-    : loop_(std::exchange(o.loop_, nullptr)), id_(o.id_), gen_(o.gen_) {}
+    : link_(std::exchange(o.link_, nullptr)), id_(o.id_), gen_(o.gen_) {}
 
 fd_source& fd_source::operator=(fd_source&& o) noexcept {
   if (this != &o) {
     reset();
-    loop_ = std::exchange(o.loop_, nullptr);
+    link_ = std::exchange(o.link_, nullptr);
     id_ = o.id_;
     gen_ = o.gen_;
   }
@@ -50,20 +50,28 @@ fd_source& fd_source::operator=(fd_source&& o) noexcept {
 }
 
 void fd_source::rearm(std::uint32_t events) {
-  if (loop_ == nullptr) throw std::logic_error("stakker::loop::fd_source::rearm: empty source");
-  loop_->modify(id_, gen_, events);
+  if (!*this)
+    throw std::logic_error("stakker::loop::fd_source::rearm: empty source, or its loop is gone");
+  link_->loop->modify(id_, gen_, events);
 }
 
 void fd_source::reset() noexcept {
-  if (loop_ != nullptr) std::exchange(loop_, nullptr)->remove(id_, gen_);
+  if (link_ == nullptr) return;
+  detail::loop_link* l = std::exchange(link_, nullptr);
+  if (l->loop != nullptr) l->loop->remove(id_, gen_);
+  detail::release(l);
 }
 
-epoll_loop::epoll_loop(runtime& rt) : rt_(rt) {
+epoll_loop::epoll_loop(runtime& rt) : rt_(rt), link_(new detail::loop_link{this}) {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0) throw_errno("epoll_create1");
+  if (epfd_ < 0) {
+    detail::release(link_);
+    throw_errno("epoll_create1");
+  }
   int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (efd < 0) {
     ::close(epfd_);
+    detail::release(link_);
     throw_errno("eventfd");
   }
   auto wake = std::make_shared<wake_fd>(efd);
@@ -73,6 +81,7 @@ epoll_loop::epoll_loop(runtime& rt) : rt_(rt) {
   ev.data.u64 = wake_tag;
   if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, efd, &ev) < 0) {
     ::close(epfd_);
+    detail::release(link_);
     throw_errno("epoll_ctl(eventfd)");
   }
   rt_.set_poll_waker([wake] { wake->signal(); });
@@ -80,6 +89,8 @@ epoll_loop::epoll_loop(runtime& rt) : rt_(rt) {
 }
 
 epoll_loop::~epoll_loop() {
+  link_->loop = nullptr;  // sources still alive now deregister from nothing
+  detail::release(link_);
   rt_.anymap_unset<epoll_loop*>();
   ::close(epfd_);  // the eventfd closes with the last poll waker holding it
 }
@@ -107,7 +118,7 @@ fd_source epoll_loop::add(int fd, std::uint32_t events, int priority, fwd<std::u
   s.priority = priority;
   s.ready = std::move(ready);
   s.live = true;
-  return fd_source(this, id, s.gen);
+  return fd_source(link_, id, s.gen);
 }
 
 void epoll_loop::modify(std::uint32_t id, std::uint32_t gen, std::uint32_t events) {

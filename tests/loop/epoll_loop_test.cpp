@@ -128,6 +128,21 @@ TEST(epoll_loop, higher_priorities_are_delivered_first) {
   EXPECT_EQ(order, (std::vector<int>{10, 4, 0}));
 }
 
+// E.g. an actor holding a stream, destroyed with the runtime after the loop went.
+TEST(epoll_loop, a_source_may_outlive_its_loop) {
+  runtime rt;
+  pipe_pair p;
+  fd_source src;
+  {
+    epoll_loop loop(rt);
+    src = loop.add(p.r, EPOLLIN, 0, stakker::fwd_nop<std::uint32_t>());
+    EXPECT_TRUE(src);
+  }
+  EXPECT_FALSE(src);
+  EXPECT_THROW(src.rearm(EPOLLIN), std::logic_error);
+  src.reset();  // deregisters from nothing (ASan: no use of the dead loop)
+}
+
 TEST(epoll_loop, a_bad_priority_is_refused) {
   runtime rt;
   epoll_loop loop(rt);

@@ -13,9 +13,22 @@ namespace stakker::loop {
 
 class epoll_loop;
 
+namespace detail {
+// Shared (counted, not atomically) by a loop and its sources, so that a source outliving
+// its loop (an actor destroyed with the runtime, after the loop) finds it gone.
+struct loop_link {
+  epoll_loop* loop;
+  std::uint32_t refs = 1;
+};
+inline void release(loop_link* l) noexcept {
+  if (--l->refs == 0) delete l;
+}
+}  // namespace detail
+
 // A registered file descriptor. Destroying it deregisters the descriptor: no readiness is
 // delivered for it afterwards, even one already read from the kernel. Move-only. The
-// descriptor itself stays open (the caller owns it).
+// descriptor itself stays open (the caller owns it). A source may outlive its loop
+// (destroying it then does nothing).
 class fd_source {
  public:
   fd_source() noexcept = default;
@@ -30,13 +43,16 @@ class fd_source {
   void rearm(std::uint32_t events);
   // Deregisters now.
   void reset() noexcept;
-  explicit operator bool() const noexcept { return loop_ != nullptr; }
+  // Whether it is registered with a loop that still exists.
+  explicit operator bool() const noexcept { return link_ != nullptr && link_->loop != nullptr; }
 
  private:
   friend class epoll_loop;
-  fd_source(epoll_loop* l, std::uint32_t id, std::uint32_t gen) noexcept
-      : loop_(l), id_(id), gen_(gen) {}
-  epoll_loop* loop_ = nullptr;
+  fd_source(detail::loop_link* l, std::uint32_t id, std::uint32_t gen) noexcept
+      : link_(l), id_(id), gen_(gen) {
+    ++l->refs;
+  }
+  detail::loop_link* link_ = nullptr;
   std::uint32_t id_ = 0;
   std::uint32_t gen_ = 0;
 };
@@ -89,6 +105,7 @@ class epoll_loop {
   bool deliver_highest();
 
   runtime& rt_;
+  detail::loop_link* link_;
   int epfd_ = -1;
   int wakefd_ = -1;
   std::vector<source> sources_;

@@ -32,7 +32,9 @@ struct channel_state {
   bool closed = false;
   std::size_t capacity = 0;  // 0: unbounded
   channel_overflow overflow = channel_overflow::refuse;
-  stakker::waker wake;  // guarded by m (so closing cannot race a producer's wake)
+  std::size_t blocked = 0;      // producers waiting for room
+  stakker::waker wake;          // guarded by m (close resets it)
+  stakker::waker_ref wake_ref;  // set once before any producer exists; used unlocked
 };
 
 }  // namespace detail
@@ -58,11 +60,16 @@ class channel {
     if (s.capacity != 0 && s.items.size() >= s.capacity) {
       if (s.overflow == channel_overflow::refuse)
         return s.closed ? send_result::closed : send_result::full;
+      ++s.blocked;
       s.room.wait(lock, [&s] { return s.closed || s.items.size() < s.capacity; });
+      --s.blocked;
     }
     if (s.closed) return send_result::closed;
     s.items.push_back(std::move(value));
-    if (s.items.size() == 1) s.wake.wake();  // under the lock: close cannot reset it meanwhile
+    const bool first = s.items.size() == 1;
+    lock.unlock();
+    // Woken after unlocking, or the runtime thread would wake only to wait for this lock.
+    if (first) s.wake_ref.wake();
     return send_result::sent;
   }
 
@@ -124,20 +131,26 @@ std::pair<channel<T>, channel_guard<T>> make_channel(
   auto s = std::make_shared<detail::channel_state<T>>();
   s->capacity = capacity;
   s->overflow = overflow;
-  // Runs on the runtime thread: takes everything waiting, makes room, then delivers.
-  s->wake = c.waker([s, receiver = std::move(receiver)](core&, bool deleted) mutable {
-    if (deleted) {
-      receiver = fwd<T>();
-      return;
-    }
-    std::vector<T> batch;
-    {
-      std::lock_guard<std::mutex> lock(s->m);
-      batch.swap(s->items);
-    }
-    s->room.notify_all();
-    for (T& v : batch) receiver(std::move(v));
-  });
+  // Runs on the runtime thread: takes everything waiting, makes room, then delivers. The
+  // drained vector goes back to the producers with its capacity, so they do not regrow one
+  // from nothing while holding the lock.
+  s->wake = c.waker(
+      [s, receiver = std::move(receiver), batch = std::vector<T>()](core&, bool deleted) mutable {
+        if (deleted) {
+          receiver = fwd<T>();
+          return;
+        }
+        bool notify;
+        {
+          std::lock_guard<std::mutex> lock(s->m);
+          batch.swap(s->items);
+          notify = s->blocked != 0;
+        }
+        if (notify) s->room.notify_all();
+        for (T& v : batch) receiver(std::move(v));
+        batch.clear();
+      });
+  s->wake_ref = s->wake.ref();
   return {channel<T>(s), channel_guard<T>(s)};
 }
 

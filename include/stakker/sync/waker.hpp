@@ -46,6 +46,26 @@ struct waker_hub {
 
 }  // namespace detail
 
+// A copyable handle that can only wake: `waker::ref()`. Unlike the waker it is safe to use
+// while another thread resets or destroys the waker; a wake after that does nothing, or
+// makes one spurious call of a handler that took the slot since (handlers tolerate those).
+class waker_ref {
+ public:
+  waker_ref() noexcept = default;
+  // Thread-safe.
+  void wake() const noexcept {
+    if (hub_ && hub_->alive.load(std::memory_order_acquire) && hub_->set(id_)) hub_->poll_waker();
+  }
+  explicit operator bool() const noexcept { return hub_ != nullptr; }
+
+ private:
+  friend class waker;
+  waker_ref(std::shared_ptr<detail::waker_hub> hub, std::uint32_t id) noexcept
+      : hub_(std::move(hub)), id_(id) {}
+  std::shared_ptr<detail::waker_hub> hub_;
+  std::uint32_t id_ = 0;
+};
+
 // Wakes a handler on the runtime thread from any thread. `wake()` may be called from any
 // thread, any number of times; the handler `h(core&, false)` then runs on the runtime
 // thread, at the start of a later `run` (wakes that happen close together may be merged
@@ -75,6 +95,9 @@ class waker {
 
   // Gives up the waker now (the final "deleted" call follows on the runtime thread).
   void reset() noexcept;
+
+  // A handle for waking from code that may race with this waker's reset.
+  waker_ref ref() const { return waker_ref(hub_, id_); }
 
   explicit operator bool() const noexcept { return hub_ != nullptr; }
 

@@ -47,8 +47,8 @@ class load_client {
     return c;
   }
 
-  void ready(cx<load_client>& x, std::uint32_t) {
-    const loop::read_result r = stream_.read();
+  void ready(cx<load_client>& x, std::uint32_t events) {
+    const loop::read_result r = stream_.read(events);
     const std::string_view input = stream_.input();
     std::string problem;
     const std::size_t used =

@@ -149,12 +149,12 @@ inline connection connection::init(cx<connection>& x, loop::unique_fd socket, st
   return c;
 }
 
-inline void connection::ready(cx<connection>& x, std::uint32_t) {
+inline void connection::ready(cx<connection>& x, std::uint32_t events) {
   if (closing_) {
     flush(x);
     return;
   }
-  const loop::read_result r = stream_.read();
+  const loop::read_result r = stream_.read(events);
   const std::string_view input = stream_.input();
   bool bad = false;
   const std::size_t used = for_each_line(input, [&](std::string_view line) {

@@ -145,7 +145,10 @@ bool epoll_loop::deliver_highest() {
   for (int level = max_priority; level >= 0; --level) {
     auto& q = pending_[static_cast<std::size_t>(level)];
     if (q.empty()) continue;
-    std::vector<pending> batch;
+    // The batch vector is kept between turns (no allocation per turn). A fwd_do callback
+    // calling turn() from inside would find it in use: that is a misuse (not re-entrant).
+    std::vector<pending> batch = std::move(spare_);
+    batch.clear();
     batch.swap(q);
     for (const pending& p : batch) {
       source& s = sources_[p.id];
@@ -153,6 +156,7 @@ bool epoll_loop::deliver_highest() {
       fwd<std::uint32_t> f = s.ready;           // the call may deregister the source
       f(p.events);
     }
+    spare_ = std::move(batch);
     return true;
   }
   return false;

@@ -16,6 +16,9 @@ namespace {
 constexpr std::uint32_t stream_events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
 // Free space guaranteed before each recv.
 constexpr std::size_t read_chunk = 16 * 1024;
+// An emptied output buffer up to this size is kept for the next write (no malloc per
+// message); a larger one is freed.
+constexpr std::size_t keep_output_capacity = 64 * 1024;
 }  // namespace
 
 tcp_stream::tcp_stream(epoll_loop& loop, unique_fd socket, fwd<std::uint32_t> ready, int priority)
@@ -42,7 +45,7 @@ void tcp_stream::fail(int err) noexcept {
   out_.clear();
 }
 
-read_result tcp_stream::read() {
+read_result tcp_stream::read(std::uint32_t events) {
   if (!socket_) throw std::logic_error("stakker::loop::tcp_stream::read: stream is closed");
   read_result r;
   if (error_) {
@@ -53,12 +56,15 @@ read_result tcp_stream::read() {
     r.eof = true;
     return r;
   }
+  // A hang-up may have come with the data: then read on to see the end-of-stream.
+  const bool stop_short = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0;
   for (;;) {
     std::span<char> space = in_.prepare(read_chunk);
     const ssize_t n = ::recv(socket_.get(), space.data(), space.size(), 0);
     if (n > 0) {
       in_.commit(static_cast<std::size_t>(n));
       r.bytes += static_cast<std::size_t>(n);
+      if (stop_short && static_cast<std::size_t>(n) < space.size()) return r;
     } else if (n == 0) {
       eof_ = r.eof = true;
       return r;
@@ -97,7 +103,7 @@ std::error_code tcp_stream::flush() {
       return error_;
     }
   }
-  out_.release_if_empty();
+  if (out_.capacity() > keep_output_capacity) out_.release_if_empty();
   if (write_closing_ && !write_closed_) {
     if (connecting_ && !connect_done()) return error_;
     if (::shutdown(socket_.get(), SHUT_WR) < 0) {

@@ -111,6 +111,7 @@ class epoll_loop {
   std::vector<source> sources_;
   std::vector<std::uint32_t> free_;
   std::array<std::vector<pending>, max_priority + 1> pending_;
+  std::vector<pending> spare_;  // the last delivered batch, kept for its capacity
 };
 
 }  // namespace stakker::loop

@@ -55,7 +55,12 @@ class tcp_stream {
 
   // Reads until the socket would block (retrying EINTR), appending to input(). After an
   // end-of-stream or an error, returns that again without reading.
-  read_result read();
+  read_result read() { return read(all_events); }
+  // The same, given the events of the `ready` call being handled: unless they report a
+  // hang-up or error, a read that fills less than the space offered ends the call (the
+  // receive queue was empty then, and data arriving later raises a new edge), which
+  // saves the final would-block recv of every readiness.
+  read_result read(std::uint32_t events);
   // Unconsumed input, oldest first.
   std::string_view input() const noexcept { return in_.data(); }
   // Drops the first `n` bytes of input. Throws std::out_of_range if n > input().size().
@@ -87,6 +92,7 @@ class tcp_stream {
   void close() noexcept;
 
  private:
+  static constexpr std::uint32_t all_events = ~std::uint32_t{0};
   void fail(int err) noexcept;
   bool connect_done() noexcept;
 

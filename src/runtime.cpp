@@ -27,8 +27,14 @@ core::core(instant start) : now_(start), start_(start), link_(new detail::runtim
 
 core::~core() {
   // The extension first (the coroutine bridge destroys its tasks, whose locals may use
-  // anything below).
-  delete std::exchange(extension_, nullptr);
+  // anything below). It stays installed while it is destroyed: a task spawned meanwhile (a
+  // spawn's ret answering "none" may spawn another) joins it and is destroyed in turn.
+  auto destroy_extension = [this] {
+    if (extension_ == nullptr) return;
+    delete extension_;
+    extension_ = nullptr;
+  };
+  destroy_extension();
   // Environment handles first: they may own actors whose termination queues more work.
   while (!anymap_.empty()) {
     anymap_entry e = anymap_.back();
@@ -39,9 +45,11 @@ core::~core() {
   destroy_wakers();
   timers_.clear();
   // Destroying a closure may queue others (a dropped actor_own queues its termination, a
-  // ret delivers "none" to an actor); keep destroying until every queue stays empty.
+  // ret delivers "none" to an actor), or spawn a task, which makes a new extension; keep
+  // destroying until every queue stays empty and no extension is left.
   for (int round = 0; round < 1000; ++round) {
-    if (main_.empty() && lazy_.empty() && idle_.empty()) break;
+    if (extension_ == nullptr && main_.empty() && lazy_.empty() && idle_.empty()) break;
+    destroy_extension();
     main_.destroy_all();
     lazy_.destroy_all();
     idle_.destroy_all();

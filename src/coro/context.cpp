@@ -102,11 +102,17 @@ context::context(core& c) : c_(&c) {}
 
 context::~context() {
   // Drop every chain still suspended; dropping may answer rets that spawn new tasks, which
-  // are dropped in turn.
-  for (;;) {
+  // are dropped in turn (a ret that respawns on every "none" would never end: give up).
+  for (long dropped = 0;; ++dropped) {
     task_root* r = roots_;
     if (r == nullptr && !owned_.empty()) r = owned_.begin()->second;
     if (r == nullptr) break;
+    if (dropped == 10'000'000) {
+      std::fprintf(stderr,
+                   "stakker::coro: tasks keep being spawned while the runtime is "
+                   "destroyed; the rest are leaked\n");
+      break;
+    }
     r->owner_gone = false;
     r->drop();
   }
@@ -175,12 +181,13 @@ void context::actor_stopping(core&, actor_block* b) noexcept {
   b->set_has_tasks(false);
 }
 
-const std::shared_ptr<inbox>& context::cross() noexcept {
+const std::shared_ptr<inbox>& context::cross() {
   if (!inbox_) {
-    inbox_ = std::make_shared<inbox>();
-    inbox_->wake = c_->waker([this](core&, bool deleted) {
+    auto box = std::make_shared<inbox>();
+    box->wake = c_->waker([this](core&, bool deleted) {  // throws without a poll waker
       if (!deleted) drain_cross();
     });
+    inbox_ = std::move(box);
   }
   return inbox_;
 }

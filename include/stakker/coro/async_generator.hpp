@@ -26,6 +26,8 @@ class [[nodiscard]] async_generator {
  public:
   struct promise_type : detail::promise_base {
     std::optional<T> slot;
+    bool running = false;    // resumed by a next(), not yet at a co_yield or the end
+    bool unclaimed = false;  // `slot` was yielded while no next() was waiting
 
     async_generator get_return_object() noexcept {
       return async_generator(std::coroutine_handle<promise_type>::from_promise(*this));
@@ -34,6 +36,11 @@ class [[nodiscard]] async_generator {
       bool await_ready() const noexcept { return false; }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
         promise_type& p = h.promise();
+        p.running = false;
+        if (!p.continuation) {  // its next() was abandoned: keep the value for the next one
+          p.unclaimed = true;
+          return std::noop_coroutine();
+        }
         return detail::transfer(p.continuation, p.parent, p.root);
       }
       void await_resume() const noexcept {}
@@ -50,16 +57,33 @@ class [[nodiscard]] async_generator {
    public:
     using stakker_awaitable = void;
     explicit next_awaiter(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+    next_awaiter(const next_awaiter&) noexcept = default;
+    next_awaiter& operator=(const next_awaiter&) = delete;
+    // Destroyed while waiting (the awaiting frame was destroyed: a timeout or when_any
+    // abandoned this next()), it detaches the generator, which goes on to its co_yield and
+    // keeps that value for the next next().
+    ~next_awaiter() {
+      if (waiting_ && !h_.done()) {
+        promise_type& p = h_.promise();
+        p.continuation = {};
+        p.parent = nullptr;
+      }
+    }
 
-    bool await_ready() const noexcept { return h_.done(); }
+    bool await_ready() const noexcept { return h_.done() || h_.promise().unclaimed; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> consumer) noexcept {
       promise_type& p = h_.promise();
       detail::attach(p, consumer);
+      waiting_ = true;
+      if (p.running) return std::noop_coroutine();  // still inside an abandoned next()'s await
+      p.running = true;
       return detail::transfer(h_, &p, p.root);
     }
     std::optional<T> await_resume() {
+      waiting_ = false;
       promise_type& p = h_.promise();
+      p.unclaimed = false;
       if (p.exception) std::rethrow_exception(std::exchange(p.exception, {}));
       if (h_.done()) return std::nullopt;
       std::optional<T> v = std::move(p.slot);
@@ -69,6 +93,7 @@ class [[nodiscard]] async_generator {
 
    private:
     std::coroutine_handle<promise_type> h_;
+    bool waiting_ = false;
   };
 
   async_generator() noexcept = default;
@@ -84,7 +109,10 @@ class [[nodiscard]] async_generator {
     if (h_) h_.destroy();
   }
 
-  // The next value, or std::nullopt at the end. One next() at a time.
+  // The next value, or std::nullopt at the end. One next() at a time. A next() abandoned
+  // before it completes (its awaiting frame destroyed, e.g. the loser of with_timeout or
+  // when_any) leaves the generator to run on to its next co_yield; the following next()
+  // gets that value. (The generator must then live in the same task as its reader.)
   next_awaiter next() {
     if (!h_) throw std::logic_error("stakker::coro::async_generator::next: empty generator");
     return next_awaiter(h_);

@@ -147,7 +147,9 @@ class context final : public stakker::detail::core_extension {
   void actor_stopping(core& c, actor_block* b) noexcept override;
 
   task_root* current = nullptr;  // the chain whose frame the queue is resuming
-  const std::shared_ptr<inbox>& cross() noexcept;
+  // Made on first use; throws std::logic_error if the runtime has no poll waker (nothing
+  // could wake it from another thread).
+  const std::shared_ptr<inbox>& cross();
 
  private:
   void drain_cross() noexcept;

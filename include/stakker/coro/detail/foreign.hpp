@@ -107,18 +107,34 @@ class foreign_awaiter {
     if constexpr (std::is_base_of_v<promise_base, P>) wake_->root = h.promise().root;
     cross_ = recycled_new<cross_node>(ctx.cross(), wake_);
     trampoline t = make_trampoline(cross_);
-    using R = decltype(inner_.await_suspend(t.h));
-    if constexpr (std::is_void_v<R>) {
-      inner_.await_suspend(t.h);
-      return std::noop_coroutine();
-    } else if constexpr (std::is_same_v<R, bool>) {
-      if (inner_.await_suspend(t.h)) return std::noop_coroutine();
-      t.h.destroy();  // never resumed: give up its reference ourselves
+    // When the foreign awaitable does not keep the handle (it resumes at once, or throws),
+    // the trampoline is never resumed: destroy it and give up its reference here.
+    auto unused = [&]() noexcept {
+      t.h.destroy();
       release(cross_);
       wake_->handle = {};
-      return h;
-    } else {
-      return inner_.await_suspend(t.h);
+    };
+    using R = decltype(inner_.await_suspend(t.h));
+    try {
+      if constexpr (std::is_void_v<R>) {
+        inner_.await_suspend(t.h);
+        return std::noop_coroutine();
+      } else if constexpr (std::is_same_v<R, bool>) {
+        if (inner_.await_suspend(t.h)) return std::noop_coroutine();
+        unused();
+        // Resumes at once, but bounded like any transfer (K2): a long run of such awaits
+        // would otherwise nest one resumption per await on the stack (g++ below -O2, ASan).
+        if constexpr (std::is_base_of_v<promise_base, P>) {
+          return transfer(h, &h.promise(), h.promise().root);
+        } else {
+          return h;
+        }
+      } else {
+        return inner_.await_suspend(t.h);
+      }
+    } catch (...) {
+      unused();  // the exception resumes the awaiting frame at once
+      throw;
     }
   }
 

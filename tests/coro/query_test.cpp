@@ -1,0 +1,369 @@
+// K3 (section 4, "Actor calls from async code"): query and query_result call a member that
+// answers through a trailing ret<R>, in drop mode and in result mode.
+#include "stakker/coro/query.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "stakker/call.hpp"
+#include "stakker/coro/coro.hpp"
+#include "stakker/runtime.hpp"
+#include "stakker/testing/counted.hpp"
+
+namespace {
+
+using stakker::actor;
+using stakker::actor_own;
+using stakker::call;
+using stakker::cx;
+using stakker::make_actor;
+using stakker::ret;
+using stakker::ret_do;
+using stakker::ret_nop;
+using stakker::runtime;
+using stakker::stop_cause;
+using stakker::stop_kind;
+using stakker::coro::query;
+using stakker::coro::query_result;
+using stakker::coro::result;
+using stakker::coro::spawn;
+using stakker::coro::task;
+using stakker::testing::counted;
+using stakker::testing::counts;
+
+void run(runtime& rt) { rt.run(rt.now(), false); }
+
+template <class T>
+struct answer {
+  using value_type = stakker::detail::value_t<T>;
+  int calls = 0;
+  std::optional<value_type> value;
+
+  ret<T> to() {
+    return ret_do<T>([this](std::optional<value_type> v) {
+      ++calls;
+      value = std::move(v);
+    });
+  }
+  bool once_with_value() const { return calls == 1 && value.has_value(); }
+  bool once_none() const { return calls == 1 && !value.has_value(); }
+};
+
+struct server {
+  std::vector<std::string>* log;
+  std::optional<ret<int>> held;
+
+  static server init(cx<server>&, std::vector<std::string>* l) { return server{l, {}}; }
+
+  void square(cx<server>&, int v, ret<int> r) {
+    log->push_back("square");
+    r(v * v);
+  }
+  void join(cx<server>&, std::string a, counted k, ret<std::string> r) {
+    r(a + std::to_string(k.value()));
+  }
+  void ping(cx<server>&, ret<void> r) { r(); }
+  void ignore(cx<server>&, ret<int>) { log->push_back("ignore"); }
+  void ignore_void(cx<server>&, ret<void>) {}
+  void hold(cx<server>&, ret<int> r) {
+    log->push_back("hold");
+    held = std::move(r);
+  }
+  void answer_held(cx<server>&, int v) { (*std::exchange(held, std::nullopt))(v); }
+  void fail(cx<server>&) { throw std::runtime_error("server failed"); }
+  void fail_holding(cx<server>&, ret<int>) { throw std::runtime_error("server failed"); }
+  void stop(cx<server>& x) { x.stop(); }
+};
+
+// What a task did around its query.
+struct trace {
+  bool reached = false;
+  bool after = false;
+};
+
+// Awaits `aw` holding a counted local; returns what the await gave.
+template <class A>
+auto await_holding(A aw, counts& c, trace& t) -> task<decltype(std::move(aw).await_resume())> {
+  counted local(c, 1);
+  t.reached = true;
+  if constexpr (std::is_void_v<decltype(std::move(aw).await_resume())>) {
+    co_await std::move(aw);
+    t.after = true;
+  } else {
+    auto v = co_await std::move(aw);
+    t.after = true;
+    co_return v;
+  }
+}
+
+// An actor and a notify that records its stop cause.
+struct fixture {
+  std::vector<std::string> log;
+  std::optional<stop_cause> cause;
+  runtime rt;
+  actor_own<server> s;
+
+  fixture()
+      : s(make_actor<&server::init>(
+            rt, ret_do<stop_cause>([this](std::optional<stop_cause> c) { cause = std::move(c); }),
+            &log)) {}
+  void run() { ::run(rt); }
+};
+
+}  // namespace
+
+// Drop mode.
+
+TEST(coro_query, a_query_gives_the_members_answer) {
+  fixture f;
+  counts c;
+  trace t;
+  answer<int> a;
+  spawn(f.rt, await_holding(query(f.s, &server::square, 9), c, t), a.to());
+  f.run();
+  EXPECT_TRUE(a.once_with_value());
+  EXPECT_EQ(a.value, 81);
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query, a_query_carries_its_arguments_and_destroys_them_once) {
+  fixture f;
+  counts c;
+  answer<std::string> a;
+  spawn(f.rt, query(f.s.ref(), &server::join, std::string("k"), counted(c, 7)), a.to());
+  f.run();
+  EXPECT_EQ(a.value, "k7");
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query, a_query_of_a_member_answering_void_resumes_the_task) {
+  fixture f;
+  answer<void> a;
+  spawn(f.rt, query(f.s, &server::ping), a.to());
+  f.run();
+  EXPECT_TRUE(a.once_with_value());
+}
+
+TEST(coro_query, the_call_is_made_when_the_query_is_first_awaited_not_when_it_is_made) {
+  fixture f;
+  auto [gate, open] = stakker::coro::ret_pipe<void>(f.rt);
+  answer<int> a;
+  spawn(
+      f.rt,
+      [](auto g, auto q) -> task<int> {
+        co_await std::move(g);
+        co_return co_await std::move(q);
+      }(std::move(gate), query(f.s, &server::square, 3)),
+      a.to());
+  f.run();
+  EXPECT_TRUE(f.log.empty());
+  open();
+  f.run();
+  EXPECT_EQ(f.log, (std::vector<std::string>{"square"}));
+  EXPECT_EQ(a.value, 9);
+}
+
+TEST(coro_query, a_query_never_awaited_calls_nothing) {
+  fixture f;
+  answer<int> a;
+  spawn(
+      f.rt, [](auto) -> task<int> { co_return 0; }(query(f.s, &server::square, 3)), a.to());
+  f.run();
+  EXPECT_TRUE(f.log.empty());
+  EXPECT_EQ(a.value, 0);
+}
+
+TEST(coro_query, an_answer_given_later_by_another_call_resumes_the_task) {
+  fixture f;
+  answer<int> a;
+  spawn(f.rt, query(f.s, &server::hold), a.to());
+  f.run();
+  EXPECT_EQ(f.log, (std::vector<std::string>{"hold"}));
+  EXPECT_EQ(a.calls, 0);
+  call<&server::answer_held>(f.s, 5);
+  f.run();
+  EXPECT_EQ(a.value, 5);
+}
+
+TEST(coro_query, a_member_that_drops_the_ret_drops_the_task_at_the_await) {
+  fixture f;
+  counts c;
+  trace t, tv;
+  answer<int> a;
+  answer<void> av;
+  spawn(f.rt, await_holding(query(f.s, &server::ignore), c, t), a.to());
+  spawn(f.rt, await_holding(query(f.s, &server::ignore_void), c, tv), av.to());
+  f.run();
+  EXPECT_EQ(f.log, (std::vector<std::string>{"ignore"}));
+  EXPECT_TRUE(t.reached);
+  EXPECT_FALSE(t.after);
+  EXPECT_TRUE(a.once_none());
+  EXPECT_FALSE(tv.after);
+  EXPECT_TRUE(av.once_none());
+  EXPECT_EQ(c.constructed, 2);
+  EXPECT_TRUE(c.balanced());
+  EXPECT_TRUE(f.s.is_ready());  // the actor itself is unaffected
+}
+
+TEST(coro_query, a_query_to_a_stopped_actor_drops_the_task_at_the_await) {
+  fixture f;
+  call<&server::stop>(f.s);
+  f.run();
+  ASSERT_TRUE(f.s.is_zombie());
+  counts c;
+  trace t;
+  answer<int> a;
+  spawn(f.rt, await_holding(query(f.s, &server::square, 2), c, t), a.to());
+  f.run();
+  EXPECT_TRUE(f.log.empty());
+  EXPECT_TRUE(t.reached);
+  EXPECT_FALSE(t.after);
+  EXPECT_TRUE(a.once_none());
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query, a_query_to_an_actor_whose_owner_was_dropped_drops_the_task) {
+  fixture f;
+  actor<server> ref = f.s.ref();
+  f.s.reset();
+  f.run();
+  ASSERT_TRUE(ref.is_zombie());
+  ASSERT_TRUE(f.cause && *f.cause == stop_kind::dropped);
+  counts c;
+  trace t;
+  answer<int> a;
+  spawn(f.rt, await_holding(query(ref, &server::square, 2), c, t), a.to());
+  f.run();
+  EXPECT_FALSE(t.after);
+  EXPECT_TRUE(a.once_none());
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query, an_actor_that_fails_while_holding_the_ret_drops_the_task) {
+  fixture f;
+  counts c;
+  trace t;
+  answer<int> a;
+  spawn(f.rt, await_holding(query(f.s, &server::hold), c, t), a.to());
+  f.run();
+  EXPECT_EQ(a.calls, 0);
+  EXPECT_EQ(c.alive(), 1);
+  call<&server::fail>(f.s);
+  f.run();
+  ASSERT_TRUE(f.cause && *f.cause == stop_kind::failed);
+  EXPECT_FALSE(t.after);
+  EXPECT_TRUE(a.once_none());
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query, an_actor_that_fails_in_the_member_given_the_ret_drops_the_task) {
+  fixture f;
+  counts c;
+  trace t;
+  answer<int> a;
+  spawn(f.rt, await_holding(query(f.s, &server::fail_holding), c, t), a.to());
+  f.run();
+  ASSERT_TRUE(f.cause && *f.cause == stop_kind::failed);
+  EXPECT_FALSE(t.after);
+  EXPECT_TRUE(a.once_none());
+  EXPECT_TRUE(c.balanced());
+}
+
+// Result mode.
+
+TEST(coro_query_result, a_query_gives_the_members_answer_as_a_result) {
+  fixture f;
+  counts c;
+  trace t;
+  answer<result<int>> a;
+  answer<result<void>> av;
+  spawn(f.rt, await_holding(query_result(f.s, &server::square, 9), c, t), a.to());
+  spawn(f.rt, query_result(f.s, &server::ping), av.to());
+  f.run();
+  ASSERT_TRUE(a.once_with_value());
+  EXPECT_EQ(a.value->value(), 81);
+  ASSERT_TRUE(av.once_with_value());
+  EXPECT_TRUE(av.value->has_value());
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query_result, a_member_that_drops_the_ret_gives_actor_fail) {
+  fixture f;
+  counts c;
+  trace t;
+  answer<result<int>> a;
+  answer<result<void>> av;
+  spawn(f.rt, await_holding(query_result(f.s, &server::ignore), c, t), a.to());
+  spawn(f.rt, query_result(f.s, &server::ignore_void), av.to());
+  f.run();
+  EXPECT_TRUE(t.after);
+  ASSERT_TRUE(a.once_with_value());
+  ASSERT_FALSE(a.value->has_value());
+  EXPECT_FALSE(a.value->error().exception);
+  ASSERT_TRUE(av.once_with_value());
+  EXPECT_FALSE(av.value->has_value());
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query_result, a_query_to_a_stopped_actor_gives_actor_fail) {
+  fixture f;
+  call<&server::stop>(f.s);
+  f.run();
+  ASSERT_TRUE(f.s.is_zombie());
+  counts c;
+  trace t;
+  answer<result<int>> a;
+  spawn(f.rt, await_holding(query_result(f.s, &server::square, 2), c, t), a.to());
+  f.run();
+  EXPECT_TRUE(t.after);
+  ASSERT_TRUE(a.once_with_value());
+  EXPECT_FALSE(a.value->has_value());
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query_result, an_actor_that_fails_while_holding_the_ret_gives_actor_fail) {
+  fixture f;
+  counts c;
+  trace t;
+  answer<result<int>> a;
+  spawn(f.rt, await_holding(query_result(f.s, &server::hold), c, t), a.to());
+  f.run();
+  EXPECT_FALSE(t.after);
+  call<&server::fail>(f.s);
+  f.run();
+  ASSERT_TRUE(f.cause && *f.cause == stop_kind::failed);
+  EXPECT_TRUE(t.after);
+  ASSERT_TRUE(a.once_with_value());
+  EXPECT_FALSE(a.value->has_value());
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query_result, an_actor_that_fails_in_the_member_given_the_ret_gives_actor_fail) {
+  fixture f;
+  answer<result<int>> a;
+  spawn(f.rt, query_result(f.s, &server::fail_holding), a.to());
+  f.run();
+  ASSERT_TRUE(f.cause && *f.cause == stop_kind::failed);
+  ASSERT_TRUE(a.once_with_value());
+  EXPECT_FALSE(a.value->has_value());
+}
+
+TEST(coro_query_result, a_task_can_go_on_after_a_failed_query_and_query_again) {
+  fixture f;
+  answer<std::string> a;
+  spawn(
+      f.rt,
+      [](actor<server> s) -> task<std::string> {
+        result<int> first = co_await query_result(s, &server::ignore);
+        result<int> second = co_await query_result(s, &server::square, 4);
+        co_return std::string(first ? "value" : "fail") + "," + std::to_string(*second);
+      }(f.s),
+      a.to());
+  f.run();
+  EXPECT_EQ(a.value, "fail,16");
+}

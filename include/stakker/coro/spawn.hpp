@@ -43,39 +43,37 @@ struct spawn_root final : task_root {
     auto& p = static_cast<task_promise<T>&>(pb);
     self->ctx->unlink(self);
     std::coroutine_handle<> f = std::exchange(self->frame, {});
-    std::exception_ptr e = p.exception;
-    if constexpr (std::is_void_v<T>) {
+    if (std::exception_ptr e = p.exception) {
       f.destroy();
-      answer(self, e);
+      fail(self, e);
+    } else if constexpr (std::is_void_v<T>) {
+      f.destroy();
+      succeed(self);
     } else {
-      std::optional<T> v;
-      if (!e) v.emplace(std::move(*p.value));
+      T v = std::move(*p.value);
       f.destroy();
-      answer(self, e, std::move(v));
+      succeed(self, std::move(v));
     }
     release(self);  // the chain's reference
   }
 
-  template <class... V>
-  static void answer(spawn_root* self, std::exception_ptr e, V&&... v) noexcept {
+  static void fail(spawn_root* self, std::exception_ptr e) noexcept {
     if (!self->done) return;
-    if (e) {
-      if constexpr (Result) {
-        self->done(result<T>(actor_fail{e}));
-      } else {
-        report_escaped(e);
-        self->done.reset();
-      }
-      return;
-    }
-    if constexpr (std::is_void_v<T>) {
-      if constexpr (Result) {
-        self->done(result<void>());
-      } else {
-        self->done();
-      }
+    if constexpr (Result) {
+      self->done(result<T>(actor_fail{e}));
     } else {
-      (self->done(answer_type(std::move(*v))), ...);
+      report_escaped(e);
+      self->done.reset();
+    }
+  }
+
+  template <class... V>
+  static void succeed(spawn_root* self, V&&... v) noexcept {
+    if (!self->done) return;
+    if constexpr (std::is_void_v<answer_type>) {
+      self->done();
+    } else {
+      self->done(answer_type(std::forward<V>(v)...));
     }
   }
 };

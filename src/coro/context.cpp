@@ -43,28 +43,32 @@ void task_root::drop() noexcept {
   release(this);  // the chain's reference
 }
 
-void resume_in(task_root* r, std::coroutine_handle<> h) noexcept {
+void resume_held(task_root* r, std::coroutine_handle<> h) noexcept {
   transfer_depth = 0;
-  if (r == nullptr) {
-    h.resume();
-    return;
-  }
   if (r->owner_gone) {
     r->drop();
     return;
   }
   context& ctx = *r->ctx;
   task_root* outer = std::exchange(ctx.current, r);
-  add_ref(r);
   h.resume();
   ctx.current = outer;
   if (r->owner_gone) r->drop();  // its actor stopped while it ran: now it is suspended
+}
+
+void resume_in(task_root* r, std::coroutine_handle<> h) noexcept {
+  if (r == nullptr) {
+    transfer_depth = 0;
+    h.resume();
+    return;
+  }
+  add_ref(r);  // the resumption may complete or drop the chain
+  resume_held(r, h);
   release(r);
 }
 
-std::coroutine_handle<> transfer(std::coroutine_handle<> h, promise_base* p,
-                                 task_root* root) noexcept {
-  if (++transfer_depth < max_transfer_depth || p == nullptr) return h;
+std::coroutine_handle<> transfer_slow(std::coroutine_handle<> h, promise_base* p,
+                                      task_root* root) noexcept {
   core* c = stakker::detail::running_core;
   if (c == nullptr) return h;  // not on a runtime's queue: nothing to bounce through
   if (p->bounce == nullptr) p->bounce = recycled_new<plain_wake_node>(*c);
@@ -127,16 +131,7 @@ context::~context() {
   }
 }
 
-void context::link(task_root* r, actor_block* owner) {
-  r->ctx = this;
-  r->owner = owner;
-  r->prev = nullptr;
-  if (owner == nullptr) {
-    r->next = roots_;
-    if (roots_ != nullptr) roots_->prev = r;
-    roots_ = r;
-    return;
-  }
+void context::link_owned(task_root* r, actor_block* owner) {
   task_root*& head = owned_[owner];
   r->next = head;
   if (head != nullptr) head->prev = r;
@@ -144,12 +139,10 @@ void context::link(task_root* r, actor_block* owner) {
   owner->set_has_tasks(true);
 }
 
-void context::unlink(task_root* r) noexcept {
+void context::unlink_owned(task_root* r) noexcept {
   if (r->next != nullptr) r->next->prev = r->prev;
   if (r->prev != nullptr) {
     r->prev->next = r->next;
-  } else if (r->owner == nullptr) {
-    roots_ = r->next;
   } else {
     auto it = owned_.find(r->owner);
     if (r->next != nullptr) {

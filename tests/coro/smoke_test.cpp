@@ -81,17 +81,22 @@ TEST(coro_smoke, a_query_gets_the_actor_answer_or_fails) {
   std::optional<int> got;
   std::optional<bool> failed;
   spawn(
-      rt, [](actor<server> s) -> task<int> { co_return co_await query(s, &server::square, 9); }(a),
+      rt,
+      [](actor<server> s) -> task<int> {
+        // Both forms: the member as an argument, and fixed at compile time.
+        co_return co_await query(s, &server::square, 9) - co_await query<&server::square>(s, 3);
+      }(a),
       ret_do<int>([&](std::optional<int> v) { got = v; }));
   spawn(
       rt,
       [](actor<server> s) -> task<bool> {
         result<int> r = co_await query_result(s, &server::ignore, 9);
-        co_return !r.has_value();
+        result<int> r2 = co_await query_result<&server::ignore>(s, 9);
+        co_return !r.has_value() && !r2.has_value();
       }(a),
       ret_do<bool>([&](std::optional<bool> v) { failed = v; }));
   rt.run(rt.now(), false);
-  EXPECT_EQ(got, 81);
+  EXPECT_EQ(got, 72);
   EXPECT_EQ(failed, true);
 }
 

@@ -32,13 +32,14 @@ struct query_traits<void (A::*)(Cx, P...)> {
 template <class A, class Cx, class... P>
 struct query_traits<void (A::*)(Cx, P...) noexcept> : query_traits<void (A::*)(Cx, P...)> {};
 
-template <class H, class M, bool Result, class... Args>
+// M: the member's type; Fn: M itself (a runtime member pointer) or constant_fn<&A::m>.
+template <class H, class M, bool Result, class Fn, class... Args>
 class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Result> {
   using R = typename query_traits<M>::value;
   using base = pipe_awaiter<R, Result>;
 
  public:
-  query_awaiter(H target, M member, Args... args)
+  query_awaiter(H target, Fn member, Args... args)
       : target_(std::move(target)), member_(member), args_(std::move(args)...) {}
   query_awaiter(query_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<H>)
       : base(std::move(o)),
@@ -53,7 +54,11 @@ class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Resul
       this->n_ = recycled_new<pipe_node<R>>(c, !Result);
       std::apply(
           [&](Args&... a) {
-            stakker::call(target_, member_, std::move(a)..., pipe_node<R>::make_ret(this->n_));
+            if constexpr (requires { Fn::value; }) {
+              stakker::call<Fn::value>(target_, std::move(a)..., pipe_node<R>::make_ret(this->n_));
+            } else {
+              stakker::call(target_, member_, std::move(a)..., pipe_node<R>::make_ret(this->n_));
+            }
           },
           args_);
     }
@@ -62,7 +67,7 @@ class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Resul
 
  private:
   H target_;
-  M member_;
+  Fn member_;
   std::tuple<Args...> args_;
 };
 
@@ -73,7 +78,7 @@ class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Resul
 // failed, stopped or ignored it), the awaiting task is dropped at this await.
 template <stakker::actor_handle H, class M, class... Args>
 auto query(const H& target, M member, Args&&... args) {
-  return detail::query_awaiter<stakker::actor<typename H::state_type>, M, false,
+  return detail::query_awaiter<stakker::actor<typename H::state_type>, M, false, M,
                                std::decay_t<Args>...>(stakker::as_actor(target), member,
                                                       std::forward<Args>(args)...);
 }
@@ -81,9 +86,24 @@ auto query(const H& target, M member, Args&&... args) {
 // Result mode: gives result<R>, actor_fail if the ret was dropped.
 template <stakker::actor_handle H, class M, class... Args>
 auto query_result(const H& target, M member, Args&&... args) {
-  return detail::query_awaiter<stakker::actor<typename H::state_type>, M, true,
+  return detail::query_awaiter<stakker::actor<typename H::state_type>, M, true, M,
                                std::decay_t<Args>...>(stakker::as_actor(target), member,
                                                       std::forward<Args>(args)...);
+}
+
+// The member fixed at compile time, as with call<&A::m>: `co_await query<&A::m>(a, args...)`
+// (a little cheaper: the queued call holds no member pointer).
+template <auto Member, stakker::actor_handle H, class... Args>
+auto query(const H& target, Args&&... args) {
+  return detail::query_awaiter<stakker::actor<typename H::state_type>, decltype(Member), false,
+                               stakker::detail::constant_fn<Member>, std::decay_t<Args>...>(
+      stakker::as_actor(target), {}, std::forward<Args>(args)...);
+}
+template <auto Member, stakker::actor_handle H, class... Args>
+auto query_result(const H& target, Args&&... args) {
+  return detail::query_awaiter<stakker::actor<typename H::state_type>, decltype(Member), true,
+                               stakker::detail::constant_fn<Member>, std::decay_t<Args>...>(
+      stakker::as_actor(target), {}, std::forward<Args>(args)...);
 }
 
 }  // namespace stakker::coro

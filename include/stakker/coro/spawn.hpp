@@ -43,7 +43,7 @@ struct spawn_root final : task_root {
     auto& p = static_cast<task_promise<T>&>(pb);
     self->ctx->unlink(self);
     std::coroutine_handle<> f = std::exchange(self->frame, {});
-    if (std::exception_ptr e = p.exception) {
+    if (std::exception_ptr e = std::move(p.exception)) {
       f.destroy();
       fail(self, e);
     } else if constexpr (std::is_void_v<T>) {
@@ -89,7 +89,7 @@ struct start_closure {
   }
   void operator()(core&) noexcept {
     task_root* root = std::exchange(r, nullptr);
-    if (root->frame) resume_in(root, root->frame);
+    if (root->frame) resume_held(root, root->frame);
     release(root);
   }
 };

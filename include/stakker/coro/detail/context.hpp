@@ -95,6 +95,8 @@ inline void disarm(wake_node*& n) noexcept {
 // by another library's coroutine), from the queue: the transfer depth starts again, and
 // if the chain's actor stops meanwhile the chain is dropped once it is suspended again.
 void resume_in(task_root* r, std::coroutine_handle<> h) noexcept;
+// The same, when the caller holds a reference to `r` (not null) across the call.
+void resume_held(task_root* r, std::coroutine_handle<> h) noexcept;
 
 // The queued closure that ends a wait: resumes the waiting frame, or drops its chain.
 struct wake_closure {
@@ -141,9 +143,33 @@ class context final : public stakker::detail::core_extension {
   ~context() override;
 
   core& owner_core() noexcept { return *c_; }
-  // Links a new root, tied to `owner` (may be null).
-  void link(task_root* r, actor_block* owner);
-  void unlink(task_root* r) noexcept;
+  // Links a new root, tied to `owner` (may be null). Inline for roots of the runtime; the
+  // per-actor lists are out of line.
+  void link(task_root* r, actor_block* owner) {
+    r->ctx = this;
+    r->owner = owner;
+    r->prev = nullptr;
+    if (owner != nullptr) [[unlikely]] {
+      link_owned(r, owner);
+      return;
+    }
+    r->next = roots_;
+    if (roots_ != nullptr) roots_->prev = r;
+    roots_ = r;
+  }
+  void unlink(task_root* r) noexcept {
+    if (r->owner != nullptr) [[unlikely]] {
+      unlink_owned(r);
+      return;
+    }
+    if (r->next != nullptr) r->next->prev = r->prev;
+    if (r->prev != nullptr) {
+      r->prev->next = r->next;
+    } else {
+      roots_ = r->next;
+    }
+    r->prev = r->next = nullptr;
+  }
   void actor_stopping(core& c, actor_block* b) noexcept override;
 
   task_root* current = nullptr;  // the chain whose frame the queue is resuming
@@ -152,6 +178,8 @@ class context final : public stakker::detail::core_extension {
   const std::shared_ptr<inbox>& cross();
 
  private:
+  void link_owned(task_root* r, actor_block* owner);
+  void unlink_owned(task_root* r) noexcept;
   void drain_cross() noexcept;
 
   core* c_;

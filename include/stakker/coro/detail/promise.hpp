@@ -41,8 +41,14 @@ struct promise_base;
 // Continues with `h` (whose promise is `p`, or null if it is not ours) by symmetric
 // transfer, unless this thread has made max_transfer_depth transfers since the queue last
 // resumed a frame: then the resumption is queued instead (disarmed if that frame dies).
-std::coroutine_handle<> transfer(std::coroutine_handle<> h, promise_base* p,
-                                 task_root* root) noexcept;
+std::coroutine_handle<> transfer_slow(std::coroutine_handle<> h, promise_base* p,
+                                      task_root* root) noexcept;
+inline std::coroutine_handle<> transfer(std::coroutine_handle<> h, promise_base* p,
+                                        task_root* root) noexcept {
+  if (++transfer_depth < max_transfer_depth || p == nullptr) [[likely]]
+    return h;
+  return transfer_slow(h, p, root);
+}
 
 struct final_awaiter {
   bool await_ready() const noexcept { return false; }

@@ -8,7 +8,7 @@
 namespace stakker::coro::detail {
 
 // Blocks up to `max_block` bytes are rounded up to 16-byte classes and kept on a per-thread
-// free list when freed (at most `max_cached` per class), so a steady state of spawning and
+// free list when freed (at most `max_cached_bytes` per class), so a steady state of spawning and
 // completing tasks calls malloc only while warming up. g++ 12 never elides frame
 // allocations, so this is where a task's cost goes.
 //
@@ -20,7 +20,9 @@ class recycler {
  public:
   static constexpr std::size_t granule = 16;
   static constexpr std::size_t max_block = 1024;
-  static constexpr std::size_t max_cached = 256;
+  // Per class: enough for bursts of thousands of live tasks (a smaller cap sent every burst
+  // beyond it back to malloc, doubling the cost of spawning 10k at once).
+  static constexpr std::size_t max_cached_bytes = std::size_t{1} << 20;
 
   static void* allocate(std::size_t size) {
     if (size > max_block) return ::operator new(size);
@@ -38,7 +40,7 @@ class recycler {
     if (size > max_block) return ::operator delete(p);
     cache& c = local();
     const std::size_t k = (size - 1) / granule;
-    if (c.count[k] == max_cached) return ::operator delete(p);
+    if (c.count[k] * (k + 1) * granule >= max_cached_bytes) return ::operator delete(p);
     c.free[k] = ::new (p) node{c.free[k]};
     ++c.count[k];
   }

@@ -268,10 +268,10 @@ class core {
 
   detail::runtime_link* link_;
   detail::core_extension* extension_ = nullptr;  // owned; made by the coroutine bridge
-  detail::waker_table* wakers_ = nullptr;   // made with the first waker (or poll waker)
-  detail::actor_block* current_ = nullptr;  // the actor whose call is running
-  bool stop_pending_ = false;               // a cause was recorded during that call
-  int borrows_ = 0;                         // live share borrows (debug checks)
+  detail::waker_table* wakers_ = nullptr;        // made with the first waker (or poll waker)
+  detail::actor_block* current_ = nullptr;       // the actor whose call is running
+  bool stop_pending_ = false;                    // a cause was recorded during that call
+  int borrows_ = 0;                              // live share borrows (debug checks)
   std::optional<stop_cause> pending_cause_;
   std::optional<stop_cause> shutdown_;
   std::vector<anymap_entry> anymap_;

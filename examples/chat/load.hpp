@@ -52,7 +52,7 @@ class load_client {
     const std::string_view input = stream_.input();
     std::string problem;
     const std::size_t used =
-        for_each_line(input, [&](std::string_view line) { return handle(x, line, problem); });
+        for_each_line(input, [&](std::string_view line) { return handle(line, problem); });
     stream_.consume(used);
     if (!problem.empty()) return x.fail(problem);
     if (r.error) return x.fail("connection: " + r.error.message());
@@ -68,7 +68,7 @@ class load_client {
   load_client(const load_options* opt, load_report* report, stakker::instant start)
       : opt_(opt), report_(report), start_(start) {}
 
-  bool handle(cx<load_client>& x, std::string_view line, std::string& problem) {
+  bool handle(std::string_view line, std::string& problem) {
     if (line.starts_with("FROM ")) {
       ++report_->lines_received;
       line.remove_prefix(5);
@@ -80,15 +80,15 @@ class load_client {
         problem = "own message out of order: " + std::string(line);
         return false;
       }
-      report_->latency_ns.push_back(now_ns(x) - static_cast<std::int64_t>(*sent));
+      report_->latency_ns.push_back(now_ns() - static_cast<std::int64_t>(*sent));
       ++acked_;
-      send_more(x);
+      send_more();
       return true;
     }
     if (line.starts_with("HELLO ")) {
       line.remove_prefix(6);
       if (auto id = take_number(line)) id_ = *id;
-      send_more(x);
+      send_more();
       return true;
     }
     problem = "unexpected line: " + std::string(line);
@@ -96,15 +96,15 @@ class load_client {
   }
 
   // Keeps `window` messages in flight; half-closes once every answer is in.
-  void send_more(cx<load_client>& x) {
+  void send_more() {
     while (sent_ < opt_->messages && sent_ - acked_ < opt_->window) {
-      stream_.write("SAY " + std::to_string(sent_) + ' ' + std::to_string(now_ns(x)) + '\n');
+      stream_.write("SAY " + std::to_string(sent_) + ' ' + std::to_string(now_ns()) + '\n');
       ++sent_;
     }
     if (acked_ == opt_->messages) stream_.close_write();
   }
 
-  std::int64_t now_ns(cx<load_client>&) const {
+  std::int64_t now_ns() const {
     // Real time, not the runtime's cached `now`: latency needs the moment of sending.
     return std::chrono::duration_cast<std::chrono::nanoseconds>(stakker::clock::now() - start_)
         .count();

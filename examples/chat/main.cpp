@@ -9,13 +9,12 @@
 //   tools/dev demo --serve --port 7000      (no load; try it with `nc 127.0.0.1 7000`)
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -1,11 +1,22 @@
 // Shared by both consumer projects: the smallest program that uses the installed or
-// add_subdirectory'd library. Exits 0 only if the deferred closure really ran.
+// add_subdirectory'd library and its loop and coroutine targets. Exits 0 only if the
+// spawned task really ran on the loop and delivered its value.
+#include <stakker/coro/coro.hpp>
+#include <stakker/loop/epoll_loop.hpp>
 #include <stakker/stakker.hpp>
+
+namespace {
+stakker::coro::task<int> answer() { co_return 42; }
+}  // namespace
 
 int main() {
   stakker::runtime rt;
-  bool ran = false;
-  rt.defer([&ran](stakker::core&) { ran = true; });
-  rt.run(rt.now(), false);
-  return ran ? 0 : 1;
+  stakker::loop::epoll_loop loop(rt);
+  int got = 0;
+  stakker::coro::spawn(rt, answer(), stakker::ret_do<int>([&](std::optional<int> v) {
+                         got = v.value_or(-1);
+                         rt.shutdown(stakker::stop_cause::stopped());
+                       }));
+  loop.run();
+  return got == 42 ? 0 : 1;
 }

@@ -141,6 +141,12 @@ void epoll_loop::remove(std::uint32_t id, std::uint32_t gen) noexcept {
   free_.push_back(id);
 }
 
+bool epoll_loop::any_pending() const noexcept {
+  for (const auto& q : pending_)
+    if (!q.empty()) return true;
+  return false;
+}
+
 bool epoll_loop::deliver_highest() {
   for (int level = max_priority; level >= 0; --level) {
     auto& q = pending_[static_cast<std::size_t>(level)];
@@ -163,8 +169,7 @@ bool epoll_loop::deliver_highest() {
 }
 
 bool epoll_loop::turn(duration max_wait) {
-  bool io_pending = false;
-  for (auto& q : pending_) io_pending = io_pending || !q.empty();
+  const bool io_pending = any_pending();
   const duration wait = rt_.next_wait_max(clock::now(), max_wait, io_pending || rt_.has_idle());
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
   timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
@@ -189,8 +194,7 @@ bool epoll_loop::turn(duration max_wait) {
         {id, gen, events[static_cast<std::size_t>(i)].events});
   }
   const bool delivered = deliver_highest();
-  bool still_pending = false;
-  for (auto& q : pending_) still_pending = still_pending || !q.empty();
+  const bool still_pending = any_pending();
   // Idle only when a zero-wait poll found nothing and nothing is left to deliver.
   const bool idle = wait == duration::zero() && n == 0 && !delivered && !still_pending;
   rt_.run(clock::now(), idle);

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "coro/coro_support.hpp"
 #include "stakker/call.hpp"
 #include "stakker/coro/coro.hpp"
 #include "stakker/loop/epoll_loop.hpp"
@@ -291,7 +292,7 @@ struct host {
   void start(cx<host>& x, task<int> t, ret<int> r) { spawn(x, std::move(t), std::move(r)); }
 };
 
-void run(runtime& rt) { rt.run(rt.now(), false); }
+using coro_test::run;
 
 // Runs `rt` (which has a no-op poll waker) until `done()`, polling; gives up after 20 s.
 template <class F>

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "coro/coro_support.hpp"
 #include "stakker/call.hpp"
 #include "stakker/coro/spawn.hpp"
 #include "stakker/runtime.hpp"
@@ -40,7 +41,7 @@ using stakker::testing::counts;
 using events = std::vector<std::string>;
 using producer_fwd = fwd<std::optional<int>>;
 
-void run(runtime& rt) { rt.run(rt.now(), false); }
+using coro_test::run;
 
 // What a reading task saw: each value as its number, "fail" for an actor_fail, "end" for
 // the nullopt; whether it ran past its last await; the reader's high-water mark at the end.

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "coro/coro_support.hpp"
 #include "stakker/coro/coro.hpp"
 #include "stakker/runtime.hpp"
 
@@ -29,24 +30,10 @@ using stakker::coro::spawn;
 using stakker::coro::spawn_result;
 using stakker::coro::task;
 
-void run(runtime& rt) { rt.run(rt.now(), false); }
+using coro_test::run;
 
 // What a spawn's ret heard: how many times, and the last value ("none" is an empty optional).
-template <class T>
-struct answer {
-  using value_type = stakker::detail::value_t<T>;
-  int calls = 0;
-  std::optional<value_type> value;
-
-  ret<T> to() {
-    return ret_do<T>([this](std::optional<value_type> v) {
-      ++calls;
-      value = std::move(v);
-    });
-  }
-  bool once_with_value() const { return calls == 1 && value.has_value(); }
-  bool once_none() const { return calls == 1 && !value.has_value(); }
-};
+using coro_test::answer;
 
 task<int> add(int a, int b) { co_return a + b; }
 

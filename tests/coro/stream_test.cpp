@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "coro/coro_support.hpp"
 #include "stakker/call.hpp"
 #include "stakker/coro/ret_pipe.hpp"
 #include "stakker/coro/sleep.hpp"
@@ -46,7 +47,7 @@ using stakker::testing::virtual_loop;
 
 using opt_log = std::vector<std::optional<int>>;
 
-void run(runtime& rt) { rt.run(rt.now(), false); }
+using coro_test::run;
 
 fwd<std::optional<int>> record_into(opt_log& log) {
   return fwd_do<std::optional<int>>([&log](std::optional<int> v) { log.push_back(v); });

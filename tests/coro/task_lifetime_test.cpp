@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "coro/coro_support.hpp"
 #include "stakker/call.hpp"
 #include "stakker/coro/coro.hpp"
 #include "stakker/runtime.hpp"
@@ -38,23 +39,9 @@ using stakker::testing::counted;
 using stakker::testing::counts;
 using namespace std::chrono_literals;
 
-void run(runtime& rt) { rt.run(rt.now(), false); }
+using coro_test::run;
 
-template <class T>
-struct answer {
-  using value_type = stakker::detail::value_t<T>;
-  int calls = 0;
-  std::optional<value_type> value;
-
-  ret<T> to() {
-    return ret_do<T>([this](std::optional<value_type> v) {
-      ++calls;
-      value = std::move(v);
-    });
-  }
-  bool once_with_value() const { return calls == 1 && value.has_value(); }
-  bool once_none() const { return calls == 1 && !value.has_value(); }
-};
+using coro_test::answer;
 
 // How far a task got.
 struct trace {

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "coro/coro_support.hpp"
 #include "stakker/call.hpp"
 #include "stakker/coro/ret_pipe.hpp"
 #include "stakker/coro/sleep.hpp"
@@ -44,7 +45,7 @@ using stakker::testing::counted;
 using stakker::testing::counts;
 using stakker::testing::virtual_loop;
 
-void run(runtime& rt) { rt.run(rt.now(), false); }
+using coro_test::run;
 
 task<int> value_of(int v) { co_return v; }
 task<void> nothing() { co_return; }

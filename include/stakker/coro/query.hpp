@@ -73,37 +73,41 @@ class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Resul
 
 }  // namespace detail
 
+namespace detail {
+// The awaiter for actor handle H, member type M called through Fn (M or constant_fn<&A::m>).
+template <bool Result, class M, class Fn, class H, class... Args>
+auto make_query(const H& target, Fn member, Args&&... args) {
+  return query_awaiter<stakker::actor<typename H::state_type>, M, Result, Fn,
+                       std::decay_t<Args>...>(stakker::as_actor(target), member,
+                                              std::forward<Args>(args)...);
+}
+}  // namespace detail
+
 // `co_await query(a, &A::m, args...)` calls `m(cx, args..., ret<R>)` on actor `a` (queued,
 // like any call) and gives the R it answers. Drop mode: if the actor drops the ret (it
 // failed, stopped or ignored it), the awaiting task is dropped at this await.
 template <stakker::actor_handle H, class M, class... Args>
 auto query(const H& target, M member, Args&&... args) {
-  return detail::query_awaiter<stakker::actor<typename H::state_type>, M, false, M,
-                               std::decay_t<Args>...>(stakker::as_actor(target), member,
-                                                      std::forward<Args>(args)...);
+  return detail::make_query<false, M>(target, member, std::forward<Args>(args)...);
 }
 
 // Result mode: gives result<R>, actor_fail if the ret was dropped.
 template <stakker::actor_handle H, class M, class... Args>
 auto query_result(const H& target, M member, Args&&... args) {
-  return detail::query_awaiter<stakker::actor<typename H::state_type>, M, true, M,
-                               std::decay_t<Args>...>(stakker::as_actor(target), member,
-                                                      std::forward<Args>(args)...);
+  return detail::make_query<true, M>(target, member, std::forward<Args>(args)...);
 }
 
 // The member fixed at compile time, as with call<&A::m>: `co_await query<&A::m>(a, args...)`
 // (a little cheaper: the queued call holds no member pointer).
 template <auto Member, stakker::actor_handle H, class... Args>
 auto query(const H& target, Args&&... args) {
-  return detail::query_awaiter<stakker::actor<typename H::state_type>, decltype(Member), false,
-                               stakker::detail::constant_fn<Member>, std::decay_t<Args>...>(
-      stakker::as_actor(target), {}, std::forward<Args>(args)...);
+  return detail::make_query<false, decltype(Member)>(target, stakker::detail::constant_fn<Member>{},
+                                                     std::forward<Args>(args)...);
 }
 template <auto Member, stakker::actor_handle H, class... Args>
 auto query_result(const H& target, Args&&... args) {
-  return detail::query_awaiter<stakker::actor<typename H::state_type>, decltype(Member), true,
-                               stakker::detail::constant_fn<Member>, std::decay_t<Args>...>(
-      stakker::as_actor(target), {}, std::forward<Args>(args)...);
+  return detail::make_query<true, decltype(Member)>(target, stakker::detail::constant_fn<Member>{},
+                                                    std::forward<Args>(args)...);
 }
 
 }  // namespace stakker::coro

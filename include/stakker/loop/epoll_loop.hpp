@@ -103,6 +103,7 @@ class epoll_loop {
   void remove(std::uint32_t id, std::uint32_t gen) noexcept;
   void modify(std::uint32_t id, std::uint32_t gen, std::uint32_t events);
   bool deliver_highest();
+  bool any_pending() const noexcept;
 
   runtime& rt_;
   detail::loop_link* link_;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -119,6 +120,13 @@ struct wake_closure {
     release(node);
   }
 };
+
+// The runtime whose run is resuming us; std::logic_error (`what`) outside any run.
+inline core& running_core_or_throw(const char* what) {
+  core* c = stakker::detail::running_core;
+  if (c == nullptr) throw std::logic_error(what);
+  return *c;
+}
 
 // Queues the node's wake on its runtime (never resumes inline).
 inline void schedule(wake_node* n) { n->c->defer(wake_closure(n)); }

@@ -97,10 +97,8 @@ class foreign_awaiter {
 
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
-    core* c = stakker::detail::running_core;
-    if (c == nullptr)
-      throw std::logic_error(
-          "stakker::coro: a foreign awaitable was awaited outside a runtime's run");
+    core* c = &running_core_or_throw(
+        "stakker::coro: a foreign awaitable was awaited outside a runtime's run");
     context& ctx = context::of(*c);
     wake_ = recycled_new<plain_wake_node>(*c);
     wake_->handle = h;

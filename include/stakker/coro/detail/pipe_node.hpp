@@ -37,12 +37,6 @@ task_root* root_of(std::coroutine_handle<P> h) noexcept {
   }
 }
 
-inline core& running_core_or_throw(const char* what) {
-  core* c = stakker::detail::running_core;
-  if (c == nullptr) throw std::logic_error(what);
-  return *c;
-}
-
 template <class T>
 struct pipe_node final : wake_node {
   enum class state_t : std::uint8_t { empty, value, dropped };

@@ -169,15 +169,33 @@ bool epoll_loop::deliver_highest() {
 }
 
 bool epoll_loop::turn(duration max_wait) {
+  // A guest's ready handlers run first: they may queue work for the runtime.
+  const bool guest_ran = guest_ != nullptr && guest_->poll();
   const bool io_pending = any_pending();
-  const duration wait = rt_.next_wait_max(clock::now(), max_wait, io_pending || rt_.has_idle());
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
-  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  const duration wait = rt_.next_wait_max(clock::now(), max_wait,
+                                          io_pending || rt_.has_idle() || guest_ran);
   std::array<epoll_event, 64> events;
-  int n = ::epoll_pwait2(epfd_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
-  if (n < 0) {
-    if (errno != EINTR) throw_errno("epoll_pwait2");
-    n = 0;
+  auto collect = [&](duration d) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    int got = ::epoll_pwait2(epfd_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+    if (got < 0) {
+      if (errno != EINTR) throw_errno("epoll_pwait2");
+      got = 0;
+    }
+    return got;
+  };
+  int n;
+  bool guest_woke = false;
+  if (guest_ != nullptr && wait > duration::zero()) {
+    // The guest sleeps, on our descriptor too; then we collect without waiting.
+    n = collect(duration::zero());
+    if (n == 0) {
+      guest_woke = guest_->wait(epfd_, wait);
+      n = collect(duration::zero());
+    }
+  } else {
+    n = collect(wait);
   }
   for (int i = 0; i < n; ++i) {
     const std::uint64_t tag = events[static_cast<std::size_t>(i)].data.u64;
@@ -196,9 +214,16 @@ bool epoll_loop::turn(duration max_wait) {
   const bool delivered = deliver_highest();
   const bool still_pending = any_pending();
   // Idle only when a zero-wait poll found nothing and nothing is left to deliver.
-  const bool idle = wait == duration::zero() && n == 0 && !delivered && !still_pending;
+  const bool idle = wait == duration::zero() && n == 0 && !delivered && !still_pending &&
+                    !guest_ran && !guest_woke;
   rt_.run(clock::now(), idle);
-  return n > 0 || delivered;
+  return n > 0 || delivered || guest_ran || guest_woke;
+}
+
+void epoll_loop::set_guest(guest* g) {
+  if (g != nullptr && guest_ != nullptr && g != guest_)
+    throw std::logic_error("stakker::loop::epoll_loop: a guest loop is already attached");
+  guest_ = g;
 }
 
 stop_cause epoll_loop::run() {

@@ -70,6 +70,22 @@ class epoll_loop {
  public:
   static constexpr int max_priority = 10;
 
+  // Another event loop sharing this thread (an Asio io_context, through
+  // stakker::asio::io_poller). Each turn polls it first (its ready handlers may queue work
+  // for the runtime); when the turn would sleep, the guest sleeps instead, in its own wait,
+  // on this loop's epoll descriptor as well as its own events, so that either side's
+  // readiness ends the sleep.
+  struct guest {
+    // Runs the guest's ready handlers without blocking; whether any ran.
+    virtual bool poll() = 0;
+    // Sleeps at most `max` until `epoll_fd` is readable or the guest has work, running the
+    // guest's handlers that became ready; whether any ran.
+    virtual bool wait(int epoll_fd, duration max) = 0;
+
+   protected:
+    ~guest() = default;
+  };
+
   explicit epoll_loop(runtime& rt);
   ~epoll_loop();
   epoll_loop(const epoll_loop&) = delete;
@@ -87,6 +103,8 @@ class epoll_loop {
   // the runtime thread, at priority `priority` (0 lowest, 10 highest). Throws
   // std::system_error if epoll refuses it, std::invalid_argument for a bad priority.
   fd_source add(int fd, std::uint32_t events, int priority, fwd<std::uint32_t> ready);
+  // Attaches the guest loop (null detaches it). One at a time; std::logic_error otherwise.
+  void set_guest(guest* g);
 
  private:
   friend class fd_source;
@@ -104,8 +122,8 @@ class epoll_loop {
   void modify(std::uint32_t id, std::uint32_t gen, std::uint32_t events);
   bool deliver_highest();
   bool any_pending() const noexcept;
-
   runtime& rt_;
+  guest* guest_ = nullptr;
   detail::loop_link* link_;
   int epfd_ = -1;
   int wakefd_ = -1;

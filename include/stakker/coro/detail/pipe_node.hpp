@@ -37,7 +37,12 @@ task_root* root_of(std::coroutine_handle<P> h) noexcept {
   }
 }
 
-template <class T>
+// Nothing more in a pipe_node (see `Extra`).
+struct no_extra {};
+
+// `Extra` is data that must live exactly as long as the feeding ret, such as the Asio
+// bridge's cancellation signal.
+template <class T, class Extra = no_extra>
 struct pipe_node final : wake_node {
   enum class state_t : std::uint8_t { empty, value, dropped };
   state_t state = state_t::empty;
@@ -68,11 +73,11 @@ struct pipe_node final : wake_node {
 };
 
 // Awaits a pipe_node: T (drop mode) or result<T> (result mode).
-template <class T, bool Result>
+template <class T, bool Result, class Extra = no_extra>
 class pipe_awaiter {
  public:
   using stakker_awaitable = void;
-  using node = pipe_node<T>;
+  using node = pipe_node<T, Extra>;
 
   explicit pipe_awaiter(node* n) noexcept : n_(n) {}
   pipe_awaiter(pipe_awaiter&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}

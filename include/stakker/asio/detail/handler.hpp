@@ -1,0 +1,178 @@
+// The completion handler behind the bridge's tokens, and the awaitable of an operation.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "stakker/asio/executor.hpp"
+#include "stakker/coro/detail/pipe_node.hpp"
+#include "stakker/fwd.hpp"
+#include "stakker/ret.hpp"
+
+namespace stakker::asio::detail {
+
+// What a completion `void(Args...)` delivers: nothing, its one argument, or a tuple.
+template <class... Args>
+struct completion_value {
+  using type = std::tuple<std::decay_t<Args>...>;
+};
+template <>
+struct completion_value<> {
+  using type = void;
+};
+template <class A>
+struct completion_value<A> {
+  using type = std::decay_t<A>;
+};
+template <class... Args>
+using completion_value_t = typename completion_value<Args...>::type;
+
+// Whether a callback of `R` can take what a completion of value `V` delivers.
+template <class R, class V>
+inline constexpr bool delivers_to = std::is_void_v<V> ? std::is_void_v<R>
+                                                      : !std::is_void_v<R> &&
+                                                            std::is_constructible_v<R, V>;
+
+// The completion handler of the ret and fwd tokens and of use_task. Asio invokes it through
+// its associated executor, the runtime's: so its body always runs on the runtime's thread,
+// from the runtime's queue, and delivers to `Callback` (a ret<R> or fwd<R>) there. Its
+// associated cancellation slot is `signal`'s, when the token supports cancellation.
+// Asio may destroy a handler uncalled (its io_context was destroyed with the operation
+// pending) on another thread: the callback is then handed to the runtime's thread to be
+// destroyed there (a ret answers "none"), since callbacks are single-threaded.
+template <class Callback, class Sig>
+class callback_handler;
+
+template <class Callback, class R0, class... Args>
+class callback_handler<Callback, R0(Args...)> {
+ public:
+  using executor_type = runtime_executor;
+  using cancellation_slot_type = net::cancellation_slot;
+  using value_type = completion_value_t<Args...>;
+  using callback_value = typename Callback::value_type;
+  static_assert(delivers_to<callback_value, value_type>,
+                "stakker::asio: the callback's type does not match the operation's completion: "
+                "a completion void() needs ret<void>/fwd<void>, void(A) needs ret<A>, and "
+                "void(A, B...) needs ret<std::tuple<A, B...>> (or types constructible from them)");
+
+  callback_handler(Callback cb, runtime_executor ex, net::cancellation_signal* signal) noexcept
+      : cb_(std::move(cb)), ex_(ex), signal_(signal) {}
+  callback_handler(callback_handler&& o) noexcept
+      : cb_(std::move(o.cb_)), ex_(o.ex_), signal_(std::exchange(o.signal_, nullptr)) {}
+  callback_handler& operator=(callback_handler&&) = delete;
+  ~callback_handler() {
+    if (cb_ && !ex_.running_in_this_thread()) {
+      ex_.execute([cb = std::move(cb_)]() mutable { Callback gone = std::move(cb); });
+    }
+  }
+
+  executor_type get_executor() const noexcept { return ex_; }
+  cancellation_slot_type get_cancellation_slot() const noexcept {
+    return signal_ != nullptr ? signal_->slot() : cancellation_slot_type();
+  }
+
+  void operator()(Args... args) {
+    signal_ = nullptr;
+    Callback cb = std::move(cb_);  // destroyed here, on the runtime's thread
+    if constexpr (std::is_void_v<value_type>) {
+      cb();
+    } else {
+      cb(callback_value(value_type(std::move(args)...)));
+    }
+  }
+
+ private:
+  Callback cb_;
+  runtime_executor ex_;
+  net::cancellation_signal* signal_;
+};
+
+// The cancellation signal of one operation, kept in the node its handler's ret feeds, so
+// that it lives as long as the handler (composed operations use the slot until they end).
+struct cancel_signal {
+  net::cancellation_signal signal;
+};
+
+// Awaits one operation's completion value through a pipe node (drop mode: if the handler is
+// destroyed uncalled, the awaiting chain is dropped). Destroying the awaiter while the
+// operation is pending (its task was destroyed, or its actor stopped) emits a terminal
+// cancellation on the operation's slot, inline on the runtime's thread: the operation ends
+// with operation_aborted, and its completion then reaches no one. `Raw` gives the
+// completion value as it is; otherwise as use_task documents (errors thrown).
+template <class V, bool Raw>
+class op_awaiter : public coro::detail::pipe_awaiter<V, false, cancel_signal> {
+  using base = coro::detail::pipe_awaiter<V, false, cancel_signal>;
+
+ public:
+  using node = typename base::node;
+  explicit op_awaiter(node* n) noexcept : base(n) {}
+  op_awaiter(op_awaiter&&) noexcept = default;
+  ~op_awaiter() { cancel(); }
+
+  // Starts the operation: `init(handler, args...)` with a handler feeding this awaiter.
+  template <class Sig, class Init, class... InitArgs>
+  static op_awaiter start(core& c, Init&& init, InitArgs&&... args) {
+    op_awaiter aw(coro::detail::recycled_new<node>(c, true));
+    std::forward<Init>(init)(
+        callback_handler<ret<V>, Sig>(node::make_ret(aw.n_), io_binding::of(c).get_executor(),
+                                      &aw.n_->extra.signal),
+        std::forward<InitArgs>(args)...);
+    return aw;
+  }
+
+  auto await_resume() {
+    if constexpr (Raw || std::is_void_v<V>) {
+      return base::await_resume();
+    } else {
+      return unpack(base::await_resume());
+    }
+  }
+
+ protected:
+  op_awaiter() noexcept = default;
+
+ private:
+  void cancel() noexcept {
+    if (this->n_ != nullptr && this->n_->state == node::state_t::empty) {
+      try {
+        this->n_->extra.signal.emit(net::cancellation_type::terminal);
+      } catch (...) {
+        // A cancellation handler that throws cannot cancel; the completion is still ignored.
+      }
+    }
+  }
+
+  // use_task's results, as Asio's use_awaitable gives them: a leading error_code or
+  // exception_ptr is thrown if set and removed; what remains is returned (nothing, one
+  // value, or a tuple).
+  template <class U>
+  static auto unpack(U&& v) {
+    using D = std::decay_t<U>;
+    if constexpr (std::is_same_v<D, error_code>) {
+      if (v) throw system_error(v);
+    } else if constexpr (std::is_same_v<D, std::exception_ptr>) {
+      if (v) std::rethrow_exception(v);
+    } else {
+      return std::forward<U>(v);
+    }
+  }
+  template <class E, class... T>
+  static auto unpack(std::tuple<E, T...>&& v) {
+    if constexpr (std::is_same_v<E, error_code> || std::is_same_v<E, std::exception_ptr>) {
+      unpack(std::get<0>(v));
+      if constexpr (sizeof...(T) == 1) {
+        return std::move(std::get<1>(v));
+      } else {
+        return std::apply([](E&&, T&&... rest) { return std::tuple<T...>(std::move(rest)...); },
+                          std::move(v));
+      }
+    } else {
+      return std::move(v);
+    }
+  }
+};
+
+}  // namespace stakker::asio::detail

@@ -1,0 +1,174 @@
+// runtime_executor: an Asio standard executor whose work runs on a runtime's main queue,
+// and io_binding, which ties a runtime to the io_context its Asio operations live on.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "stakker/asio/config.hpp"
+#include "stakker/core.hpp"
+#include "stakker/sync/waker.hpp"
+
+namespace stakker::asio {
+
+class io_binding;
+
+namespace detail {
+
+// A closure handed to the runtime from another thread.
+struct remote_item {
+  virtual ~remote_item() = default;
+  virtual void run() = 0;
+};
+
+template <class F>
+struct remote_closure final : remote_item {
+  F f;
+  explicit remote_closure(F&& fn) : f(std::move(fn)) {}
+  void run() override { std::move(f)(); }
+};
+
+// Runs an Asio function object from the runtime's queue.
+template <class F>
+struct queued_closure {
+  F f;
+  void operator()(core&) { std::move(f)(); }
+};
+
+}  // namespace detail
+
+// The executor of a runtime bound to an io_context (see io_binding). `execute(f)` never runs
+// `f` inline (blocking.never): it queues `f` on the runtime's main queue, where it runs in
+// FIFO order with the actors' calls. From the runtime's thread that is one queue push (and,
+// under io_loop, a request for a run if none is under way); from any other thread it goes
+// through a mutex-guarded inbox and a waker, and `f` runs on the runtime's thread.
+// `query(execution::context)` is the bound io_context, so I/O objects made from this
+// executor use that context's services, and their completions come back through `execute`.
+// Satisfies Asio's standard executor requirements, so `net::post`, `net::dispatch`,
+// `net::any_io_executor` and `net::co_spawn` accept it. Two pointers' worth of copying; the
+// io_binding must outlive every use (as an io_context must outlive its executors' use).
+class runtime_executor {
+ public:
+  explicit runtime_executor(io_binding& b) noexcept : b_(&b) {}
+
+  template <class F>
+  void execute(F&& f) const;
+
+  net::io_context& query(net::execution::context_t) const noexcept;
+  static constexpr net::execution::blocking_t query(net::execution::blocking_t) noexcept {
+    return net::execution::blocking.never;
+  }
+  runtime_executor require(net::execution::blocking_t::never_t) const noexcept { return *this; }
+
+  // The runtime the work runs on.
+  core& runtime_core() const noexcept;
+  io_binding& binding() const noexcept { return *b_; }
+  // Whether the caller is on the runtime's thread.
+  bool running_in_this_thread() const noexcept;
+
+  friend bool operator==(const runtime_executor& a, const runtime_executor& b) noexcept {
+    return a.b_ == b.b_;
+  }
+  friend bool operator!=(const runtime_executor& a, const runtime_executor& b) noexcept {
+    return a.b_ != b.b_;
+  }
+
+ private:
+  io_binding* b_;
+};
+
+// Ties a runtime to the io_context its Asio operations live on, and gives out the runtime's
+// executor. Registered in the runtime's anymap (as `io_binding*`), so tokens made inside a
+// run find it: one per runtime. Made on the runtime's thread, which must already have a
+// poll waker (a loop driving it: epoll_loop, io_loop); throws std::logic_error otherwise, or
+// if the runtime already has a binding.
+//
+// On its own, io_binding is the third way of sharing loops: the io_context runs on another
+// thread, and completions of handlers bound to the runtime's executor are marshalled to the
+// runtime's thread. io_loop (the io_context drives the runtime) and io_poller (the embedded
+// loop polls the io_context) contain one.
+//
+// Destroy it only after the io_context has stopped running handlers that use it (join the
+// io_context's thread first). Closures still in its inbox are then destroyed unrun.
+class io_binding {
+ public:
+  io_binding(core& c, net::io_context& ioc);
+  ~io_binding();
+  io_binding(const io_binding&) = delete;
+  io_binding& operator=(const io_binding&) = delete;
+
+  runtime_executor get_executor() noexcept { return runtime_executor(*this); }
+  core& runtime_core() const noexcept { return *core_; }
+  net::io_context& context() const noexcept { return *ioc_; }
+  bool running_in_this_thread() const noexcept {
+    return stakker::detail::running_core == core_ || std::this_thread::get_id() == thread_;
+  }
+
+  // The binding of runtime `c`; throws std::logic_error if it has none.
+  static io_binding& of(core& c);
+  // The binding of the runtime whose run is executing on this thread; throws
+  // std::logic_error outside a run, or if that runtime has no binding.
+  static io_binding& current();
+
+  // Queues `f()` on the runtime (see runtime_executor::execute). Any thread.
+  template <class F>
+  void execute(F&& f) {
+    using fn = std::decay_t<F>;
+    if (stakker::detail::running_core == core_) {
+      core_->defer(detail::queued_closure<fn>{fn(std::forward<F>(f))});
+    } else if (std::this_thread::get_id() == thread_) {
+      core_->defer(detail::queued_closure<fn>{fn(std::forward<F>(f))});
+      if (request_run_ != nullptr) request_run_(driver_);
+    } else {
+      post_remote(std::make_unique<detail::remote_closure<fn>>(fn(std::forward<F>(f))));
+    }
+  }
+
+  // For a driver (io_loop): called on the runtime's thread, outside a run, when work was
+  // queued that needs a run to happen.
+  void set_run_request(void (*request)(void*), void* driver) noexcept {
+    request_run_ = request;
+    driver_ = driver;
+  }
+
+ private:
+  struct inbox {
+    std::mutex m;
+    std::vector<std::unique_ptr<detail::remote_item>> items;  // guarded by m
+  };
+  void post_remote(std::unique_ptr<detail::remote_item> item);
+  void drain() noexcept;
+
+  core* core_;
+  net::io_context* ioc_;
+  std::thread::id thread_;
+  void (*request_run_)(void*) = nullptr;
+  void* driver_ = nullptr;
+  inbox inbox_;
+  stakker::waker wake_;
+  stakker::waker_ref wake_ref_;  // what other threads use
+};
+
+template <class F>
+void runtime_executor::execute(F&& f) const {
+  b_->execute(std::forward<F>(f));
+}
+
+inline net::io_context& runtime_executor::query(net::execution::context_t) const noexcept {
+  return b_->context();
+}
+
+inline core& runtime_executor::runtime_core() const noexcept { return b_->runtime_core(); }
+
+inline bool runtime_executor::running_in_this_thread() const noexcept {
+  return b_->running_in_this_thread();
+}
+
+// The executor of runtime `c` (std::logic_error if it has no io_binding).
+inline runtime_executor executor_of(core& c) { return io_binding::of(c).get_executor(); }
+
+}  // namespace stakker::asio

@@ -1,0 +1,175 @@
+// Completion tokens that deliver Asio operations' results into rets and fwds.
+//
+//   timer.async_wait(stakker::asio::use_ret(cx, ret_to<&A::on_timer>(cx)));
+//   sock.async_read_some(buf, stakker::asio::use_fwd(cx, fwd_to<&A::on_read>(cx)));
+//
+// The value a callback receives is the operation's completion arguments: nothing for
+// `void()` (ret<void>), the argument for `void(A)` (ret<A>), and a std::tuple for
+// `void(A, B...)` (ret<std::tuple<A, B...>>, e.g. ret<std::tuple<error_code, std::size_t>>
+// for a read). Errors are values here (operation_aborted included); a ret answers "none"
+// only if the operation's handler is destroyed uncalled (its io_context went first) or, for
+// the forms tied to an actor, when that actor stops.
+//
+// Completions always arrive through the runtime's queue (the handler's associated executor
+// is the runtime's), on the runtime's thread, whichever thread runs the io_context. The
+// runtime needs an io_binding (io_loop, io_poller, or io_binding itself).
+#pragma once
+
+#include <type_traits>
+#include <utility>
+
+#include "stakker/asio/detail/handler.hpp"
+#include "stakker/coro/spawn.hpp"
+#include "stakker/coro/task.hpp"
+#include "stakker/cx.hpp"
+
+namespace stakker::asio {
+
+// Plain tokens: deliver into the callback; the operation is not tied to any actor.
+template <class R>
+struct use_ret_t {
+  ret<R> r;
+  runtime_executor ex;
+};
+template <class R>
+struct use_fwd_t {
+  fwd<R> f;
+  runtime_executor ex;
+};
+
+// Tokens tied to an actor: when it stops, the pending operation is cancelled (terminal
+// per-operation cancellation, so it ends with operation_aborted) and nothing is delivered
+// afterwards; a ret then answers "none". Cost: a spawned task per operation (see
+// docs/asio.md), on top of the plain form.
+template <class A, class R>
+struct use_ret_owned_t {
+  cx<A>* x;
+  ret<R> r;
+};
+template <class A, class R>
+struct use_fwd_owned_t {
+  cx<A>* x;
+  fwd<R> f;
+};
+
+// The runtime is the one whose run is executing (std::logic_error outside a run).
+template <class R>
+use_ret_t<R> use_ret(ret<R> r) {
+  return {std::move(r), io_binding::current().get_executor()};
+}
+template <class R>
+use_ret_t<R> use_ret(core& c, ret<R> r) {
+  return {std::move(r), executor_of(c)};
+}
+template <class A, class R>
+use_ret_owned_t<A, R> use_ret(cx<A>& x, ret<R> r) {
+  return {&x, std::move(r)};
+}
+
+template <class R>
+use_fwd_t<R> use_fwd(fwd<R> f) {
+  return {std::move(f), io_binding::current().get_executor()};
+}
+template <class R>
+use_fwd_t<R> use_fwd(core& c, fwd<R> f) {
+  return {std::move(f), executor_of(c)};
+}
+template <class A, class R>
+use_fwd_owned_t<A, R> use_fwd(cx<A>& x, fwd<R> f) {
+  return {&x, std::move(f)};
+}
+
+namespace detail {
+
+template <class R, class V>
+coro::task<R> deliver_ret(op_awaiter<V, true> aw) {
+  if constexpr (std::is_void_v<R>) {
+    co_await aw;
+  } else {
+    co_return R(co_await aw);
+  }
+}
+
+template <class R, class V>
+coro::task<void> deliver_fwd(op_awaiter<V, true> aw, fwd<R> f) {
+  if constexpr (std::is_void_v<R>) {
+    co_await aw;
+    f();
+  } else {
+    f(R(co_await aw));
+  }
+}
+
+template <class R, class V>
+void check_delivers() {
+  static_assert(delivers_to<R, V>,
+                "stakker::asio: the callback's type does not match the operation's completion: "
+                "a completion void() needs ret<void>/fwd<void>, void(A) needs ret<A>, and "
+                "void(A, B...) needs ret<std::tuple<A, B...>> (or types constructible from them)");
+}
+
+}  // namespace detail
+}  // namespace stakker::asio
+
+STAKKER_ASIO_NAMESPACE_BEGIN
+
+template <class R, class R0, class... Args>
+class async_result<::stakker::asio::use_ret_t<R>, R0(Args...)> {
+ public:
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    using handler = ::stakker::asio::detail::callback_handler<::stakker::ret<R>, void(Args...)>;
+    std::forward<Init>(init)(handler(std::move(token.r), token.ex, nullptr),
+                             std::forward<InitArgs>(args)...);
+  }
+};
+
+template <class R, class R0, class... Args>
+class async_result<::stakker::asio::use_fwd_t<R>, R0(Args...)> {
+ public:
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    using handler = ::stakker::asio::detail::callback_handler<::stakker::fwd<R>, void(Args...)>;
+    std::forward<Init>(init)(handler(std::move(token.f), token.ex, nullptr),
+                             std::forward<InitArgs>(args)...);
+  }
+};
+
+// The operation starts at once; a task tied to the actor waits for it (so the actor's stop
+// destroys the wait, which cancels the operation).
+template <class A, class R, class R0, class... Args>
+class async_result<::stakker::asio::use_ret_owned_t<A, R>, R0(Args...)> {
+ public:
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    namespace sd = ::stakker::asio::detail;
+    using V = sd::completion_value_t<Args...>;
+    sd::check_delivers<R, V>();
+    ::stakker::cx<A>& x = *token.x;
+    auto aw = sd::op_awaiter<V, true>::template start<void(Args...)>(
+        x.core(), std::forward<Init>(init), std::forward<InitArgs>(args)...);
+    ::stakker::coro::spawn(x, sd::deliver_ret<R>(std::move(aw)), std::move(token.r));
+  }
+};
+
+template <class A, class R, class R0, class... Args>
+class async_result<::stakker::asio::use_fwd_owned_t<A, R>, R0(Args...)> {
+ public:
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    namespace sd = ::stakker::asio::detail;
+    using V = sd::completion_value_t<Args...>;
+    sd::check_delivers<R, V>();
+    ::stakker::cx<A>& x = *token.x;
+    auto aw = sd::op_awaiter<V, true>::template start<void(Args...)>(
+        x.core(), std::forward<Init>(init), std::forward<InitArgs>(args)...);
+    ::stakker::coro::spawn(x, sd::deliver_fwd<R>(std::move(aw), std::move(token.f)),
+                           ::stakker::ret_nop<void>());
+  }
+};
+
+STAKKER_ASIO_NAMESPACE_END

@@ -1,0 +1,95 @@
+// use_task: awaiting Asio operations from stakker::coro tasks.
+//
+//   std::size_t n = co_await sock.async_read_some(net::buffer(buf), stakker::asio::use_task);
+//
+// The initiating function returns an awaitable, and the operation starts when it is awaited
+// (like Asio's use_awaitable). Results come as use_awaitable gives them: a leading
+// error_code or exception_ptr is thrown (as system_error) when set and dropped from the
+// result; what remains is returned: nothing, one value, or a std::tuple. Wrap the token in
+// Asio's `as_tuple` to get errors as values instead.
+//
+// The task resumes from the runtime's queue on the runtime's thread, whichever thread runs
+// the io_context. Destroying the waiting task (dropped, its actor stopped, abandoned by
+// when_any or with_timeout) cancels the operation through its cancellation slot (terminal:
+// it ends with operation_aborted) and nothing is resumed. If the operation's handler is
+// destroyed uncalled (its io_context went first), the task is dropped (drop mode). Only
+// for stakker::coro tasks on a runtime with an io_binding.
+#pragma once
+
+#include <coroutine>
+#include <tuple>
+#include <utility>
+
+#include "stakker/asio/detail/handler.hpp"
+
+namespace stakker::asio {
+
+struct use_task_t {};
+inline constexpr use_task_t use_task{};
+
+namespace detail {
+
+// The awaitable returned by an initiating function given use_task: holds the initiation
+// and its arguments until awaited.
+template <class Sig, class Init, class... InitArgs>
+class task_op;
+
+template <class R0, class... Args, class Init, class... InitArgs>
+class task_op<R0(Args...), Init, InitArgs...>
+    : public op_awaiter<completion_value_t<Args...>, false> {
+  using base = op_awaiter<completion_value_t<Args...>, false>;
+  using node = typename base::node;
+
+ public:
+  template <class I, class... A>
+  explicit task_op(I&& init, A&&... args)
+      : init_(std::forward<I>(init)), args_(std::forward<A>(args)...) {}
+  task_op(task_op&&) noexcept = default;
+
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    core& c = coro::detail::running_core_or_throw(
+        "stakker::asio::use_task: an operation was awaited outside a runtime's run");
+    runtime_executor ex = io_binding::of(c).get_executor();
+    node* n = coro::detail::recycled_new<node>(c, true);
+    this->n_ = n;
+    n->handle = h;
+    n->root = coro::detail::root_of(h);
+    try {
+      std::apply(
+          [&](InitArgs&... a) {
+            std::move(init_)(
+                callback_handler<ret<completion_value_t<Args...>>, void(Args...)>(
+                    node::make_ret(n), ex, &n->extra.signal),
+                std::move(a)...);
+          },
+          args_);
+    } catch (...) {
+      n->handle = {};  // the dropped handler's wake does nothing; the exception resumes h
+      throw;
+    }
+  }
+
+ private:
+  Init init_;
+  std::tuple<InitArgs...> args_;
+};
+
+}  // namespace detail
+}  // namespace stakker::asio
+
+STAKKER_ASIO_NAMESPACE_BEGIN
+
+template <class R0, class... Args>
+class async_result<::stakker::asio::use_task_t, R0(Args...)> {
+ public:
+  template <class Init, class... InitArgs>
+  static auto initiate(Init&& init, ::stakker::asio::use_task_t, InitArgs&&... args) {
+    return ::stakker::asio::detail::task_op<void(Args...), std::decay_t<Init>,
+                                            std::decay_t<InitArgs>...>(
+        std::forward<Init>(init), std::forward<InitArgs>(args)...);
+  }
+};
+
+STAKKER_ASIO_NAMESPACE_END

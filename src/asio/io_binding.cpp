@@ -1,0 +1,69 @@
+#include <stdexcept>
+
+#include "stakker/asio/executor.hpp"
+
+namespace stakker::asio {
+
+io_binding::io_binding(core& c, net::io_context& ioc)
+    : core_(&c), ioc_(&ioc), thread_(std::this_thread::get_id()) {
+  if (c.anymap_try_get<io_binding*>() != nullptr)
+    throw std::logic_error("stakker::asio::io_binding: this runtime already has a binding");
+  if (!c.uses_wakers())
+    throw std::logic_error(
+        "stakker::asio::io_binding: the runtime has no poll waker; make its loop "
+        "(epoll_loop, io_loop) first");
+  wake_ = c.waker([this](core&, bool deleted) {
+    if (!deleted) drain();
+  });
+  wake_ref_ = wake_.ref();
+  c.anymap_set<io_binding*>(this);
+}
+
+io_binding::~io_binding() {
+  core_->anymap_unset<io_binding*>();
+  wake_.reset();
+  std::vector<std::unique_ptr<detail::remote_item>> items;
+  {
+    std::lock_guard<std::mutex> lock(inbox_.m);
+    items.swap(inbox_.items);
+  }
+  // Destroyed here, on the runtime's thread, unrun.
+}
+
+io_binding& io_binding::of(core& c) {
+  if (io_binding** b = c.anymap_try_get<io_binding*>()) return **b;
+  throw std::logic_error(
+      "stakker::asio: this runtime has no io_binding (make an io_loop, io_poller or "
+      "io_binding for it)");
+}
+
+io_binding& io_binding::current() {
+  core* c = stakker::detail::running_core;
+  if (c == nullptr)
+    throw std::logic_error(
+        "stakker::asio: a token without a runtime was made outside a run (pass the core)");
+  return of(*c);
+}
+
+void io_binding::post_remote(std::unique_ptr<detail::remote_item> item) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(inbox_.m);
+    inbox_.items.push_back(std::move(item));
+    first = inbox_.items.size() == 1;
+  }
+  if (first) wake_ref_.wake();
+}
+
+void io_binding::drain() noexcept {
+  std::vector<std::unique_ptr<detail::remote_item>> items;
+  {
+    std::lock_guard<std::mutex> lock(inbox_.m);
+    items.swap(inbox_.items);
+  }
+  // Queued in arrival order, behind what the runtime already has.
+  for (auto& item : items)
+    core_->defer([p = std::move(item)](core&) { p->run(); });
+}
+
+}  // namespace stakker::asio

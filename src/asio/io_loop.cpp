@@ -1,0 +1,105 @@
+#include "stakker/asio/io_loop.hpp"
+
+#include <mutex>
+#include <utility>
+
+namespace stakker::asio {
+
+// What handlers posted by the loop and its poll waker (any thread) hold.
+struct io_loop::shared {
+  shared(io_loop* l, net::io_context* c) noexcept : loop(l), ioc(c) {}
+  io_loop* loop;         // null once the loop is gone; read on the runtime's thread
+  std::mutex m;          // guards ioc, for the poll waker
+  net::io_context* ioc;  // null once the loop is gone
+};
+
+core& io_loop::install_poll_waker(runtime& rt, const std::shared_ptr<shared>& s) {
+  // Any thread: post a run (it polls the wakers) to the io_context, if it still exists.
+  rt.set_poll_waker([s] {
+    std::lock_guard<std::mutex> lock(s->m);
+    if (s->ioc != nullptr) {
+      net::post(*s->ioc, [s] {
+        if (s->loop != nullptr) s->loop->run_now(false);
+      });
+    }
+  });
+  return rt;
+}
+
+io_loop::io_loop(net::io_context& ioc, runtime& rt)
+    : ioc_(ioc),
+      rt_(rt),
+      shared_(std::make_shared<shared>(this, &ioc)),
+      binding_(install_poll_waker(rt, shared_), ioc),
+      timer_(ioc) {
+  binding_.set_run_request([](void* self) { static_cast<io_loop*>(self)->request_run(); },
+                           this);
+  rt_.anymap_set<io_loop*>(this);
+  request_run();  // for work queued before the loop existed
+}
+
+io_loop::~io_loop() {
+  rt_.anymap_unset<io_loop*>();
+  shared_->loop = nullptr;
+  std::lock_guard<std::mutex> lock(shared_->m);
+  shared_->ioc = nullptr;
+}
+
+void io_loop::request_run() {
+  if (run_posted_) return;
+  run_posted_ = true;
+  net::post(ioc_, [s = shared_] {
+    if (s->loop != nullptr) s->loop->run_now(false);
+  });
+}
+
+void io_loop::run_now(bool idle) {
+  (idle ? idle_posted_ : run_posted_) = false;
+  try {
+    rt_.run(clock::now(), idle);
+  } catch (...) {
+    after_run();  // an escaping plain closure propagates out of the io_context's run
+    throw;
+  }
+  after_run();
+}
+
+void io_loop::after_run() {
+  if (in_run_ && rt_.is_shutdown()) ioc_.stop();
+  if (rt_.has_idle() && !idle_posted_) {
+    idle_posted_ = true;
+    net::post(ioc_, [s = shared_] {
+      if (s->loop != nullptr) s->loop->run_now(true);
+    });
+  }
+  std::optional<instant> next = rt_.next_expiry();
+  if (next == armed_) return;
+  armed_ = next;
+  if (!next) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(*next);  // cancels the previous wait (its handler sees operation_aborted)
+  timer_.async_wait([s = shared_](const error_code& ec) {
+    if (ec || s->loop == nullptr) return;
+    s->loop->armed_.reset();
+    s->loop->run_now(false);
+  });
+}
+
+stop_cause io_loop::run() {
+  auto work = net::make_work_guard(ioc_);
+  in_run_ = true;
+  struct leave {
+    io_loop* l;
+    ~leave() { l->in_run_ = false; }
+  } leaving{this};
+  if (rt_.is_shutdown()) return *rt_.shutdown_cause();
+  request_run();
+  ioc_.run();
+  ioc_.restart();
+  if (rt_.is_shutdown()) return *rt_.shutdown_cause();
+  return stop_cause::stopped();
+}
+
+}  // namespace stakker::asio

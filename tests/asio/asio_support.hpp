@@ -1,0 +1,33 @@
+// Shared by the Asio bridge's tests.
+#pragma once
+
+#include <optional>
+#include <utility>
+
+#include "stakker/asio/asio.hpp"
+#include "stakker/ret.hpp"
+#include "stakker/runtime.hpp"
+
+namespace asio_test {
+
+namespace net = stakker::asio::net;
+
+// Records what a ret<T> delivered, and how many times.
+template <class T>
+struct answer {
+  using value_type = stakker::detail::value_t<T>;
+  int calls = 0;
+  std::optional<value_type> value;
+
+  void record(std::optional<value_type> v) {
+    ++calls;
+    value = std::move(v);
+  }
+  stakker::ret<T> to() {
+    return stakker::ret_do<T>([this](std::optional<value_type> v) { record(std::move(v)); });
+  }
+  bool once_with_value() const { return calls == 1 && value.has_value(); }
+  bool once_none() const { return calls == 1 && !value.has_value(); }
+};
+
+}  // namespace asio_test

@@ -5,12 +5,18 @@
 #include <utility>
 
 #include "stakker/asio/asio.hpp"
+#if defined(STAKKER_ASIO_USE_BOOST)
+#include <boost/asio/experimental/as_tuple.hpp>
+#else
+#include <asio/experimental/as_tuple.hpp>
+#endif
 #include "stakker/ret.hpp"
 #include "stakker/runtime.hpp"
 
 namespace asio_test {
 
 namespace net = stakker::asio::net;
+using net::experimental::as_tuple;
 
 // Records what a ret<T> delivered, and how many times.
 template <class T>

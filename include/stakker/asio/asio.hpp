@@ -1,6 +1,7 @@
 // The whole Asio bridge: the runtime's executor, the tokens, and both shared-loop drivers.
 #pragma once
 
+#include "stakker/asio/async_spawn.hpp"
 #include "stakker/asio/executor.hpp"
 #include "stakker/asio/io_loop.hpp"
 #include "stakker/asio/io_poller.hpp"

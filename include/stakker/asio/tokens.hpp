@@ -82,7 +82,7 @@ use_fwd_owned_t<A, R> use_fwd(cx<A>& x, fwd<R> f) {
 namespace detail {
 
 template <class R, class V>
-coro::task<R> deliver_ret(op_awaiter<V, true> aw) {
+coro::task<R> deliver_ret(op_awaiter<V> aw) {
   if constexpr (std::is_void_v<R>) {
     co_await aw;
   } else {
@@ -91,7 +91,7 @@ coro::task<R> deliver_ret(op_awaiter<V, true> aw) {
 }
 
 template <class R, class V>
-coro::task<void> deliver_fwd(op_awaiter<V, true> aw, fwd<R> f) {
+coro::task<void> deliver_fwd(op_awaiter<V> aw, fwd<R> f) {
   if constexpr (std::is_void_v<R>) {
     co_await aw;
     f();
@@ -149,7 +149,7 @@ class async_result<::stakker::asio::use_ret_owned_t<A, R>, R0(Args...)> {
     using V = sd::completion_value_t<Args...>;
     sd::check_delivers<R, V>();
     ::stakker::cx<A>& x = *token.x;
-    auto aw = sd::op_awaiter<V, true>::template start<void(Args...)>(
+    auto aw = sd::op_awaiter<V>::template start<void(Args...)>(
         x.core(), std::forward<Init>(init), std::forward<InitArgs>(args)...);
     ::stakker::coro::spawn(x, sd::deliver_ret<R>(std::move(aw)), std::move(token.r));
   }
@@ -165,7 +165,7 @@ class async_result<::stakker::asio::use_fwd_owned_t<A, R>, R0(Args...)> {
     using V = sd::completion_value_t<Args...>;
     sd::check_delivers<R, V>();
     ::stakker::cx<A>& x = *token.x;
-    auto aw = sd::op_awaiter<V, true>::template start<void(Args...)>(
+    auto aw = sd::op_awaiter<V>::template start<void(Args...)>(
         x.core(), std::forward<Init>(init), std::forward<InitArgs>(args)...);
     ::stakker::coro::spawn(x, sd::deliver_fwd<R>(std::move(aw), std::move(token.f)),
                            ::stakker::ret_nop<void>());

@@ -36,8 +36,8 @@ class task_op;
 
 template <class R0, class... Args, class Init, class... InitArgs>
 class task_op<R0(Args...), Init, InitArgs...>
-    : public op_awaiter<completion_value_t<Args...>, false> {
-  using base = op_awaiter<completion_value_t<Args...>, false>;
+    : public op_awaiter<completion_value_t<Args...>> {
+  using base = op_awaiter<completion_value_t<Args...>>;
   using node = typename base::node;
 
  public:
@@ -47,24 +47,25 @@ class task_op<R0(Args...), Init, InitArgs...>
   task_op(task_op&&) noexcept = default;
 
   bool await_ready() const noexcept { return false; }
+  auto await_resume() {
+    if constexpr (sizeof...(Args) == 0) {
+      base::await_resume();
+    } else {
+      return unpack_completion<Args...>(base::await_resume());
+    }
+  }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
     core& c = coro::detail::running_core_or_throw(
         "stakker::asio::use_task: an operation was awaited outside a runtime's run");
-    runtime_executor ex = io_binding::of(c).get_executor();
     node* n = coro::detail::recycled_new<node>(c, true);
     this->n_ = n;
     n->handle = h;
     n->root = coro::detail::root_of(h);
     try {
-      std::apply(
-          [&](InitArgs&... a) {
-            std::move(init_)(
-                callback_handler<ret<completion_value_t<Args...>>, void(Args...)>(
-                    node::make_ret(n), ex, &n->extra.signal),
-                std::move(a)...);
-          },
-          args_);
+      auto handler = base::template make_handler<void(Args...)>(c, n);
+      std::apply([&](InitArgs&... a) { std::move(init_)(std::move(handler), std::move(a)...); },
+                 args_);
     } catch (...) {
       n->handle = {};  // the dropped handler's wake does nothing; the exception resumes h
       throw;

@@ -97,12 +97,11 @@ struct cancel_signal {
 };
 
 // Awaits one operation's completion value through a pipe node (drop mode: if the handler is
-// destroyed uncalled, the awaiting chain is dropped). Destroying the awaiter while the
-// operation is pending (its task was destroyed, or its actor stopped) emits a terminal
-// cancellation on the operation's slot, inline on the runtime's thread: the operation ends
-// with operation_aborted, and its completion then reaches no one. `Raw` gives the
-// completion value as it is; otherwise as use_task documents (errors thrown).
-template <class V, bool Raw>
+// destroyed uncalled, the awaiting chain is dropped) and gives it as it is. Destroying the
+// awaiter while the operation is pending (its task was destroyed, or its actor stopped)
+// emits a terminal cancellation on the operation's slot, inline on the runtime's thread: the
+// operation ends with operation_aborted, and its completion then reaches no one.
+template <class V>
 class op_awaiter : public coro::detail::pipe_awaiter<V, false, cancel_signal> {
   using base = coro::detail::pipe_awaiter<V, false, cancel_signal>;
 
@@ -116,23 +115,18 @@ class op_awaiter : public coro::detail::pipe_awaiter<V, false, cancel_signal> {
   template <class Sig, class Init, class... InitArgs>
   static op_awaiter start(core& c, Init&& init, InitArgs&&... args) {
     op_awaiter aw(coro::detail::recycled_new<node>(c, true));
-    std::forward<Init>(init)(
-        callback_handler<ret<V>, Sig>(node::make_ret(aw.n_), io_binding::of(c).get_executor(),
-                                      &aw.n_->extra.signal),
-        std::forward<InitArgs>(args)...);
+    std::forward<Init>(init)(make_handler<Sig>(c, aw.n_), std::forward<InitArgs>(args)...);
     return aw;
-  }
-
-  auto await_resume() {
-    if constexpr (Raw || std::is_void_v<V>) {
-      return base::await_resume();
-    } else {
-      return unpack(base::await_resume());
-    }
   }
 
  protected:
   op_awaiter() noexcept = default;
+
+  template <class Sig>
+  static callback_handler<ret<V>, Sig> make_handler(core& c, node* n) {
+    return callback_handler<ret<V>, Sig>(node::make_ret(n), io_binding::of(c).get_executor(),
+                                         &n->extra.signal);
+  }
 
  private:
   void cancel() noexcept {
@@ -144,35 +138,45 @@ class op_awaiter : public coro::detail::pipe_awaiter<V, false, cancel_signal> {
       }
     }
   }
-
-  // use_task's results, as Asio's use_awaitable gives them: a leading error_code or
-  // exception_ptr is thrown if set and removed; what remains is returned (nothing, one
-  // value, or a tuple).
-  template <class U>
-  static auto unpack(U&& v) {
-    using D = std::decay_t<U>;
-    if constexpr (std::is_same_v<D, error_code>) {
-      if (v) throw system_error(v);
-    } else if constexpr (std::is_same_v<D, std::exception_ptr>) {
-      if (v) std::rethrow_exception(v);
-    } else {
-      return std::forward<U>(v);
-    }
-  }
-  template <class E, class... T>
-  static auto unpack(std::tuple<E, T...>&& v) {
-    if constexpr (std::is_same_v<E, error_code> || std::is_same_v<E, std::exception_ptr>) {
-      unpack(std::get<0>(v));
-      if constexpr (sizeof...(T) == 1) {
-        return std::move(std::get<1>(v));
-      } else {
-        return std::apply([](E&&, T&&... rest) { return std::tuple<T...>(std::move(rest)...); },
-                          std::move(v));
-      }
-    } else {
-      return std::move(v);
-    }
-  }
 };
+
+// Throws a set error_code (as system_error) or exception_ptr.
+inline void throw_if_error(const error_code& ec) {
+  if (ec) throw system_error(ec);
+}
+inline void throw_if_error(const std::exception_ptr& e) {
+  if (e) std::rethrow_exception(e);
+}
+template <class A>
+inline constexpr bool is_error_v =
+    std::is_same_v<A, error_code> || std::is_same_v<A, std::exception_ptr>;
+
+// The completion value of `void(Args...)` as Asio's use_awaitable gives it: a leading
+// error_code or exception_ptr is thrown if set and removed; what remains is returned
+// (nothing, one value, or a tuple).
+template <class... Args, class V>
+auto unpack_completion(V&& v) {
+  using first = std::decay_t<std::tuple_element_t<0, std::tuple<Args...>>>;
+  if constexpr (sizeof...(Args) == 1) {
+    if constexpr (is_error_v<first>) {
+      throw_if_error(v);
+    } else {
+      return std::forward<V>(v);
+    }
+  } else if constexpr (!is_error_v<first>) {
+    return std::forward<V>(v);
+  } else {
+    throw_if_error(std::get<0>(v));
+    if constexpr (sizeof...(Args) == 2) {
+      return std::move(std::get<1>(v));
+    } else {
+      return std::apply(
+          [](auto&&, auto&&... rest) {
+            return std::tuple<std::decay_t<decltype(rest)>...>(std::move(rest)...);
+          },
+          std::move(v));
+    }
+  }
+}
 
 }  // namespace stakker::asio::detail

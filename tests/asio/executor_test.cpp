@@ -1,0 +1,147 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "asio/asio_support.hpp"
+#include "stakker/coro/spawn.hpp"
+#include "stakker/coro/task.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace net = stakker::asio::net;
+using stakker::coro::task;
+
+struct ExecutorTest : ::testing::Test {
+  net::io_context ioc;
+  stakker::runtime rt;
+  stakker::asio::io_loop loop{ioc, rt};
+  stakker::asio::runtime_executor ex = loop.get_executor();
+};
+
+TEST_F(ExecutorTest, satisfies_asios_executor_concept_and_converts_to_any_io_executor) {
+  static_assert(net::execution::is_executor<stakker::asio::runtime_executor>::value);
+  net::any_io_executor any = ex;
+  EXPECT_EQ(&net::query(any, net::execution::context), &ioc);
+  EXPECT_TRUE(any.target<stakker::asio::runtime_executor>() != nullptr);
+  EXPECT_EQ(net::query(ex, net::execution::blocking), net::execution::blocking.never);
+}
+
+TEST_F(ExecutorTest, post_and_dispatch_queue_and_never_run_inline) {
+  std::vector<std::string> order;
+  rt.defer([&](stakker::core&) {
+    net::post(ex, [&] { order.push_back("post"); });
+    net::dispatch(ex, [&] { order.push_back("dispatch"); });
+    rt.defer([&](stakker::core&) { order.push_back("defer"); });
+    order.push_back("caller");
+  });
+  loop.request_run();
+  ioc.run_for(100ms);
+  EXPECT_EQ(order, (std::vector<std::string>{"caller", "post", "dispatch", "defer"}));
+}
+
+TEST_F(ExecutorTest, work_posted_from_outside_a_run_gets_a_run) {
+  bool ran = false;
+  net::post(ex, [&] { ran = stakker::detail::running_core == &rt; });
+  ioc.run_for(100ms);
+  EXPECT_TRUE(ran);
+}
+
+TEST_F(ExecutorTest, equal_when_they_run_on_the_same_runtime) {
+  EXPECT_EQ(ex, loop.get_executor());
+  EXPECT_EQ(ex, stakker::asio::executor_of(rt));
+  net::io_context other_ioc;
+  stakker::runtime other;
+  stakker::asio::io_loop other_loop(other_ioc, other);
+  EXPECT_NE(ex, other_loop.get_executor());
+}
+
+TEST_F(ExecutorTest, a_second_binding_for_one_runtime_is_refused) {
+  EXPECT_THROW(stakker::asio::io_binding(rt, ioc), std::logic_error);
+}
+
+TEST(ExecutorBinding, a_runtime_without_a_loop_is_refused) {
+  net::io_context ioc;
+  stakker::runtime rt;
+  EXPECT_THROW(stakker::asio::io_binding(rt, ioc), std::logic_error);
+  EXPECT_THROW(stakker::asio::executor_of(rt), std::logic_error);
+}
+
+net::awaitable<int> asio_sleep_then(int v) {
+  net::steady_timer t(co_await net::this_coro::executor, 1ms);
+  co_await t.async_wait(net::use_awaitable);
+  co_return v * 2;
+}
+
+TEST_F(ExecutorTest, co_spawn_runs_an_asio_coroutine_on_the_runtime) {
+  asio_test::answer<int> got;
+  bool on_runtime = false;
+  auto coro = [&]() -> net::awaitable<int> {
+    int v = co_await asio_sleep_then(20);
+    on_runtime = stakker::detail::running_core == &rt;
+    co_return v + 1;
+  };
+  net::co_spawn(ex, coro(), [&](std::exception_ptr e, int v) {
+    EXPECT_FALSE(e);
+    got.record(v);
+  });
+  ioc.run_for(1s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 41);
+  EXPECT_TRUE(on_runtime);
+}
+
+TEST_F(ExecutorTest, a_task_awaits_an_asio_awaitable_through_co_spawn) {
+  asio_test::answer<int> got;
+  auto body = [&]() -> task<int> {
+    int v = co_await net::co_spawn(ex, asio_sleep_then(5), stakker::asio::use_task);
+    co_return v + (stakker::detail::running_core == &rt ? 100 : 0);
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  ioc.run_for(1s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 110);
+}
+
+TEST_F(ExecutorTest, an_asio_awaitable_awaits_a_task_through_async_spawn) {
+  asio_test::answer<int> got;
+  auto make_task = [&]() -> task<int> {
+    co_await net::steady_timer(ioc, 1ms).async_wait(stakker::asio::use_task);
+    co_return stakker::detail::running_core == &rt ? 3 : -3;
+  };
+  auto coro = [&]() -> net::awaitable<int> {
+    int v = co_await stakker::asio::async_spawn(ex, make_task(), net::use_awaitable);
+    co_return v * 10;
+  };
+  net::co_spawn(ex, coro(), [&](std::exception_ptr e, int v) {
+    EXPECT_FALSE(e);
+    got.record(v);
+  });
+  ioc.run_for(1s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 30);
+}
+
+TEST_F(ExecutorTest, an_exception_from_a_task_reaches_the_asio_awaitable) {
+  asio_test::answer<std::string> got;
+  auto failing = []() -> task<int> {
+    throw std::runtime_error("boom");
+    co_return 0;
+  };
+  auto coro = [&]() -> net::awaitable<std::string> {
+    try {
+      co_await stakker::asio::async_spawn(ex, failing(), net::use_awaitable);
+    } catch (const std::runtime_error& e) {
+      co_return e.what();
+    }
+    co_return "none";
+  };
+  net::co_spawn(ex, coro(), [&](std::exception_ptr, std::string v) { got.record(v); });
+  ioc.run_for(1s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, "boom");
+}
+
+}  // namespace

@@ -1,0 +1,187 @@
+// use_ret and use_fwd: values, errors, and cancellation when the owning actor stops.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "asio/asio_support.hpp"
+#include "stakker/stakker.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace net = stakker::asio::net;
+using stakker::asio::error_code;
+using stakker::asio::use_fwd;
+using stakker::asio::use_ret;
+using read_result = std::tuple<error_code, std::size_t>;
+
+struct TokensTest : ::testing::Test {
+  net::io_context ioc;
+  stakker::runtime rt;
+  stakker::asio::io_loop loop{ioc, rt};
+
+  // Runs the io_context until it has no more work, for at most `limit`; returns the time it took.
+  std::chrono::steady_clock::duration run_until_out_of_work(std::chrono::seconds limit = 5s) {
+    auto start = std::chrono::steady_clock::now();
+    ioc.run_for(limit);
+    ioc.restart();
+    return std::chrono::steady_clock::now() - start;
+  }
+};
+
+// An actor that waits on timers and sockets with the actor-tied tokens.
+struct waiter {
+  std::vector<std::string>* log;
+  static waiter init(stakker::cx<waiter>&, std::vector<std::string>* l) { return waiter{l}; }
+
+  void wait_on(stakker::cx<waiter>& cx, net::steady_timer* t) {
+    t->async_wait(use_ret(cx, stakker::ret_to<error_code, &waiter::timer_done>(cx)));
+  }
+  void timer_done(stakker::cx<waiter>&, std::optional<error_code> ec) {
+    log->push_back(!ec ? "none" : *ec ? "error" : "expired");
+  }
+  void read_from(stakker::cx<waiter>& cx, net::local::stream_protocol::socket* s, char* buf) {
+    s->async_read_some(net::buffer(buf, 16),
+                       use_fwd(cx, stakker::fwd_to<read_result, &waiter::got>(cx)));
+  }
+  void got(stakker::cx<waiter>&, read_result r) {
+    log->push_back("read " + std::to_string(std::get<1>(r)));
+  }
+  void stop(stakker::cx<waiter>& cx) { cx.stop(); }
+};
+
+TEST_F(TokensTest, use_ret_delivers_an_error_as_a_value) {
+  asio_test::answer<error_code> got;
+  net::steady_timer t(ioc, 1h);
+  t.async_wait(use_ret(rt, got.to()));
+  net::post(ioc, [&] { t.cancel(); });
+  run_until_out_of_work();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, net::error::operation_aborted);
+}
+
+TEST_F(TokensTest, use_ret_delivers_a_read_as_a_tuple_of_error_and_size) {
+  net::local::stream_protocol::socket a(ioc), b(ioc);
+  net::local::connect_pair(a, b);
+  net::write(b, net::buffer("hello", 5));
+  char buf[16];
+  asio_test::answer<read_result> got;
+  a.async_read_some(net::buffer(buf), use_ret(rt, got.to()));
+  run_until_out_of_work();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_FALSE(std::get<0>(*got.value));
+  EXPECT_EQ(std::get<1>(*got.value), 5u);
+  EXPECT_EQ(std::string(buf, 5), "hello");
+}
+
+TEST_F(TokensTest, use_ret_delivers_end_of_stream_as_an_error_value) {
+  net::local::stream_protocol::socket a(ioc), b(ioc);
+  net::local::connect_pair(a, b);
+  b.close();
+  char buf[16];
+  asio_test::answer<read_result> got;
+  a.async_read_some(net::buffer(buf), use_ret(rt, got.to()));
+  run_until_out_of_work();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(std::get<0>(*got.value), net::error::eof);
+}
+
+TEST_F(TokensTest, use_ret_without_a_core_takes_the_running_runtime) {
+  asio_test::answer<error_code> got;
+  net::steady_timer t(ioc, 1ms);
+  net::post(loop.get_executor(), [&] { t.async_wait(use_ret(got.to())); });
+  run_until_out_of_work();
+  EXPECT_TRUE(got.once_with_value());
+  EXPECT_THROW((void)use_ret(got.to()), std::logic_error);  // outside a run
+}
+
+TEST_F(TokensTest, use_ret_answers_none_when_the_io_context_drops_the_handler) {
+  asio_test::answer<error_code> got;
+  {
+    net::io_context other;
+    net::steady_timer t(other, 1h);
+    t.async_wait(use_ret(rt, got.to()));
+  }  // destroyed with the wait pending: the handler is destroyed uncalled
+  EXPECT_TRUE(got.once_none());
+}
+
+TEST_F(TokensTest, an_actor_tied_ret_gets_the_timer_completion_as_an_actor_call) {
+  std::vector<std::string> log;
+  auto w = stakker::make_actor<&waiter::init>(rt, stakker::ret_nop<stakker::stop_cause>(), &log);
+  net::steady_timer t(ioc, 1ms);
+  stakker::call<&waiter::wait_on>(w, &t);
+  loop.request_run();
+  run_until_out_of_work();
+  EXPECT_EQ(log, std::vector<std::string>{"expired"});
+}
+
+TEST_F(TokensTest, stopping_the_actor_cancels_its_pending_wait_promptly_and_delivers_nothing) {
+  std::vector<std::string> log;
+  asio_test::answer<stakker::stop_cause> stopped;
+  auto w = stakker::make_actor<&waiter::init>(rt, stopped.to(), &log);
+  net::steady_timer t(ioc, 1h);
+  stakker::call<&waiter::wait_on>(w, &t);
+  stakker::call<&waiter::stop>(w);
+  loop.request_run();
+  // The hour-long wait ends at once (operation_aborted), so the io_context runs out of work.
+  EXPECT_LT(run_until_out_of_work(), 2s);
+  EXPECT_TRUE(stopped.once_with_value());
+  EXPECT_TRUE(log.empty());  // the ret answered "none" to a stopped actor: nothing ran
+  EXPECT_EQ(t.cancel(), 0u);  // no wait left on the timer
+}
+
+TEST_F(TokensTest, use_fwd_delivers_each_read_of_a_repeated_operation) {
+  std::vector<std::string> log;
+  auto w = stakker::make_actor<&waiter::init>(rt, stakker::ret_nop<stakker::stop_cause>(), &log);
+  net::local::stream_protocol::socket a(ioc), b(ioc);
+  net::local::connect_pair(a, b);
+  char buf[16];
+  net::write(b, net::buffer("abc", 3));
+  stakker::call<&waiter::read_from>(w, &a, buf);
+  loop.request_run();
+  run_until_out_of_work();
+  net::write(b, net::buffer("de", 2));
+  stakker::call<&waiter::read_from>(w, &a, buf);
+  loop.request_run();
+  run_until_out_of_work();
+  EXPECT_EQ(log, (std::vector<std::string>{"read 3", "read 2"}));
+}
+
+TEST_F(TokensTest, stopping_the_actor_cancels_its_pending_read) {
+  std::vector<std::string> log;
+  asio_test::answer<stakker::stop_cause> stopped;
+  auto w = stakker::make_actor<&waiter::init>(rt, stopped.to(), &log);
+  net::local::stream_protocol::socket a(ioc), b(ioc);
+  net::local::connect_pair(a, b);
+  char buf[16];
+  stakker::call<&waiter::read_from>(w, &a, buf);
+  stakker::call<&waiter::stop>(w);
+  loop.request_run();
+  EXPECT_LT(run_until_out_of_work(), 2s);  // the read no longer keeps the io_context busy
+  EXPECT_TRUE(stopped.once_with_value());
+  // Bytes written afterwards stay for the next reader: the cancelled read took nothing.
+  net::write(b, net::buffer("xy", 2));
+  asio_test::answer<read_result> next;
+  a.async_read_some(net::buffer(buf), use_ret(rt, next.to()));
+  run_until_out_of_work();
+  ASSERT_TRUE(next.once_with_value());
+  EXPECT_EQ(std::get<1>(*next.value), 2u);
+  EXPECT_TRUE(log.empty());
+}
+
+TEST_F(TokensTest, a_plain_fwd_gets_nothing_when_the_handler_is_dropped) {
+  int calls = 0;
+  {
+    net::io_context other;
+    net::steady_timer t(other, 1h);
+    t.async_wait(use_fwd(rt, stakker::fwd<error_code>([&](error_code) { ++calls; })));
+  }
+  rt.run(rt.now(), false);
+  EXPECT_EQ(calls, 0);
+}
+
+}  // namespace

@@ -1,0 +1,192 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "asio/asio_support.hpp"
+#include "stakker/coro/spawn.hpp"
+#include "stakker/coro/sleep.hpp"
+#include "stakker/coro/task.hpp"
+#include "stakker/stakker.hpp"
+#include "stakker/testing/counted.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace net = stakker::asio::net;
+using stakker::asio::use_task;
+using stakker::coro::task;
+
+TEST(UseTask, a_task_awaits_a_timer_and_resumes_on_the_runtime_queue) {
+  net::io_context ioc;
+  stakker::runtime rt;
+  stakker::asio::io_loop loop(ioc, rt);
+  asio_test::answer<int> got;
+  net::steady_timer t(ioc, 1ms);
+  auto body = [&]() -> task<int> {
+    co_await t.async_wait(use_task);
+    co_return stakker::detail::running_core == &rt ? 7 : -1;
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  ioc.run_for(1s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 7);
+}
+
+TEST(UseTask, an_error_is_thrown_as_system_error) {
+  net::io_context ioc;
+  stakker::runtime rt;
+  stakker::asio::io_loop loop(ioc, rt);
+  asio_test::answer<int> got;
+  net::steady_timer t(ioc, 1h);
+  auto body = [&]() -> task<int> {
+    net::post(ioc, [&] { t.cancel(); });
+    try {
+      co_await t.async_wait(use_task);
+    } catch (const stakker::asio::system_error& e) {
+      co_return e.code() == net::error::operation_aborted ? 1 : 2;
+    }
+    co_return 3;
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  ioc.run_for(1s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 1);
+}
+
+struct UseTaskTest : ::testing::Test {
+  net::io_context ioc;
+  stakker::runtime rt;
+  stakker::asio::io_loop loop{ioc, rt};
+
+  std::chrono::steady_clock::duration run_until_out_of_work(std::chrono::seconds limit = 5s) {
+    auto start = std::chrono::steady_clock::now();
+    ioc.run_for(limit);
+    ioc.restart();
+    return std::chrono::steady_clock::now() - start;
+  }
+};
+
+TEST_F(UseTaskTest, a_read_returns_its_size_and_a_void_completion_returns_nothing) {
+  net::local::stream_protocol::socket a(ioc), b(ioc);
+  net::local::connect_pair(a, b);
+  net::write(b, net::buffer("hello", 5));
+  asio_test::answer<std::string> got;
+  auto body = [&]() -> task<std::string> {
+    char buf[16];
+    std::size_t n = co_await a.async_read_some(net::buffer(buf), use_task);
+    co_await net::post(ioc, use_task);  // void(): nothing to return
+    co_return std::string(buf, n);
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  run_until_out_of_work();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, "hello");
+}
+
+TEST_F(UseTaskTest, as_tuple_gives_the_error_as_a_value) {
+  net::local::stream_protocol::socket a(ioc), b(ioc);
+  net::local::connect_pair(a, b);
+  b.close();
+  asio_test::answer<bool> got;
+  auto body = [&]() -> task<bool> {
+    char buf[16];
+    auto [ec, n] =
+        co_await a.async_read_some(net::buffer(buf), asio_test::as_tuple(use_task));
+    co_return ec == net::error::eof && n == 0;
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  run_until_out_of_work();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_TRUE(*got.value);
+}
+
+// An actor whose task waits on a read that never completes by itself.
+struct reader {
+  net::local::stream_protocol::socket* s;
+  stakker::testing::counts* counts;
+  int* resumed;
+  static reader init(stakker::cx<reader>& cx, net::local::stream_protocol::socket* s,
+                     stakker::testing::counts* c, int* resumed) {
+    stakker::coro::spawn(cx, read_forever(s, c, resumed), stakker::ret_nop<void>());
+    return reader{s, c, resumed};
+  }
+  static task<void> read_forever(net::local::stream_protocol::socket* s,
+                                 stakker::testing::counts* c, int* resumed) {
+    stakker::testing::counted local(*c);
+    char buf[16];
+    co_await s->async_read_some(net::buffer(buf), use_task);
+    ++*resumed;
+  }
+  void stop(stakker::cx<reader>& cx) { cx.stop(); }
+};
+
+TEST_F(UseTaskTest, stopping_the_owning_actor_cancels_the_awaited_read_promptly) {
+  net::local::stream_protocol::socket a(ioc), b(ioc);
+  net::local::connect_pair(a, b);
+  stakker::testing::counts counts;
+  int resumed = 0;
+  auto r = stakker::make_actor<&reader::init>(rt, stakker::ret_nop<stakker::stop_cause>(), &a,
+                                              &counts, &resumed);
+  loop.request_run();
+  ioc.run_for(20ms);  // the task is now waiting on the read
+  ioc.restart();
+  EXPECT_EQ(counts.alive(), 1);
+  stakker::call<&reader::stop>(r);
+  loop.request_run();
+  EXPECT_LT(run_until_out_of_work(), 2s);  // the read ended (operation_aborted)
+  EXPECT_EQ(resumed, 0);
+  EXPECT_TRUE(counts.balanced());
+}
+
+TEST_F(UseTaskTest, with_timeout_abandons_and_cancels_a_slow_operation) {
+  net::steady_timer slow(ioc, 1h);
+  asio_test::answer<bool> got;
+  auto body = [&]() -> task<bool> {
+    co_return co_await stakker::coro::with_timeout(rt, 5ms, slow.async_wait(use_task));
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  EXPECT_LT(run_until_out_of_work(), 2s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_FALSE(*got.value);  // timed out
+  EXPECT_EQ(slow.cancel(), 0u);  // nothing waits on the timer any more
+}
+
+TEST_F(UseTaskTest, a_handler_dropped_by_its_io_context_drops_the_task) {
+  stakker::testing::counts counts;
+  asio_test::answer<int> got;
+  auto other = std::make_unique<net::io_context>();  // never run
+  auto body = [&]() -> task<int> {
+    stakker::testing::counted local(counts);
+    co_await net::post(*other, use_task);
+    co_return 1;
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  rt.run(rt.now(), false);
+  EXPECT_EQ(counts.alive(), 1);
+  other.reset();  // destroys the posted handler uncalled
+  rt.run(rt.now(), false);
+  EXPECT_TRUE(got.once_none());
+  EXPECT_TRUE(counts.balanced());
+}
+
+TEST(UseTaskMisuse, awaiting_outside_a_bound_runtime_throws) {
+  net::io_context ioc;
+  stakker::runtime rt;
+  rt.set_poll_waker([] {});
+  asio_test::answer<std::string> got;
+  net::steady_timer t(ioc, 1ms);
+  auto body = [&]() -> task<std::string> {
+    try {
+      co_await t.async_wait(use_task);
+    } catch (const std::logic_error& e) {
+      co_return e.what();
+    }
+    co_return "no error";
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  rt.run(rt.now(), false);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_NE(got.value->find("io_binding"), std::string::npos);
+}
+
+}  // namespace

@@ -1,7 +1,11 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS stakker stakker_loop stakker_coro stakker_testing EXPORT stakker-targets
+set(stakker_install_targets stakker stakker_loop stakker_coro stakker_testing)
+if(TARGET stakker_asio)
+  list(APPEND stakker_install_targets stakker_asio)
+endif()
+install(TARGETS ${stakker_install_targets} EXPORT stakker-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

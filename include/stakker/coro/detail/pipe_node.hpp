@@ -48,6 +48,7 @@ struct pipe_node final : wake_node {
   state_t state = state_t::empty;
   bool drop_mode;
   std::optional<value_t<T>> value;
+  [[no_unique_address]] Extra extra;
 
   pipe_node(core& cc, bool drop) noexcept
       : wake_node(cc, [](wake_node* n) noexcept { recycled_delete(static_cast<pipe_node*>(n)); }),

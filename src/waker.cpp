@@ -87,7 +87,12 @@ bool core::poll_wake() {
   if (!wakers_) return false;
   detail::waker_hub& hub = *wakers_->hub;
   bool any = false;
-  std::uint64_t top = hub.top.exchange(0, std::memory_order_acq_rel);
+  // Plain loads first: most runs find nothing, and a load costs less than an exchange. A wake
+  // racing with them sets its bits, then the top word, and calls the poll waker when the top
+  // word was empty: it is seen by this exchange or by the run that call leads to.
+  std::uint64_t top = hub.top.load(std::memory_order_relaxed) != 0
+                          ? hub.top.exchange(0, std::memory_order_acq_rel)
+                          : 0;
   while (top != 0) {
     const int gi = std::countr_zero(top);
     top &= top - 1;
@@ -110,7 +115,8 @@ bool core::poll_wake() {
       }
     }
   }
-  if (hub.drops_pending.exchange(false, std::memory_order_acq_rel)) {
+  if (hub.drops_pending.load(std::memory_order_relaxed) &&
+      hub.drops_pending.exchange(false, std::memory_order_acq_rel)) {
     std::vector<std::uint32_t> dropped;
     {
       std::lock_guard<std::mutex> lock(hub.drop_mutex);

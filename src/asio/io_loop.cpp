@@ -30,10 +30,10 @@ io_loop::io_loop(net::io_context& ioc, runtime& rt)
     : ioc_(ioc),
       rt_(rt),
       shared_(std::make_shared<shared>(this, &ioc)),
-      binding_(install_poll_waker(rt, shared_), ioc),
-      timer_(ioc) {
-  binding_.set_run_request([](void* self) { static_cast<io_loop*>(self)->request_run(); },
-                           this);
+      binding_(install_poll_waker(rt, shared_), ioc) {
+  binding_.set_driver(
+      this, [](void* self) { static_cast<io_loop*>(self)->request_run(); },
+      [](void* self) { static_cast<io_loop*>(self)->run_now(false); });
   rt_.anymap_set<io_loop*>(this);
   request_run();  // for work queued before the loop existed
 }
@@ -49,12 +49,14 @@ void io_loop::request_run() {
   if (run_posted_) return;
   run_posted_ = true;
   net::post(ioc_, [s = shared_] {
-    if (s->loop != nullptr) s->loop->run_now(false);
+    if (s->loop == nullptr) return;
+    s->loop->run_posted_ = false;
+    s->loop->run_now(false);
   });
 }
 
 void io_loop::run_now(bool idle) {
-  (idle ? idle_posted_ : run_posted_) = false;
+  if (idle) idle_posted_ = false;
   try {
     rt_.run(clock::now(), idle);
   } catch (...) {
@@ -72,15 +74,19 @@ void io_loop::after_run() {
       if (s->loop != nullptr) s->loop->run_now(true);
     });
   }
+  if (!armed_ && rt_.timer_count() == 0) return;  // the common case: nothing to arm
   std::optional<instant> next = rt_.next_expiry();
   if (next == armed_) return;
   armed_ = next;
   if (!next) {
-    timer_.cancel();
+    timer_->cancel();
     return;
   }
-  timer_.expires_at(*next);  // cancels the previous wait (its handler sees operation_aborted)
-  timer_.async_wait([s = shared_](const error_code& ec) {
+  // Made on the first runtime timer: an Asio timer makes the io_context poll its reactor on
+  // every pass, which a program without runtime timers need not pay for.
+  if (!timer_) timer_.emplace(ioc_);
+  timer_->expires_at(*next);  // cancels the previous wait (its handler sees operation_aborted)
+  timer_->async_wait([s = shared_](const error_code& ec) {
     if (ec || s->loop == nullptr) return;
     s->loop->armed_.reset();
     s->loop->run_now(false);

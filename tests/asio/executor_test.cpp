@@ -42,6 +42,21 @@ TEST_F(ExecutorTest, post_and_dispatch_queue_and_never_run_inline) {
   EXPECT_EQ(order, (std::vector<std::string>{"caller", "post", "dispatch", "defer"}));
 }
 
+TEST_F(ExecutorTest, blocking_possibly_runs_the_runtime_at_once_from_an_io_context_handler) {
+  auto possibly = net::require(ex, net::execution::blocking.possibly);
+  EXPECT_EQ(net::query(possibly, net::execution::blocking), net::execution::blocking.possibly);
+  EXPECT_EQ(possibly, ex);
+  std::vector<std::string> order;
+  net::post(ioc, [&] {
+    rt.defer([&](stakker::core&) { order.push_back("queued before"); });
+    net::dispatch(ex, [&] { order.push_back("dispatched"); });
+    order.push_back("after dispatch");
+  });
+  ioc.run_for(100ms);
+  // Run from the runtime's queue, behind what was queued, before dispatch returned.
+  EXPECT_EQ(order, (std::vector<std::string>{"queued before", "dispatched", "after dispatch"}));
+}
+
 TEST_F(ExecutorTest, work_posted_from_outside_a_run_gets_a_run) {
   bool ran = false;
   net::post(ex, [&] { ran = stakker::detail::running_core == &rt; });

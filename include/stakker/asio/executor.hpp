@@ -41,16 +41,23 @@ struct queued_closure {
 
 }  // namespace detail
 
-// The executor of a runtime bound to an io_context (see io_binding). `execute(f)` never runs
-// `f` inline (blocking.never): it queues `f` on the runtime's main queue, where it runs in
-// FIFO order with the actors' calls. From the runtime's thread that is one queue push (and,
+// The executor of a runtime bound to an io_context (see io_binding). `execute(f)` queues `f`
+// on the runtime's main queue, where it runs in FIFO order with the actors' calls; it never
+// runs `f` inline (blocking.never). From the runtime's thread that is one queue push (and,
 // under io_loop, a request for a run if none is under way); from any other thread it goes
 // through a mutex-guarded inbox and a waker, and `f` runs on the runtime's thread.
+//
+// Asio's completion paths ask for `blocking.possibly`. That executor queues `f` the same
+// way, and then, when called on the runtime's thread outside any run under io_loop (that is,
+// from the io_context's own handler invocation), runs the runtime at once instead of posting
+// a run: `f` still runs from the runtime's queue, behind what was queued before it, and one
+// pass through the io_context is saved per completion.
+//
 // `query(execution::context)` is the bound io_context, so I/O objects made from this
 // executor use that context's services, and their completions come back through `execute`.
 // Satisfies Asio's standard executor requirements, so `net::post`, `net::dispatch`,
-// `net::any_io_executor` and `net::co_spawn` accept it. Two pointers' worth of copying; the
-// io_binding must outlive every use (as an io_context must outlive its executors' use).
+// `net::any_io_executor` and `net::co_spawn` accept it. Two words; the io_binding must
+// outlive every use (as an io_context must outlive its executors' use).
 class runtime_executor {
  public:
   explicit runtime_executor(io_binding& b) noexcept : b_(&b) {}
@@ -59,10 +66,16 @@ class runtime_executor {
   void execute(F&& f) const;
 
   net::io_context& query(net::execution::context_t) const noexcept;
-  static constexpr net::execution::blocking_t query(net::execution::blocking_t) noexcept {
-    return net::execution::blocking.never;
+  constexpr net::execution::blocking_t query(net::execution::blocking_t) const noexcept {
+    return possibly_ ? net::execution::blocking_t(net::execution::blocking.possibly)
+                     : net::execution::blocking_t(net::execution::blocking.never);
   }
-  runtime_executor require(net::execution::blocking_t::never_t) const noexcept { return *this; }
+  runtime_executor require(net::execution::blocking_t::never_t) const noexcept {
+    return runtime_executor(*b_, false);
+  }
+  runtime_executor require(net::execution::blocking_t::possibly_t) const noexcept {
+    return runtime_executor(*b_, true);
+  }
 
   // The runtime the work runs on.
   core& runtime_core() const noexcept;
@@ -70,6 +83,8 @@ class runtime_executor {
   // Whether the caller is on the runtime's thread.
   bool running_in_this_thread() const noexcept;
 
+  // Equal when the work runs on the same runtime (the blocking property aside, as Asio's
+  // own executors compare).
   friend bool operator==(const runtime_executor& a, const runtime_executor& b) noexcept {
     return a.b_ == b.b_;
   }
@@ -78,7 +93,9 @@ class runtime_executor {
   }
 
  private:
+  runtime_executor(io_binding& b, bool possibly) noexcept : b_(&b), possibly_(possibly) {}
   io_binding* b_;
+  bool possibly_ = false;
 };
 
 // Ties a runtime to the io_context its Asio operations live on, and gives out the runtime's
@@ -128,11 +145,26 @@ class io_binding {
     }
   }
 
-  // For a driver (io_loop): called on the runtime's thread, outside a run, when work was
-  // queued that needs a run to happen.
-  void set_run_request(void (*request)(void*), void* driver) noexcept {
-    request_run_ = request;
+  // Like execute, and on the runtime's thread outside any run, under a driver that can
+  // run the runtime there (io_loop), runs it at once (runtime_executor's blocking.possibly).
+  template <class F>
+  void execute_possibly(F&& f) {
+    using fn = std::decay_t<F>;
+    if (run_now_ != nullptr && stakker::detail::running_core == nullptr &&
+        std::this_thread::get_id() == thread_) {
+      core_->defer(detail::queued_closure<fn>{fn(std::forward<F>(f))});
+      run_now_(driver_);
+    } else {
+      execute(std::forward<F>(f));
+    }
+  }
+
+  // For a driver (io_loop), called on the runtime's thread outside a run: `request` when
+  // work was queued that needs a run to happen soon, `run_now` to run the runtime at once.
+  void set_driver(void* driver, void (*request)(void*), void (*run_now)(void*)) noexcept {
     driver_ = driver;
+    request_run_ = request;
+    run_now_ = run_now;
   }
 
  private:
@@ -146,8 +178,9 @@ class io_binding {
   core* core_;
   net::io_context* ioc_;
   std::thread::id thread_;
-  void (*request_run_)(void*) = nullptr;
   void* driver_ = nullptr;
+  void (*request_run_)(void*) = nullptr;
+  void (*run_now_)(void*) = nullptr;
   inbox inbox_;
   stakker::waker wake_;
   stakker::waker_ref wake_ref_;  // what other threads use
@@ -155,7 +188,11 @@ class io_binding {
 
 template <class F>
 void runtime_executor::execute(F&& f) const {
-  b_->execute(std::forward<F>(f));
+  if (possibly_) {
+    b_->execute_possibly(std::forward<F>(f));
+  } else {
+    b_->execute(std::forward<F>(f));
+  }
 }
 
 inline net::io_context& runtime_executor::query(net::execution::context_t) const noexcept {

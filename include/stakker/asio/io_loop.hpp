@@ -42,6 +42,7 @@ class io_loop {
  private:
   struct shared;
   static core& install_poll_waker(runtime& rt, const std::shared_ptr<shared>& s);
+  // Runs the runtime now (`idle`: with one idle item first), then re-arms what it needs.
   void run_now(bool idle);
   void after_run();
 
@@ -49,7 +50,7 @@ class io_loop {
   runtime& rt_;
   std::shared_ptr<shared> shared_;  // with the poll waker and every handler posted
   io_binding binding_;
-  net::steady_timer timer_;
+  std::optional<net::steady_timer> timer_;  // made with the first runtime timer
   std::optional<instant> armed_;  // what timer_ waits for
   bool run_posted_ = false;
   bool idle_posted_ = false;

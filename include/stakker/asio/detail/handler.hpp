@@ -64,9 +64,8 @@ class callback_handler<Callback, R0(Args...)> {
       : cb_(std::move(o.cb_)), ex_(o.ex_), signal_(std::exchange(o.signal_, nullptr)) {}
   callback_handler& operator=(callback_handler&&) = delete;
   ~callback_handler() {
-    if (cb_ && !ex_.running_in_this_thread()) {
-      ex_.execute([cb = std::move(cb_)]() mutable { Callback gone = std::move(cb); });
-    }
+    if (cb_) [[unlikely]]
+      dropped();
   }
 
   executor_type get_executor() const noexcept { return ex_; }
@@ -85,6 +84,16 @@ class callback_handler<Callback, R0(Args...)> {
   }
 
  private:
+  // Destroyed uncalled: hand the callback to the runtime's thread if this is another one.
+  [[gnu::noinline]] void dropped() noexcept {
+    if (ex_.running_in_this_thread()) return;  // destroyed with the handler, here
+    try {
+      ex_.execute([cb = std::move(cb_)]() mutable { Callback gone = std::move(cb); });
+    } catch (...) {
+      // Out of memory: nothing better than destroying it here.
+    }
+  }
+
   Callback cb_;
   runtime_executor ex_;
   net::cancellation_signal* signal_;

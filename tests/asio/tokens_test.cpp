@@ -130,7 +130,7 @@ TEST_F(TokensTest, stopping_the_actor_cancels_its_pending_wait_promptly_and_deli
   // The hour-long wait ends at once (operation_aborted), so the io_context runs out of work.
   EXPECT_LT(run_until_out_of_work(), 2s);
   EXPECT_TRUE(stopped.once_with_value());
-  EXPECT_TRUE(log.empty());  // the ret answered "none" to a stopped actor: nothing ran
+  EXPECT_TRUE(log.empty());   // the ret answered "none" to a stopped actor: nothing ran
   EXPECT_EQ(t.cancel(), 0u);  // no wait left on the timer
 }
 
@@ -171,6 +171,20 @@ TEST_F(TokensTest, stopping_the_actor_cancels_its_pending_read) {
   ASSERT_TRUE(next.once_with_value());
   EXPECT_EQ(std::get<1>(*next.value), 2u);
   EXPECT_TRUE(log.empty());
+}
+
+TEST(TokensTeardown, a_handler_dropped_after_its_io_loop_is_gone_still_answers_none) {
+  asio_test::answer<error_code> got;
+  stakker::runtime rt;
+  {
+    net::io_context ioc;
+    auto loop = std::make_unique<stakker::asio::io_loop>(ioc, rt);
+    net::steady_timer t(ioc, 1h);
+    t.async_wait(use_ret(rt, got.to()));
+    t.cancel();    // the aborted completion waits in the io_context, never run
+    loop.reset();  // the binding goes first
+  }                // then the io_context destroys the handler (ASan: no use of the binding)
+  EXPECT_TRUE(got.once_none());
 }
 
 TEST_F(TokensTest, a_plain_fwd_gets_nothing_when_the_handler_is_dropped) {

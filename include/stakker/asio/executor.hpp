@@ -121,6 +121,7 @@ class io_binding {
   runtime_executor get_executor() noexcept { return runtime_executor(*this); }
   core& runtime_core() const noexcept { return *core_; }
   net::io_context& context() const noexcept { return *ioc_; }
+  std::thread::id thread_id() const noexcept { return thread_; }
   bool running_in_this_thread() const noexcept {
     return stakker::detail::running_core == core_ || std::this_thread::get_id() == thread_;
   }

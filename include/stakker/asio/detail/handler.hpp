@@ -3,6 +3,7 @@
 
 #include <coroutine>
 #include <exception>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -41,8 +42,10 @@ inline constexpr bool delivers_to = std::is_void_v<V> ? std::is_void_v<R>
 // from the runtime's queue, and delivers to `Callback` (a ret<R> or fwd<R>) there. Its
 // associated cancellation slot is `signal`'s, when the token supports cancellation.
 // Asio may destroy a handler uncalled (its io_context was destroyed with the operation
-// pending) on another thread: the callback is then handed to the runtime's thread to be
-// destroyed there (a ret answers "none"), since callbacks are single-threaded.
+// pending). On the runtime's thread the callback is destroyed there and then (a ret answers
+// "none"), even if the binding or the runtime is gone by then; on another thread it is handed
+// to the runtime's thread through the binding (which must still exist), since callbacks are
+// single-threaded.
 template <class Callback, class Sig>
 class callback_handler;
 
@@ -59,9 +62,12 @@ class callback_handler<Callback, R0(Args...)> {
                 "void(A, B...) needs ret<std::tuple<A, B...>> (or types constructible from them)");
 
   callback_handler(Callback cb, runtime_executor ex, net::cancellation_signal* signal) noexcept
-      : cb_(std::move(cb)), ex_(ex), signal_(signal) {}
+      : cb_(std::move(cb)), ex_(ex), thread_(ex.binding().thread_id()), signal_(signal) {}
   callback_handler(callback_handler&& o) noexcept
-      : cb_(std::move(o.cb_)), ex_(o.ex_), signal_(std::exchange(o.signal_, nullptr)) {}
+      : cb_(std::move(o.cb_)),
+        ex_(o.ex_),
+        thread_(o.thread_),
+        signal_(std::exchange(o.signal_, nullptr)) {}
   callback_handler& operator=(callback_handler&&) = delete;
   ~callback_handler() {
     if (cb_) [[unlikely]]
@@ -86,7 +92,7 @@ class callback_handler<Callback, R0(Args...)> {
  private:
   // Destroyed uncalled: hand the callback to the runtime's thread if this is another one.
   [[gnu::noinline]] void dropped() noexcept {
-    if (ex_.running_in_this_thread()) return;  // destroyed with the handler, here
+    if (std::this_thread::get_id() == thread_) return;  // destroyed with the handler, here
     try {
       ex_.execute([cb = std::move(cb_)]() mutable { Callback gone = std::move(cb); });
     } catch (...) {
@@ -96,6 +102,7 @@ class callback_handler<Callback, R0(Args...)> {
 
   Callback cb_;
   runtime_executor ex_;
+  std::thread::id thread_;  // the runtime's
   net::cancellation_signal* signal_;
 };
 

@@ -1,0 +1,132 @@
+#include "connection.hpp"
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include "stakker/coro/query.hpp"
+#include "stakker/coro/sleep.hpp"
+#include "stakker/coro/spawn.hpp"
+
+namespace kv {
+
+using stakker::asio::use_task;
+
+namespace {
+constexpr std::string_view ok_reply = "OK\n";
+constexpr std::string_view none_reply = "NONE\n";
+constexpr std::string_view deleted_reply = "DELETED\n";
+constexpr std::string_view bye_reply = "BYE\n";
+}  // namespace
+
+connection connection::init(stakker::cx<connection>& x, net::ip::tcp::socket socket,
+                            stakker::actor<store> s, server_stats* stats) {
+  ++stats->connections;
+  // Replies are written whole, one per command: send each at once.
+  stakker::asio::error_code ignored;  // a socket already reset by the peer fails later
+  socket.set_option(net::ip::tcp::no_delay(true), ignored);
+  x.call<&connection::start>();  // runs once the state is installed (the actor is Ready)
+  return connection(x.core(), std::move(socket), std::move(s), stats);
+}
+
+void connection::start(stakker::cx<connection>& x) {
+  stakker::coro::spawn(x, serve(), stakker::ret_to<session_end, &connection::ended>(x));
+}
+
+void connection::ended(stakker::cx<connection>& x, std::optional<session_end> how) {
+  if (!how) ++stats_->broken;
+  x.stop();  // the socket closes as the state goes
+}
+
+stakker::coro::task<session_end> connection::serve() {
+  session_end end = session_end::broken;
+  std::string_view reason;  // set when the client broke the protocol
+  bool between = true;      // not inside a command: the stream may end here
+  try {
+    for (;;) {
+      const command c = parse_command(co_await in_.line(socket_));
+      if (c.what == verb::blank) continue;
+      between = false;
+      if (c.what == verb::bad) {
+        reason = c.error;
+        break;
+      }
+      if (c.what == verb::quit) {
+        co_await net::async_write(socket_, net::buffer(bye_reply), use_task);
+        ++stats_->requests;
+        end = session_end::quit;
+        break;
+      }
+      // The key is copied out of the line: reading the value moves the buffer on.
+      co_await handle(c.what, std::string(c.key), c.length);
+      ++stats_->requests;
+      between = true;
+    }
+  } catch (const stakker::asio::system_error& e) {
+    if (e.code() == net::error::not_found) {
+      reason = "line too long";
+    } else if (e.code() == net::error::eof && between && in_.buffered() == 0) {
+      end = session_end::closed;
+    }
+  }
+  if (reason.empty()) {
+    if (end == session_end::broken) ++stats_->broken;
+  } else {
+    // What follows a malformed command cannot be parsed: say why, then close.
+    end = session_end::rejected;
+    ++stats_->rejected;
+    const std::string text = error_line(reason);
+    try {
+      co_await net::async_write(socket_, net::buffer(text), use_task);
+    } catch (const stakker::asio::system_error&) {
+      // The client is gone already.
+    }
+  }
+  stakker::asio::error_code ignored;
+  socket_.shutdown(net::socket_base::shutdown_send, ignored);
+  if (end == session_end::rejected) {
+    // Closing with unread input would reset the connection, which can destroy the ERROR
+    // reply before the client reads it: drop what the client still sends until it closes
+    // its side, for a second at most.
+    co_await stakker::coro::with_timeout(*core_, std::chrono::seconds(1), in_.skip_rest(socket_));
+  }
+  co_return end;
+}
+
+stakker::coro::task<void> connection::handle(verb what, std::string key, std::size_t length) {
+  using stakker::coro::query;
+  switch (what) {
+    case verb::set: {
+      value_ptr value = co_await in_.value(socket_, length);
+      co_await query<&store::set>(store_, std::move(key), std::move(value));
+      co_await net::async_write(socket_, net::buffer(ok_reply), use_task);
+      break;
+    }
+    case verb::get: {
+      // The value stays alive (shared with the store) until the write has finished.
+      const value_ptr v = co_await query<&store::get>(store_, std::move(key));
+      if (!v) {
+        co_await net::async_write(socket_, net::buffer(none_reply), use_task);
+        break;
+      }
+      const std::string header = value_line(v->size());
+      const std::array<net::const_buffer, 2> reply{net::buffer(header), net::buffer(*v)};
+      co_await net::async_write(socket_, reply, use_task);
+      break;
+    }
+    case verb::del: {
+      const bool existed = co_await query<&store::del>(store_, std::move(key));
+      co_await net::async_write(socket_, net::buffer(existed ? deleted_reply : none_reply),
+                                use_task);
+      break;
+    }
+    case verb::quit:
+    case verb::blank:
+    case verb::bad:
+      break;  // handled by serve()
+  }
+}
+
+}  // namespace kv

@@ -1,0 +1,66 @@
+// connection: one actor per client connection of the key-value server.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "line_reader.hpp"
+#include "protocol.hpp"
+#include "server_stats.hpp"
+#include "stakker/asio/asio.hpp"
+#include "stakker/coro/task.hpp"
+#include "stakker/stakker.hpp"
+#include "store.hpp"
+
+namespace kv {
+
+// How a connection's session ended.
+enum class session_end {
+  quit,      // the client sent QUIT and got BYE
+  closed,    // the client closed its side between commands
+  rejected,  // the client broke the protocol and got an ERROR reply
+  broken,    // an I/O error, or the stream ended in the middle of a command
+};
+
+// Owns the connection's socket. Its protocol handling is one task, spawned by the actor
+// and tied to it: the task reads a command, asks the store (a queued call; the answer
+// resumes the task from the runtime's queue), writes the reply, and goes on with the next
+// command, so pipelined commands are answered in order. Every Asio operation is awaited with
+// use_task, so the task resumes on the runtime's thread, from its queue.
+//
+// The task uses the actor's state (socket, buffer) between the actor's calls, on the same
+// thread. That is safe because the state outlives the task: when the actor stops, for
+// whatever reason (its owner drops it, the session ends), the task is destroyed first, at its
+// suspension point, which cancels the pending read or write (contract K4); the socket closes
+// when the state is destroyed after it.
+class connection {
+ public:
+  static connection init(stakker::cx<connection>& x, net::ip::tcp::socket socket,
+                         stakker::actor<store> s, server_stats* stats);
+
+  // The session's answer (empty if the task was dropped: the store went away, or the task
+  // threw something unexpected, which spawn reports on stderr). Stops the actor.
+  // (The session counts its own outcome in the stats before it closes its side, so a
+  // client that has seen the end of the stream sees the stats up to date.)
+  void ended(stakker::cx<connection>& x, std::optional<session_end> how);
+
+ private:
+  connection(stakker::core& c, net::ip::tcp::socket socket, stakker::actor<store> s,
+             server_stats* stats)
+      : core_(&c), socket_(std::move(socket)), store_(std::move(s)), stats_(stats) {}
+
+  // Queued by init: spawns the session once the state is in its final place.
+  void start(stakker::cx<connection>& x);
+  stakker::coro::task<session_end> serve();
+  // Answers one well-formed SET, GET or DEL.
+  stakker::coro::task<void> handle(verb what, std::string key, std::size_t length);
+
+  stakker::core* core_;  // the runtime's, for timers
+  net::ip::tcp::socket socket_;
+  line_reader in_;
+  stakker::actor<store> store_;
+  server_stats* stats_;
+};
+
+}  // namespace kv

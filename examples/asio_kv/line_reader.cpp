@@ -1,0 +1,58 @@
+#include "line_reader.hpp"
+
+#include <algorithm>
+
+#include "protocol.hpp"
+#include "shared_buffer.hpp"
+
+namespace kv {
+
+using stakker::asio::use_task;
+
+line_reader::line_reader() : buf_(std::make_shared<std::string>()) {
+  // A read for a line takes as much as fits (a line, and what follows it: often a whole
+  // small value, or more pipelined commands), at least 512 bytes.
+  buf_->reserve(max_line);
+}
+
+void line_reader::discard_used() {
+  buf_->erase(0, used_);
+  used_ = 0;
+}
+
+stakker::coro::task<std::string_view> line_reader::line(net::ip::tcp::socket& s) {
+  discard_used();
+  // Completes at once if a whole line is buffered already; buffers at most max_line bytes.
+  const std::size_t n =
+      co_await net::async_read_until(s, shared_buffer(buf_, max_line), '\n', use_task);
+  used_ = n;
+  co_return std::string_view(buf_->data(), n - 1);
+}
+
+stakker::coro::task<std::shared_ptr<std::string>> line_reader::value(net::ip::tcp::socket& s,
+                                                                     std::size_t n) {
+  discard_used();
+  const std::size_t have = std::min(buf_->size(), n);
+  auto out = std::make_shared<std::string>(buf_->data(), have);
+  used_ = have;
+  if (have < n) {
+    out->reserve(n);  // so each step reads as much as it can (up to 64 KiB)
+    co_await net::async_read(s, shared_buffer(out, n), net::transfer_exactly(n - have), use_task);
+  }
+  co_return out;
+}
+
+stakker::coro::task<void> line_reader::skip_rest(net::ip::tcp::socket& s) {
+  buf_->clear();
+  used_ = 0;
+  try {
+    for (;;) {
+      co_await net::async_read(s, shared_buffer(buf_, 4096), net::transfer_at_least(1), use_task);
+      buf_->clear();
+    }
+  } catch (const stakker::asio::system_error&) {
+    // The end of the stream, or an error: nothing more to wait for either way.
+  }
+}
+
+}  // namespace kv

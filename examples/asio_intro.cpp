@@ -80,8 +80,8 @@ coro::task<void> demo(runtime& rt, net::io_context& ioc) {
   int doubled = co_await net::co_spawn(ex, asio_side(21), stakker::asio::use_task);
   std::printf("asio coroutine: %d\n", doubled);
 
-  int plus_one = co_await net::co_spawn(ex, asio_awaiting_a_task(ex, doubled),
-                                        stakker::asio::use_task);
+  int plus_one =
+      co_await net::co_spawn(ex, asio_awaiting_a_task(ex, doubled), stakker::asio::use_task);
   std::printf("task from asio: %d\n", plus_one);
 
   // The alarm actor stops itself once it rang; its stop shuts the runtime down. This task

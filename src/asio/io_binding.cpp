@@ -62,8 +62,7 @@ void io_binding::drain() noexcept {
     items.swap(inbox_.items);
   }
   // Queued in arrival order, behind what the runtime already has.
-  for (auto& item : items)
-    core_->defer([p = std::move(item)](core&) { p->run(); });
+  for (auto& item : items) core_->defer([p = std::move(item)](core&) { p->run(); });
 }
 
 }  // namespace stakker::asio

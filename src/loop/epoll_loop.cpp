@@ -172,8 +172,8 @@ bool epoll_loop::turn(duration max_wait) {
   // A guest's ready handlers run first: they may queue work for the runtime.
   const bool guest_ran = guest_ != nullptr && guest_->poll();
   const bool io_pending = any_pending();
-  const duration wait = rt_.next_wait_max(clock::now(), max_wait,
-                                          io_pending || rt_.has_idle() || guest_ran);
+  const duration wait =
+      rt_.next_wait_max(clock::now(), max_wait, io_pending || rt_.has_idle() || guest_ran);
   std::array<epoll_event, 64> events;
   auto collect = [&](duration d) {
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();

@@ -3,8 +3,8 @@
 #include <chrono>
 
 #include "asio/asio_support.hpp"
-#include "stakker/coro/spawn.hpp"
 #include "stakker/coro/sleep.hpp"
+#include "stakker/coro/spawn.hpp"
 #include "stakker/coro/task.hpp"
 #include "stakker/stakker.hpp"
 #include "stakker/testing/counted.hpp"
@@ -90,9 +90,8 @@ TEST_F(UseTaskTest, as_tuple_gives_the_error_as_a_value) {
   asio_test::answer<bool> got;
   auto body = [&]() -> task<bool> {
     char buf[16];
-    auto [ec, n] =
-        co_await a.async_read_some(net::buffer(buf), asio_test::as_tuple(use_task));
-    co_return ec == net::error::eof && n == 0;
+    auto [ec, n] = co_await a.async_read_some(net::buffer(buf), asio_test::as_tuple(use_task));
+    co_return ec == net::error::eof&& n == 0;
   };
   stakker::coro::spawn(rt, body(), got.to());
   run_until_out_of_work();
@@ -147,7 +146,7 @@ TEST_F(UseTaskTest, with_timeout_abandons_and_cancels_a_slow_operation) {
   stakker::coro::spawn(rt, body(), got.to());
   EXPECT_LT(run_until_out_of_work(), 2s);
   ASSERT_TRUE(got.once_with_value());
-  EXPECT_FALSE(*got.value);  // timed out
+  EXPECT_FALSE(*got.value);      // timed out
   EXPECT_EQ(slow.cancel(), 0u);  // nothing waits on the timer any more
 }
 

@@ -40,8 +40,7 @@ struct initiate_spawn {
   template <class Handler, class T>
   void operator()(Handler&& handler, coro::task<T> t) const {
     using H = std::decay_t<Handler>;
-    auto done = [h = H(std::forward<Handler>(handler))](
-                    std::optional<coro::result<T>> r) mutable {
+    auto done = [h = H(std::forward<Handler>(handler))](std::optional<coro::result<T>> r) mutable {
       std::exception_ptr e;
       if (!r) {
         e = std::make_exception_ptr(coro::task_dropped());

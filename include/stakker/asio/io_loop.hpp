@@ -51,7 +51,7 @@ class io_loop {
   std::shared_ptr<shared> shared_;  // with the poll waker and every handler posted
   io_binding binding_;
   std::optional<net::steady_timer> timer_;  // made with the first runtime timer
-  std::optional<instant> armed_;  // what timer_ waits for
+  std::optional<instant> armed_;            // what timer_ waits for
   bool run_posted_ = false;
   bool idle_posted_ = false;
   bool in_run_ = false;

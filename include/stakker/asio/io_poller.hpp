@@ -35,7 +35,7 @@ class io_poller final : public loop::epoll_loop::guest {
   bool wait(int epoll_fd, duration max) override;
 
   struct watch {
-    bool armed = false;    // a wait on the loop's descriptor is pending
+    bool armed = false;     // a wait on the loop's descriptor is pending
     std::size_t fired = 0;  // how many of the handlers run were that wait's
   };
   loop::epoll_loop& loop_;

@@ -149,8 +149,8 @@ class async_result<::stakker::asio::use_ret_owned_t<A, R>, R0(Args...)> {
     using V = sd::completion_value_t<Args...>;
     sd::check_delivers<R, V>();
     ::stakker::cx<A>& x = *token.x;
-    auto aw = sd::op_awaiter<V>::template start<void(Args...)>(
-        x.core(), std::forward<Init>(init), std::forward<InitArgs>(args)...);
+    auto aw = sd::op_awaiter<V>::template start<void(Args...)>(x.core(), std::forward<Init>(init),
+                                                               std::forward<InitArgs>(args)...);
     ::stakker::coro::spawn(x, sd::deliver_ret<R>(std::move(aw)), std::move(token.r));
   }
 };
@@ -165,8 +165,8 @@ class async_result<::stakker::asio::use_fwd_owned_t<A, R>, R0(Args...)> {
     using V = sd::completion_value_t<Args...>;
     sd::check_delivers<R, V>();
     ::stakker::cx<A>& x = *token.x;
-    auto aw = sd::op_awaiter<V>::template start<void(Args...)>(
-        x.core(), std::forward<Init>(init), std::forward<InitArgs>(args)...);
+    auto aw = sd::op_awaiter<V>::template start<void(Args...)>(x.core(), std::forward<Init>(init),
+                                                               std::forward<InitArgs>(args)...);
     ::stakker::coro::spawn(x, sd::deliver_fwd<R>(std::move(aw), std::move(token.f)),
                            ::stakker::ret_nop<void>());
   }

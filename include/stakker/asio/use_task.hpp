@@ -35,8 +35,7 @@ template <class Sig, class Init, class... InitArgs>
 class task_op;
 
 template <class R0, class... Args, class Init, class... InitArgs>
-class task_op<R0(Args...), Init, InitArgs...>
-    : public op_awaiter<completion_value_t<Args...>> {
+class task_op<R0(Args...), Init, InitArgs...> : public op_awaiter<completion_value_t<Args...>> {
   using base = op_awaiter<completion_value_t<Args...>>;
   using node = typename base::node;
 

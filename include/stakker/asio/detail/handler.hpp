@@ -33,9 +33,8 @@ using completion_value_t = typename completion_value<Args...>::type;
 
 // Whether a callback of `R` can take what a completion of value `V` delivers.
 template <class R, class V>
-inline constexpr bool delivers_to = std::is_void_v<V> ? std::is_void_v<R>
-                                                      : !std::is_void_v<R> &&
-                                                            std::is_constructible_v<R, V>;
+inline constexpr bool delivers_to =
+    std::is_void_v<V> ? std::is_void_v<R> : !std::is_void_v<R> && std::is_constructible_v<R, V>;
 
 // The completion handler of the ret and fwd tokens and of use_task. Asio invokes it through
 // its associated executor, the runtime's: so its body always runs on the runtime's thread,

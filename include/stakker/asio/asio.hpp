@@ -5,5 +5,6 @@
 #include "stakker/asio/executor.hpp"
 #include "stakker/asio/io_loop.hpp"
 #include "stakker/asio/io_poller.hpp"
+#include "stakker/asio/shared_buffer.hpp"
 #include "stakker/asio/tokens.hpp"
 #include "stakker/asio/use_task.hpp"

@@ -11,7 +11,9 @@
 // The task resumes from the runtime's queue on the runtime's thread, whichever thread runs
 // the io_context. Destroying the waiting task (dropped, its actor stopped, abandoned by
 // when_any or with_timeout) cancels the operation through its cancellation slot (terminal:
-// it ends with operation_aborted) and nothing is resumed. If the operation's handler is
+// it ends with operation_aborted) and nothing is resumed. The operation's last step still
+// runs afterwards: a composed read into a dynamic buffer then resizes its container, so keep
+// that in a shared_buffer (shared_buffer.hpp), not in the frame. If the operation's handler is
 // destroyed uncalled (its io_context went first), the task is dropped (drop mode). Only
 // for stakker::coro tasks on a runtime with an io_binding.
 #pragma once

@@ -10,6 +10,10 @@
 // only if the operation's handler is destroyed uncalled (its io_context went first) or, for
 // the forms tied to an actor, when that actor stops.
 //
+// When an actor-tied operation is cancelled, its last step still runs afterwards: a composed
+// read into a dynamic buffer then resizes its container, so keep that in a shared_buffer
+// (shared_buffer.hpp), not in the actor's state.
+//
 // Completions always arrive through the runtime's queue (the handler's associated executor
 // is the runtime's), on the runtime's thread, whichever thread runs the io_context. The
 // runtime needs an io_binding (io_loop, io_poller, or io_binding itself).

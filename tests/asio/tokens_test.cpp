@@ -151,6 +151,16 @@ TEST_F(TokensTest, use_fwd_delivers_each_read_of_a_repeated_operation) {
   EXPECT_EQ(log, (std::vector<std::string>{"read 3", "read 2"}));
 }
 
+TEST_F(TokensTest, use_fwd_delivers_a_timer_error_as_a_value) {
+  std::vector<error_code> got;
+  net::steady_timer t(ioc, 1h);
+  t.async_wait(use_fwd(rt, stakker::fwd<error_code>([&](error_code ec) { got.push_back(ec); })));
+  net::post(ioc, [&] { t.cancel(); });
+  run_until_out_of_work();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], net::error::operation_aborted);
+}
+
 TEST_F(TokensTest, stopping_the_actor_cancels_its_pending_read) {
   std::vector<std::string> log;
   asio_test::answer<stakker::stop_cause> stopped;

@@ -23,8 +23,7 @@
 #include <utility>
 
 #include "stakker/asio/detail/handler.hpp"
-#include "stakker/coro/spawn.hpp"
-#include "stakker/coro/task.hpp"
+#include "stakker/asio/detail/owned_op.hpp"
 #include "stakker/cx.hpp"
 
 namespace stakker::asio {
@@ -43,8 +42,8 @@ struct use_fwd_t {
 
 // Tokens tied to an actor: when it stops, the pending operation is cancelled (terminal
 // per-operation cancellation, so it ends with operation_aborted) and nothing is delivered
-// afterwards; a ret then answers "none". Cost: a spawned task per operation (see
-// docs/asio.md), on top of the plain form.
+// afterwards; a ret then answers "none". Cost: one recycled node per operation, registered
+// with the actor, on top of the plain form.
 template <class A, class R>
 struct use_ret_owned_t {
   cx<A>* x;
@@ -83,36 +82,6 @@ use_fwd_owned_t<A, R> use_fwd(cx<A>& x, fwd<R> f) {
   return {&x, std::move(f)};
 }
 
-namespace detail {
-
-template <class R, class V>
-coro::task<R> deliver_ret(op_awaiter<V> aw) {
-  if constexpr (std::is_void_v<R>) {
-    co_await aw;
-  } else {
-    co_return R(co_await aw);
-  }
-}
-
-template <class R, class V>
-coro::task<void> deliver_fwd(op_awaiter<V> aw, fwd<R> f) {
-  if constexpr (std::is_void_v<R>) {
-    co_await aw;
-    f();
-  } else {
-    f(R(co_await aw));
-  }
-}
-
-template <class R, class V>
-void check_delivers() {
-  static_assert(delivers_to<R, V>,
-                "stakker::asio: the callback's type does not match the operation's completion: "
-                "a completion void() needs ret<void>/fwd<void>, void(A) needs ret<A>, and "
-                "void(A, B...) needs ret<std::tuple<A, B...>> (or types constructible from them)");
-}
-
-}  // namespace detail
 }  // namespace stakker::asio
 
 STAKKER_ASIO_NAMESPACE_BEGIN
@@ -141,21 +110,15 @@ class async_result<::stakker::asio::use_fwd_t<R>, R0(Args...)> {
   }
 };
 
-// The operation starts at once; a task tied to the actor waits for it (so the actor's stop
-// destroys the wait, which cancels the operation).
+// The operation starts at once, registered with the actor (detail/owned_op.hpp).
 template <class A, class R, class R0, class... Args>
 class async_result<::stakker::asio::use_ret_owned_t<A, R>, R0(Args...)> {
  public:
   using return_type = void;
   template <class Init, class Token, class... InitArgs>
   static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
-    namespace sd = ::stakker::asio::detail;
-    using V = sd::completion_value_t<Args...>;
-    sd::check_delivers<R, V>();
-    ::stakker::cx<A>& x = *token.x;
-    auto aw = sd::op_awaiter<V>::template start<void(Args...)>(x.core(), std::forward<Init>(init),
-                                                               std::forward<InitArgs>(args)...);
-    ::stakker::coro::spawn(x, sd::deliver_ret<R>(std::move(aw)), std::move(token.r));
+    ::stakker::asio::detail::start_owned<void(Args...)>(
+        *token.x, std::move(token.r), std::forward<Init>(init), std::forward<InitArgs>(args)...);
   }
 };
 
@@ -165,14 +128,8 @@ class async_result<::stakker::asio::use_fwd_owned_t<A, R>, R0(Args...)> {
   using return_type = void;
   template <class Init, class Token, class... InitArgs>
   static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
-    namespace sd = ::stakker::asio::detail;
-    using V = sd::completion_value_t<Args...>;
-    sd::check_delivers<R, V>();
-    ::stakker::cx<A>& x = *token.x;
-    auto aw = sd::op_awaiter<V>::template start<void(Args...)>(x.core(), std::forward<Init>(init),
-                                                               std::forward<InitArgs>(args)...);
-    ::stakker::coro::spawn(x, sd::deliver_fwd<R>(std::move(aw), std::move(token.f)),
-                           ::stakker::ret_nop<void>());
+    ::stakker::asio::detail::start_owned<void(Args...)>(
+        *token.x, std::move(token.f), std::forward<Init>(init), std::forward<InitArgs>(args)...);
   }
 };
 

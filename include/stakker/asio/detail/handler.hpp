@@ -122,17 +122,8 @@ class op_awaiter : public coro::detail::pipe_awaiter<V, false, cancel_signal> {
 
  public:
   using node = typename base::node;
-  explicit op_awaiter(node* n) noexcept : base(n) {}
   op_awaiter(op_awaiter&&) noexcept = default;
   ~op_awaiter() { cancel(); }
-
-  // Starts the operation: `init(handler, args...)` with a handler feeding this awaiter.
-  template <class Sig, class Init, class... InitArgs>
-  static op_awaiter start(core& c, Init&& init, InitArgs&&... args) {
-    op_awaiter aw(coro::detail::recycled_new<node>(c, true));
-    std::forward<Init>(init)(make_handler<Sig>(c, aw.n_), std::forward<InitArgs>(args)...);
-    return aw;
-  }
 
  protected:
   op_awaiter() noexcept = default;

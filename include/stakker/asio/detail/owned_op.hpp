@@ -1,0 +1,140 @@
+// owned_op: an Asio operation tied to an actor, for use_ret(cx, r) and use_fwd(cx, f).
+#pragma once
+
+#include <coroutine>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "stakker/asio/detail/handler.hpp"
+#include "stakker/coro/detail/context.hpp"
+#include "stakker/cx.hpp"
+
+namespace stakker::asio::detail {
+
+// Registered with the actor like a task tied to it (a root of the coroutine bridge with no
+// frame), so that the actor's stop reaches it: it then emits a terminal cancellation on the
+// operation's slot and drops the callback (a ret answers "none"). Counted (not atomically;
+// only touched on the runtime's thread): one reference while registered, one for the handler.
+template <class Callback>
+struct owned_op final : coro::detail::task_root {
+  Callback cb;
+  net::cancellation_signal signal;
+
+  explicit owned_op(Callback c) noexcept : cb(std::move(c)) {
+    frame = std::noop_coroutine();         // "registered"; destroying it does nothing
+    abandon = [](task_root* r) noexcept {  // the actor stopped (or the runtime went)
+      auto* self = static_cast<owned_op*>(r);
+      try {
+        self->signal.emit(net::cancellation_type::terminal);
+      } catch (...) {
+        // A cancellation handler that throws cannot cancel; the completion is still ignored.
+      }
+      Callback gone = std::move(self->cb);
+    };
+    destroy = [](task_root* r) noexcept {
+      coro::detail::recycled_delete(static_cast<owned_op*>(r));
+    };
+  }
+
+  // The operation ended first: leaves the actor's list. False if the actor stopped first.
+  bool settle() noexcept {
+    if (!frame) return false;
+    frame = {};
+    ctx->unlink(this);
+    release(this);  // the registration's reference; the caller holds another
+    return true;
+  }
+};
+
+// The handler's reference to an owned_op; giving it up settles the operation (the
+// callback, if still there, is destroyed: a ret answers "none").
+template <class Callback>
+struct owned_ref {
+  owned_op<Callback>* op;
+  explicit owned_ref(owned_op<Callback>* o) noexcept : op(o) {}
+  owned_ref(owned_ref&& o) noexcept : op(std::exchange(o.op, nullptr)) {}
+  owned_ref& operator=(owned_ref&&) = delete;
+  ~owned_ref() {
+    if (op == nullptr) return;
+    if (op->settle()) Callback gone = std::move(op->cb);
+    release(op);
+  }
+};
+
+// The completion handler of the actor-tied tokens: like callback_handler, but the callback
+// lives in the owned_op, where the actor's stop can reach it.
+template <class Callback, class Sig>
+class owned_handler;
+
+template <class Callback, class R0, class... Args>
+class owned_handler<Callback, R0(Args...)> {
+ public:
+  using executor_type = runtime_executor;
+  using cancellation_slot_type = net::cancellation_slot;
+  using value_type = completion_value_t<Args...>;
+  using callback_value = typename Callback::value_type;
+  static_assert(delivers_to<callback_value, value_type>,
+                "stakker::asio: the callback's type does not match the operation's completion: "
+                "a completion void() needs ret<void>/fwd<void>, void(A) needs ret<A>, and "
+                "void(A, B...) needs ret<std::tuple<A, B...>> (or types constructible from them)");
+
+  owned_handler(owned_op<Callback>* op, runtime_executor ex) noexcept
+      : ref_(op), ex_(ex), thread_(ex.binding().thread_id()) {}
+  owned_handler(owned_handler&&) noexcept = default;
+  owned_handler& operator=(owned_handler&&) = delete;
+  ~owned_handler() {
+    if (ref_.op != nullptr) [[unlikely]]
+      dropped();
+  }
+
+  executor_type get_executor() const noexcept { return ex_; }
+  cancellation_slot_type get_cancellation_slot() const noexcept {
+    return ref_.op != nullptr ? ref_.op->signal.slot() : cancellation_slot_type();
+  }
+
+  // On the runtime's thread, from its queue (the associated executor is the runtime's).
+  void operator()(Args... args) {
+    owned_ref<Callback> ref = std::move(ref_);
+    if (!ref.op->settle()) return;  // the actor stopped first: nothing to deliver
+    Callback cb = std::move(ref.op->cb);
+    if constexpr (std::is_void_v<value_type>) {
+      cb();
+    } else {
+      cb(callback_value(value_type(std::move(args)...)));
+    }
+  }
+
+ private:
+  // Destroyed uncalled: settle on the runtime's thread.
+  [[gnu::noinline]] void dropped() noexcept {
+    if (std::this_thread::get_id() == thread_) return;  // ref_ settles here
+    try {
+      ex_.execute([r = std::move(ref_)]() {});  // settles when the closure goes
+    } catch (...) {
+      // Out of memory: nothing better than settling here.
+    }
+  }
+
+  owned_ref<Callback> ref_;
+  runtime_executor ex_;
+  std::thread::id thread_;  // the runtime's
+};
+
+// Starts `init(handler, args...)` with the operation tied to the actor of `x`.
+template <class Sig, class Callback, class A, class Init, class... InitArgs>
+void start_owned(cx<A>& x, Callback cb, Init&& init, InitArgs&&... args) {
+  core& c = x.core();
+  runtime_executor ex = io_binding::of(c).get_executor();
+  auto* op = coro::detail::recycled_new<owned_op<Callback>>(std::move(cb));
+  try {
+    coro::detail::context::of(c).link(op, stakker::detail::actor_access::block(x.this_actor()));
+  } catch (...) {
+    coro::detail::recycled_delete(op);
+    throw;
+  }
+  coro::detail::add_ref(op);  // the handler's
+  std::forward<Init>(init)(owned_handler<Callback, Sig>(op, ex), std::forward<InitArgs>(args)...);
+}
+
+}  // namespace stakker::asio::detail

@@ -19,10 +19,13 @@
 #pragma once
 
 #include <coroutine>
+#include <exception>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "stakker/asio/detail/handler.hpp"
+#include "stakker/coro/detail/pipe_node.hpp"
 
 namespace stakker::asio {
 
@@ -30,6 +33,86 @@ struct use_task_t {};
 inline constexpr use_task_t use_task{};
 
 namespace detail {
+
+// The cancellation signal of one operation, kept in the node its handler's ret feeds, so
+// that it lives as long as the handler (composed operations use the slot until they end).
+struct cancel_signal {
+  net::cancellation_signal signal;
+};
+
+// Awaits one operation's completion value through a pipe node (drop mode: if the handler is
+// destroyed uncalled, the awaiting chain is dropped). Destroying the
+// awaiter while the operation is pending (its task was destroyed, or its actor stopped)
+// emits a terminal cancellation on the operation's slot, inline on the runtime's thread: the
+// operation ends with operation_aborted, and its completion then reaches no one.
+template <class V>
+class op_awaiter : public coro::detail::pipe_awaiter<V, false, cancel_signal> {
+  using base = coro::detail::pipe_awaiter<V, false, cancel_signal>;
+
+ public:
+  using node = typename base::node;
+  op_awaiter(op_awaiter&&) noexcept = default;
+  ~op_awaiter() { cancel(); }
+
+ protected:
+  op_awaiter() noexcept = default;
+
+  template <class Sig>
+  static callback_handler<ret<V>, Sig> make_handler(core& c, node* n) {
+    return callback_handler<ret<V>, Sig>(node::make_ret(n), io_binding::of(c).get_executor(),
+                                         &n->extra.signal);
+  }
+
+ private:
+  void cancel() noexcept {
+    if (this->n_ != nullptr && this->n_->state == node::state_t::empty) {
+      try {
+        this->n_->extra.signal.emit(net::cancellation_type::terminal);
+      } catch (...) {
+        // A cancellation handler that throws cannot cancel; the completion is still ignored.
+      }
+    }
+  }
+};
+
+// Throws a set error_code (as system_error) or exception_ptr.
+inline void throw_if_error(const error_code& ec) {
+  if (ec) throw system_error(ec);
+}
+inline void throw_if_error(const std::exception_ptr& e) {
+  if (e) std::rethrow_exception(e);
+}
+template <class A>
+inline constexpr bool is_error_v =
+    std::is_same_v<A, error_code> || std::is_same_v<A, std::exception_ptr>;
+
+// The completion value of `void(Args...)` as Asio's use_awaitable gives it: a leading
+// error_code or exception_ptr is thrown if set and removed; what remains is returned
+// (nothing, one value, or a tuple).
+template <class... Args, class V>
+auto unpack_completion(V&& v) {
+  using first = std::decay_t<std::tuple_element_t<0, std::tuple<Args...>>>;
+  if constexpr (sizeof...(Args) == 1) {
+    if constexpr (is_error_v<first>) {
+      throw_if_error(v);
+    } else {
+      return std::forward<V>(v);
+    }
+  } else if constexpr (!is_error_v<first>) {
+    return std::forward<V>(v);
+  } else {
+    throw_if_error(std::get<0>(v));
+    if constexpr (sizeof...(Args) == 2) {
+      return std::move(std::get<1>(v));
+    } else {
+      return std::apply(
+          [](auto&&, auto&&... rest) {
+            return std::tuple<std::decay_t<decltype(rest)>...>(std::move(rest)...);
+          },
+          std::move(v));
+    }
+  }
+}
 
 // The awaitable returned by an initiating function given use_task: holds the initiation
 // and its arguments until awaited.

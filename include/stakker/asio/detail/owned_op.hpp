@@ -74,10 +74,7 @@ class owned_handler<Callback, R0(Args...)> {
   using cancellation_slot_type = net::cancellation_slot;
   using value_type = completion_value_t<Args...>;
   using callback_value = typename Callback::value_type;
-  static_assert(delivers_to<callback_value, value_type>,
-                "stakker::asio: the callback's type does not match the operation's completion: "
-                "a completion void() needs ret<void>/fwd<void>, void(A) needs ret<A>, and "
-                "void(A, B...) needs ret<std::tuple<A, B...>> (or types constructible from them)");
+  static_assert(check_delivers<callback_value, value_type>::value);
 
   owned_handler(owned_op<Callback>* op, runtime_executor ex) noexcept
       : ref_(op), ex_(ex), thread_(ex.binding().thread_id()) {}

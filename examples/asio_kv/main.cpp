@@ -18,6 +18,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "../demo_support.hpp"
 #include "load.hpp"
 #include "server.hpp"
 #include "stakker/sync/piped_thread.hpp"
@@ -52,58 +53,19 @@ const char usage[] =
 // Parses argv; nullopt (after printing why) if it is malformed.
 std::optional<options> parse(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--serve") {
-      o.serve = true;
-      continue;
-    }
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    }
-    struct numeric {
-      std::string_view name;
-      long* value;
-      long min, max;
-    } const numerics[] = {{"--clients", &o.clients, 1, 2000},
-                          {"--requests", &o.requests, 1, 1'000'000},
-                          {"--value-size", &o.value_size, 0, 16L << 20},
-                          {"--port", &o.port, 0, 65535}};
-    const auto* n = std::find_if(std::begin(numerics), std::end(numerics),
-                                 [&](const numeric& x) { return x.name == arg; });
-    if (n == std::end(numerics)) {
-      std::fprintf(stderr, "stakker_asio_demo: unknown option '%s'\n%s", argv[i], usage);
-      return std::nullopt;
-    }
-    if (i + 1 == argc) {
-      std::fprintf(stderr, "stakker_asio_demo: %s needs a value\n%s", argv[i], usage);
-      return std::nullopt;
-    }
-    const char* text = argv[++i];
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(text, &end, 10);
-    if (end == text || *end != '\0' || errno != 0 || v < n->min || v > n->max) {
-      std::fprintf(stderr, "stakker_asio_demo: %s wants a number in %ld..%ld, not '%s'\n",
-                   argv[i - 1], n->min, n->max, text);
-      return std::nullopt;
-    }
-    *n->value = v;
-  }
+  if (!demo::parse_options(argc, argv, "stakker_asio_demo", usage,
+                           {{"--clients", &o.clients, 1, 2000},
+                            {"--requests", &o.requests, 1, 1'000'000},
+                            {"--value-size", &o.value_size, 0, 16L << 20},
+                            {"--port", &o.port, 0, 65535}},
+                           {{"--serve", &o.serve}}))
+    return std::nullopt;
   if (o.clients * o.value_size > max_load_bytes) {
     std::fprintf(stderr, "stakker_asio_demo: --clients x --value-size exceeds %ld\n%s",
                  max_load_bytes, usage);
     return std::nullopt;
   }
   return o;
-}
-
-double percentile_us(std::vector<std::int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return static_cast<double>(v[k]) / 1000.0;
 }
 
 // Prints the figures; returns whether the run was clean.
@@ -121,8 +83,8 @@ bool print_report(kv::load_report& r, const kv::load_options& o, const kv::serve
               static_cast<double>(r.requests) / seconds,
               static_cast<double>(r.values_checked * o.value_size) / seconds / 1e6);
   std::printf("latency (request -> whole reply): p50 %.0f us, p99 %.0f us, max %.0f us\n",
-              percentile_us(r.latency_ns, 0.50), percentile_us(r.latency_ns, 0.99),
-              percentile_us(r.latency_ns, 1.0));
+              demo::percentile_us(r.latency_ns, 0.50), demo::percentile_us(r.latency_ns, 0.99),
+              demo::percentile_us(r.latency_ns, 1.0));
   std::printf("verified: %llu values byte for byte, %zu failures\n",
               static_cast<unsigned long long>(r.values_checked), r.failures.size());
   std::printf(

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "../demo_support.hpp"
 #include "load.hpp"
 #include "server.hpp"
 #include "stakker/sync/piped_thread.hpp"
@@ -28,10 +29,10 @@ using namespace stakker;
 namespace {
 
 struct options {
-  int clients = 100;
-  int messages = 1000;
-  int window = 4;
-  int port = 0;
+  long clients = 100;
+  long messages = 1000;
+  long window = 4;
+  long port = 0;
   bool serve = false;
 };
 
@@ -46,65 +47,26 @@ const char usage[] =
 // Parses argv; nullopt (after printing why) if it is malformed.
 std::optional<options> parse(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--serve") {
-      o.serve = true;
-      continue;
-    }
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    }
-    struct numeric {
-      std::string_view name;
-      int* value;
-      long min, max;
-    } const numerics[] = {{"--clients", &o.clients, 1, 2000},
-                          {"--messages", &o.messages, 1, 1'000'000},
-                          {"--window", &o.window, 1, 1000},
-                          {"--port", &o.port, 0, 65535}};
-    const auto* n = std::find_if(std::begin(numerics), std::end(numerics),
-                                 [&](const numeric& x) { return x.name == arg; });
-    if (n == std::end(numerics)) {
-      std::fprintf(stderr, "stakker_demo: unknown option '%s'\n%s", argv[i], usage);
-      return std::nullopt;
-    }
-    if (i + 1 == argc) {
-      std::fprintf(stderr, "stakker_demo: %s needs a value\n%s", argv[i], usage);
-      return std::nullopt;
-    }
-    const char* text = argv[++i];
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(text, &end, 10);
-    if (end == text || *end != '\0' || errno != 0 || v < n->min || v > n->max) {
-      std::fprintf(stderr, "stakker_demo: %s wants a number in %ld..%ld, not '%s'\n", argv[i - 1],
-                   n->min, n->max, text);
-      return std::nullopt;
-    }
-    *n->value = static_cast<int>(v);
-  }
+  if (!demo::parse_options(argc, argv, "stakker_demo", usage,
+                           {{"--clients", &o.clients, 1, 2000},
+                            {"--messages", &o.messages, 1, 1'000'000},
+                            {"--window", &o.window, 1, 1000},
+                            {"--port", &o.port, 0, 65535}},
+                           {{"--serve", &o.serve}}))
+    return std::nullopt;
   return o;
-}
-
-double percentile_us(std::vector<std::int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return static_cast<double>(v[k]) / 1000.0;
 }
 
 // Returns whether the run was clean.
 bool print_report(chat::load_report& r, const options& o, const chat::server_stats& s) {
-  const double total = static_cast<double>(o.clients) * o.messages;
-  std::printf("load: %d clients x %d messages (window %d) in %.2f s\n", o.clients, o.messages,
+  const double total = static_cast<double>(o.clients) * static_cast<double>(o.messages);
+  std::printf("load: %ld clients x %ld messages (window %ld) in %.2f s\n", o.clients, o.messages,
               o.window, r.seconds);
-  std::printf("throughput: %.0f messages/s said, %.0f lines/s delivered (fan-out to %d)\n",
+  std::printf("throughput: %.0f messages/s said, %.0f lines/s delivered (fan-out to %ld)\n",
               total / r.seconds, static_cast<double>(r.lines_received) / r.seconds, o.clients);
   std::printf("latency (say -> own echo): p50 %.0f us, p99 %.0f us, max %.0f us\n",
-              percentile_us(r.latency_ns, 0.50), percentile_us(r.latency_ns, 0.99),
-              percentile_us(r.latency_ns, 1.0));
+              demo::percentile_us(r.latency_ns, 0.50), demo::percentile_us(r.latency_ns, 0.99),
+              demo::percentile_us(r.latency_ns, 1.0));
   std::printf(
       "server: %llu connections, %llu messages, %llu broadcast batches, %llu dropped\n",
       static_cast<unsigned long long>(s.connections), static_cast<unsigned long long>(s.messages),
@@ -157,7 +119,8 @@ int main(int argc, char** argv) {
 
   // The load generator on its own thread; its report comes back through the pipe.
   std::optional<chat::load_report> report;
-  chat::load_options load{at, opt->clients, opt->messages, opt->window};
+  chat::load_options load{at, static_cast<int>(opt->clients), static_cast<int>(opt->messages),
+                          static_cast<int>(opt->window)};
   load.server = loop::socket_address::loopback_v4(port);
   piped_thread<int, chat::load_report> generator(
       rt, fwd_do<chat::load_report>([&](chat::load_report r) { report = std::move(r); }),
@@ -169,7 +132,7 @@ int main(int argc, char** argv) {
         link.send(chat::run_load(load, [&link] { return link.cancelled(); }));
       });
   std::printf(
-      "load generator: %d clients x %d messages on a second thread with its own "
+      "load generator: %ld clients x %ld messages on a second thread with its own "
       "runtime and loop\n",
       opt->clients, opt->messages);
   std::fflush(stdout);

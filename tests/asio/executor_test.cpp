@@ -49,12 +49,12 @@ TEST_F(ExecutorTest, blocking_possibly_runs_the_runtime_at_once_from_an_io_conte
   std::vector<std::string> order;
   net::post(ioc, [&] {
     rt.defer([&](stakker::core&) { order.push_back("queued before"); });
-    net::dispatch(ex, [&] { order.push_back("dispatched"); });
-    order.push_back("after dispatch");
+    possibly.execute([&] { order.push_back("executed"); });
+    order.push_back("after execute");
   });
   ioc.run_for(100ms);
-  // Run from the runtime's queue, behind what was queued, before dispatch returned.
-  EXPECT_EQ(order, (std::vector<std::string>{"queued before", "dispatched", "after dispatch"}));
+  // Run from the runtime's queue, behind what was queued, before execute returned.
+  EXPECT_EQ(order, (std::vector<std::string>{"queued before", "executed", "after execute"}));
 }
 
 TEST_F(ExecutorTest, work_posted_from_outside_a_run_gets_a_run) {

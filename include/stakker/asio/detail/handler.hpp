@@ -46,7 +46,10 @@ struct check_delivers {
 
 // The completion handler of the ret and fwd tokens and of use_task. Asio invokes it through
 // its associated executor, the runtime's: so its body always runs on the runtime's thread,
-// from the runtime's queue, and delivers to `Callback` (a ret<R> or fwd<R>) there. Its
+// from the runtime's queue, and delivers to `Callback` (a ret<R> or fwd<R>) there. That
+// executor is the blocking.possibly one (so under io_loop the runtime runs inside the
+// io_context's handler invocation), whether or not Asio asks for it (Boost.Asio 1.81 does
+// not). Its
 // associated cancellation slot is `signal`'s, when the token supports cancellation.
 // Asio may destroy a handler uncalled (its io_context was destroyed with the operation
 // pending). On the runtime's thread the callback is destroyed there and then (a ret answers
@@ -66,7 +69,10 @@ class callback_handler<Callback, R0(Args...)> {
   static_assert(check_delivers<callback_value, value_type>::value);
 
   callback_handler(Callback cb, runtime_executor ex, net::cancellation_signal* signal) noexcept
-      : cb_(std::move(cb)), ex_(ex), thread_(ex.binding().thread_id()), signal_(signal) {}
+      : cb_(std::move(cb)),
+        ex_(ex.require(net::execution::blocking.possibly)),
+        thread_(ex.binding().thread_id()),
+        signal_(signal) {}
   callback_handler(callback_handler&& o) noexcept
       : cb_(std::move(o.cb_)),
         ex_(o.ex_),

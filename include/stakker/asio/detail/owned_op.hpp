@@ -77,7 +77,9 @@ class owned_handler<Callback, R0(Args...)> {
   static_assert(check_delivers<callback_value, value_type>::value);
 
   owned_handler(owned_op<Callback>* op, runtime_executor ex) noexcept
-      : ref_(op), ex_(ex), thread_(ex.binding().thread_id()) {}
+      : ref_(op),
+        ex_(ex.require(net::execution::blocking.possibly)),
+        thread_(ex.binding().thread_id()) {}
   owned_handler(owned_handler&&) noexcept = default;
   owned_handler& operator=(owned_handler&&) = delete;
   ~owned_handler() {

@@ -22,7 +22,7 @@ constexpr std::string_view bye_reply = "BYE\n";
 }  // namespace
 
 connection connection::init(stakker::cx<connection>& x, net::ip::tcp::socket socket,
-                            stakker::actor<store> s, server_stats* stats) {
+                            stakker::share<store> s, server_stats* stats) {
   ++stats->connections;
   // Replies are written whole, one per command: send each at once.
   stakker::asio::error_code ignored;  // a socket already reset by the peer fails later
@@ -96,36 +96,42 @@ stakker::coro::task<session_end> connection::serve() {
 }
 
 stakker::coro::task<void> connection::handle(verb what, std::string key, std::size_t length) {
-  using stakker::coro::query;
+  // The reply: a line and, for a GET that found its key, the value. It is written once
+  // the command is done, by one of the two writes at the end. (Few write sites keep this
+  // task's frame small: a frame over 1 KiB is not recycled, so every command would cost a
+  // malloc and a free.)
+  std::string_view line;
+  std::string header;
+  value_ptr value;  // a GET's: stays alive (shared with the store) until the write has finished
   switch (what) {
     case verb::set: {
-      value_ptr value = co_await in_.value(socket_, length);
-      co_await query<&store::set>(store_, std::move(key), std::move(value));
-      co_await net::async_write(socket_, net::buffer(ok_reply), use_task);
+      value_ptr v = co_await in_.value(socket_, length);
+      store_.rw(*core_)->set(std::move(key), std::move(v));
+      line = ok_reply;
       break;
     }
-    case verb::get: {
-      // The value stays alive (shared with the store) until the write has finished.
-      const value_ptr v = co_await query<&store::get>(store_, std::move(key));
-      if (!v) {
-        co_await net::async_write(socket_, net::buffer(none_reply), use_task);
-        break;
+    case verb::get:
+      value = store_.ro(*core_)->get(key);
+      if (value) {
+        header = value_line(value->size());
+        line = header;
+      } else {
+        line = none_reply;
       }
-      const std::string header = value_line(v->size());
-      const std::array<net::const_buffer, 2> reply{net::buffer(header), net::buffer(*v)};
-      co_await net::async_write(socket_, reply, use_task);
       break;
-    }
-    case verb::del: {
-      const bool existed = co_await query<&store::del>(store_, std::move(key));
-      co_await net::async_write(socket_, net::buffer(existed ? deleted_reply : none_reply),
-                                use_task);
+    case verb::del:
+      line = store_.rw(*core_)->del(key) ? deleted_reply : none_reply;
       break;
-    }
     case verb::quit:
     case verb::blank:
     case verb::bad:
-      break;  // handled by serve()
+      co_return;  // handled by serve()
+  }
+  if (value) {
+    const std::array<net::const_buffer, 2> reply{net::buffer(line), net::buffer(*value)};
+    co_await net::async_write(socket_, reply, use_task);
+  } else {
+    co_await net::async_write(socket_, net::buffer(line), use_task);
   }
 }
 

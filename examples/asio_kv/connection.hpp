@@ -24,8 +24,8 @@ enum class session_end {
 };
 
 // Owns the connection's socket. Its protocol handling is one task, spawned by the actor
-// and tied to it: the task reads a command, asks the store (a queued call; the answer
-// resumes the task from the runtime's queue), writes the reply, and goes on with the next
+// and tied to it: the task reads a command, applies it to the store (shared state of the
+// runtime, borrowed for that one step), writes the reply, and goes on with the next
 // command, so pipelined commands are answered in order. Every Asio operation is awaited with
 // use_task, so the task resumes on the runtime's thread, from its queue.
 //
@@ -37,16 +37,16 @@ enum class session_end {
 class connection {
  public:
   static connection init(stakker::cx<connection>& x, net::ip::tcp::socket socket,
-                         stakker::actor<store> s, server_stats* stats);
+                         stakker::share<store> s, server_stats* stats);
 
-  // The session's answer (empty if the task was dropped: the store went away, or the task
-  // threw something unexpected, which spawn reports on stderr). Stops the actor.
+  // The session's answer (empty if the task threw something unexpected, which spawn
+  // reports on stderr). Stops the actor.
   // (The session counts its own outcome in the stats before it closes its side, so a
   // client that has seen the end of the stream sees the stats up to date.)
   void ended(stakker::cx<connection>& x, std::optional<session_end> how);
 
  private:
-  connection(stakker::core& c, net::ip::tcp::socket socket, stakker::actor<store> s,
+  connection(stakker::core& c, net::ip::tcp::socket socket, stakker::share<store> s,
              server_stats* stats)
       : core_(&c), socket_(std::move(socket)), store_(std::move(s)), stats_(stats) {}
 
@@ -59,7 +59,7 @@ class connection {
   stakker::core* core_;  // the runtime's, for timers
   net::ip::tcp::socket socket_;
   line_reader in_;
-  stakker::actor<store> store_;
+  stakker::share<store> store_;
   server_stats* stats_;
 };
 

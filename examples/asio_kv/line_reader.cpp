@@ -33,10 +33,11 @@ stakker::coro::task<std::shared_ptr<std::string>> line_reader::value(net::ip::tc
                                                                      std::size_t n) {
   discard_used();
   const std::size_t have = std::min(buf_->size(), n);
-  auto out = std::make_shared<std::string>(buf_->data(), have);
+  auto out = std::make_shared<std::string>();
+  out->reserve(n);  // allocated once; each read step then takes as much as it can (up to 64 KiB)
+  out->assign(buf_->data(), have);
   used_ = have;
   if (have < n) {
-    out->reserve(n);  // so each step reads as much as it can (up to 64 KiB)
     co_await net::async_read(s, shared_buffer(out, n), net::transfer_exactly(n - have), use_task);
   }
   co_return out;

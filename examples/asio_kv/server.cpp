@@ -18,9 +18,7 @@ server server::init(stakker::cx<server>& x, net::ip::tcp::endpoint at, server_st
 }
 
 server::server(stakker::cx<server>& x, net::ip::tcp::acceptor acceptor, server_stats* stats)
-    : acceptor_(std::move(acceptor)),
-      store_(stakker::make_actor<&store::init>(x, stakker::ret_failthru(x), stats)),
-      stats_(stats) {}
+    : acceptor_(std::move(acceptor)), store_(x, stats), stats_(stats) {}
 
 void server::start(stakker::cx<server>& x) {
   // The loop never ends by itself: if it throws something unexpected (reported on stderr),
@@ -30,7 +28,7 @@ void server::start(stakker::cx<server>& x) {
 
 void server::accepted(stakker::cx<server>& x, net::ip::tcp::socket socket) {
   connections_.make<&connection::init>(x, stakker::ret_nop<stakker::stop_cause>(),
-                                       std::move(socket), store_.ref(), stats_);
+                                       std::move(socket), store_, stats_);
 }
 
 stakker::coro::task<void> server::accept_loop(net::ip::tcp::acceptor* acceptor,

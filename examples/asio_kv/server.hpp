@@ -16,9 +16,10 @@ namespace kv {
 // Listens on `at` (bound in init: an error there fails the actor). An accept loop, a task
 // tied to this actor, awaits each connection (async_accept with use_task, resuming on the
 // runtime's thread) and hands its socket to `accepted`, a queued call, which starts a
-// connection actor. The server owns the store and every connection: when it stops, they
-// stop too (their tasks are destroyed, cancelling their pending operations, and their
-// sockets close), and so does the accept loop.
+// connection actor. The server owns the store (shared with the connections through a
+// stakker::share) and every connection: when it stops, they stop too (their tasks are
+// destroyed, cancelling their pending operations, and their sockets close), and so does the
+// accept loop.
 //
 // Runs on a runtime with an io_binding (an io_loop, an io_poller); its sockets are made from
 // the runtime's executor, so even plain completion handlers on them run on the runtime.
@@ -40,7 +41,7 @@ class server {
                                                stakker::actor<server> self);
 
   net::ip::tcp::acceptor acceptor_;
-  stakker::actor_own<store> store_;
+  stakker::share<store> store_;
   stakker::actor_own_slab<connection> connections_;  // each removed when it stops
   server_stats* stats_;
 };

@@ -4,21 +4,20 @@
 
 namespace kv {
 
-void store::set(stakker::cx<store>&, std::string key, value_ptr value, stakker::ret<void> done) {
+void store::set(std::string key, value_ptr value) {
   map_.insert_or_assign(std::move(key), std::move(value));
   stats_->keys = map_.size();
-  done();
 }
 
-void store::get(stakker::cx<store>&, std::string key, stakker::ret<value_ptr> reply) {
+value_ptr store::get(const std::string& key) const {
   const auto it = map_.find(key);
-  reply(it == map_.end() ? value_ptr() : it->second);
+  return it == map_.end() ? value_ptr() : it->second;
 }
 
-void store::del(stakker::cx<store>&, std::string key, stakker::ret<bool> reply) {
+bool store::del(const std::string& key) {
   const bool erased = map_.erase(key) != 0;
   stats_->keys = map_.size();
-  reply(erased);
+  return erased;
 }
 
 }  // namespace kv

@@ -1,4 +1,4 @@
-// store: the key-value map, one actor on the server's runtime.
+// store: the key-value map, shared by the server's connections on its runtime.
 #pragma once
 
 #include <memory>
@@ -6,7 +6,6 @@
 #include <unordered_map>
 
 #include "server_stats.hpp"
-#include "stakker/stakker.hpp"
 
 namespace kv {
 
@@ -15,22 +14,20 @@ namespace kv {
 // overwritten or deleted meanwhile.
 using value_ptr = std::shared_ptr<const std::string>;
 
-// Connections ask it through queued calls (from their tasks: stakker::coro::query), so
-// requests from all connections are applied one at a time, in the order they arrive on the
-// runtime's queue; each answer comes back through the request's ret.
+// Plain state, shared by the connections of one runtime through a stakker::share<store>
+// (borrowed for one call at a time, on the runtime's thread): requests from all connections
+// are applied one at a time, in the order their tasks run.
 class store {
  public:
-  static store init(stakker::cx<store>&, server_stats* stats) { return store(stats); }
-
-  void set(stakker::cx<store>&, std::string key, value_ptr value, stakker::ret<void> done);
-  // Answers the value, or a null pointer if there is no such key.
-  void get(stakker::cx<store>&, std::string key, stakker::ret<value_ptr> reply);
-  // Answers whether the key was there.
-  void del(stakker::cx<store>&, std::string key, stakker::ret<bool> reply);
-
- private:
   explicit store(server_stats* stats) : stats_(stats) {}
 
+  void set(std::string key, value_ptr value);
+  // The value, or a null pointer if there is no such key.
+  value_ptr get(const std::string& key) const;
+  // Whether the key was there.
+  bool del(const std::string& key);
+
+ private:
   std::unordered_map<std::string, value_ptr> map_;
   server_stats* stats_;
 };

@@ -19,7 +19,8 @@ namespace stakker::coro::detail {
 class recycler {
  public:
   static constexpr std::size_t granule = 16;
-  static constexpr std::size_t max_block = 1024;
+  // Frames of tasks that await Asio operations easily pass 1 KiB with g++ 12.
+  static constexpr std::size_t max_block = 4096;
   // Per class: enough for bursts of thousands of live tasks (a smaller cap sent every burst
   // beyond it back to malloc, doubling the cost of spawning 10k at once).
   static constexpr std::size_t max_cached_bytes = std::size_t{1} << 20;

@@ -1,6 +1,6 @@
 // A key-value server on Asio, driven by a built-in load generator, all on loopback.
 //
-// The server (an acceptor actor, a store actor, one actor per connection, each connection's
+// The server (an acceptor actor owning the store, one actor per connection, each connection's
 // protocol a task tied to its actor) runs on this thread's runtime, which an Asio io_context
 // drives (stakker::asio::io_loop). The load generator runs on a piped_thread: a second thread
 // with an io_context, runtime and io_loop of its own, whose report comes back through the
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     std::printf("shutdown: %s\n", loop.run().text().c_str());
   } else {
     std::printf(
-        "kv server on 127.0.0.1:%u: an acceptor, a store actor, one actor and task per "
+        "kv server on 127.0.0.1:%u: an acceptor owning the store, one actor and task per "
         "connection, on a runtime driven by an Asio io_context\n",
         *port);
     // The load generator on its own thread; its report comes back through the pipe.

@@ -250,7 +250,8 @@ std::uint64_t requests_per_run(const kv::load_options& opt) {
 std::string check(const kv::load_report& r, const kv::load_options& opt) {
   if (!r.failures.empty()) return "load: " + r.failures.front();
   if (r.requests != requests_per_run(opt)) return "load: wrong number of requests answered";
-  if (r.values_checked != static_cast<std::uint64_t>(opt.clients) * opt.rounds)
+  if (r.values_checked !=
+      static_cast<std::uint64_t>(opt.clients) * static_cast<std::uint64_t>(opt.rounds))
     return "load: wrong number of values checked";
   return {};
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""CTest bench_report: runs tools/bench_report.py on fixture.json and checks its output.
+
+Usage: check_report.py BENCH_REPORT_PY FIXTURE_JSON OUT_DIR
+Checks the table rows the fixture must give (medians, ratios, the wide-spread flag, the
+skipped failed run) and that every chart parses as XML and is an SVG with a viewBox."""
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+script, fixture, out_dir = sys.argv[1:4]
+shutil.rmtree(out_dir, ignore_errors=True)  # no charts left from an earlier run
+report = os.path.join(out_dir, "benchmarks.md")
+subprocess.run([sys.executable, script, fixture, "-o", report, "--compiler", "g++ test",
+                "--flags=-O3"], check=True)
+with open(report, encoding="utf-8") as f:
+    text = f.read()
+
+expected = [
+    "| self-send chain (ns per op) | **stakker** | 2.05 | 2.00 | 2.10 | 3 | — |  |",
+    "|  | naive | 20.5 | 20.0 | 21.0 | 3 | 10.00× (peer/ours) |  |",
+    "|  | asio post | 31.0 | 30.0 | 45.0 | 3 | 15.12× (peer/ours) | wide spread (48%) |",
+    "| ping-pong (ns per op) | **stakker** | 3.05 | 3.00 | 3.10 | 3 | — |  |",
+    "|  | asio coroutines | 40,000 | 39,604 | 40,404 | 3 | 1.25× (ours/peer) |  |",
+    "no data for naive (`peer_naive_ping_pong`)",
+    "| Compiler | g++ test |",
+    "| Host | fixture-host |",
+]
+missing = [line for line in expected if line not in text]
+for line in missing:
+    print(f"missing from {report}: {line}")
+
+svg_dir = os.path.join(out_dir, "bench")
+charts = sorted(os.listdir(svg_dir))
+if charts != ["asio_kv.svg", "asio_kv_cpu.svg", "core.svg"]:
+    print(f"unexpected charts in {svg_dir}: {charts}")
+    missing.append("charts")
+for name in charts:
+    root = ET.parse(os.path.join(svg_dir, name)).getroot()  # raises if not well-formed
+    if root.tag != "{http://www.w3.org/2000/svg}svg" or "viewBox" not in root.attrib:
+        print(f"{name}: not a standalone SVG with a viewBox")
+        missing.append(name)
+    if f"bench/{name}" not in text:
+        print(f"{name} is not linked from the report")
+        missing.append(name)
+sys.exit(1 if missing else 0)

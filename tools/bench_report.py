@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Turns Google Benchmark JSON output into a markdown report with one SVG bar chart per group.
+
+Usage: tools/bench_report.py [options] RESULTS.json [MORE.json ...]
+
+The workloads, and which benchmark is ours and which are the peers', come from
+tools/bench_groups.json (see its _comment). Repetitions (--benchmark_repetitions=N with
+--benchmark_report_aggregates_only=false) give median, min and max; several JSON files are
+merged as more repetitions. Python 3 standard library only.
+"""
+
+import argparse
+import html
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WIDE_SPREAD = 0.20  # (max - min) / median above this is flagged
+LOG_SCALE_RATIO = 30.0  # a chart uses a log scale when max / min across it exceeds this
+
+# Metrics the script knows: label, and whether higher is better. Any other name is a counter,
+# shown under its own name, lower is better unless the group says "higher_is_better".
+KNOWN_METRICS = {
+    "ns_per_op": ("ns per op", False),
+    "real_time": ("real time per iteration", False),
+    "cpu_time": ("CPU time per iteration", False),
+    "items_per_second": ("items per second", True),
+    "bytes_per_second": ("bytes per second", True),
+}
+TIME_UNITS_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+# Google Benchmark's decorations, removed from run names before matching.
+DECORATIONS = re.compile(r"/(repeats|iterations|min_time|threads):[^/]+|/(real|manual)_time")
+
+OURS = "stakker"  # how our implementation is labelled in tables and charts
+PALETTE = ["#1f6feb", "#d9822b", "#8250df", "#2da44e", "#cf222e", "#6e7781", "#bf8700"]
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def plain_name(run_name):
+    """The benchmark's name without Google Benchmark's decorations (/repeats:5, /real_time...)."""
+    return DECORATIONS.sub("", run_name)
+
+
+def load_results(paths):
+    """Reads the JSON files: returns (context of the first file, {plain name: [runs]}).
+
+    Each run is one repetition's JSON object. Aggregates (mean, median, ...) are ignored when
+    the repetitions themselves are present, else their median stands in as a single run."""
+    context, runs, aggregates = None, {}, {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if context is None:
+            context = data.get("context", {})
+        for b in data.get("benchmarks", []):
+            if b.get("error_occurred") or b.get("skipped"):
+                continue
+            name = plain_name(b.get("run_name", b.get("name", "")))
+            if b.get("run_type") == "aggregate":
+                if b.get("aggregate_name") == "median":
+                    aggregates.setdefault(name, []).append(b)
+            else:
+                runs.setdefault(name, []).append(b)
+    for name, agg in aggregates.items():
+        runs.setdefault(name, agg)
+    return context or {}, runs
+
+
+def find_runs(runs, pattern):
+    """The runs of the benchmark `pattern` names: exactly, or a regex when it starts with ^."""
+    if not pattern.startswith("^"):
+        return runs.get(pattern, [])
+    for name in sorted(runs):
+        if re.fullmatch(pattern, name):
+            return runs[name]
+    return []
+
+
+def metric_value(run, metric):
+    """One run's value of `metric`; times in ns. None when the run does not have it."""
+    if metric in ("real_time", "cpu_time"):
+        if metric not in run:
+            return None
+        return float(run[metric]) * TIME_UNITS_NS.get(run.get("time_unit", "ns"), 1.0)
+    value = run.get(metric)
+    return None if value is None else float(value)
+
+
+def summarize(runs, metric):
+    """Median, min, max and count of `metric` over the runs, or None if none has it."""
+    values = [v for v in (metric_value(r, metric) for r in runs) if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+# --- the machine -------------------------------------------------------------------------------
+
+
+def cpu_model():
+    """The CPU model name and logical core count of this machine, from /proc/cpuinfo."""
+    model, cores = None, 0
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "processor":
+                    cores += 1
+                elif key.strip() == "model name" and model is None:
+                    model = value.strip()
+    except OSError:
+        pass
+    return model or "unknown", cores or os.cpu_count()
+
+
+def compiler_from_cache(cache_path):
+    """(compiler with version, flags) from a CMakeCache.txt, or (None, None)."""
+    try:
+        with open(cache_path, encoding="utf-8") as f:
+            cache = dict(re.match(r"([^:#/]+)(?::[A-Z]+)?=(.*)", line.strip()).groups()
+                         for line in f if re.match(r"[^:#/]+(:[A-Z]+)?=", line))
+    except OSError:
+        return None, None
+    cxx = cache.get("CMAKE_CXX_COMPILER", "")
+    build_type = cache.get("CMAKE_BUILD_TYPE", "")
+    flags = " ".join(x for x in (cache.get("CMAKE_CXX_FLAGS", ""),
+                                 cache.get("CMAKE_CXX_FLAGS_" + build_type.upper(), "")) if x)
+    try:
+        version = subprocess.run([cxx, "--version"], capture_output=True, text=True,
+                                 check=False).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        version = cxx
+    return version or None, flags or None
+
+
+def machine_section(context, args):
+    """The markdown lines describing the machine, the build and the run."""
+    model, cores = cpu_model()
+    compiler, flags = args.compiler, args.flags
+    if args.cmake_cache and (compiler is None or flags is None):
+        cache_compiler, cache_flags = compiler_from_cache(args.cmake_cache)
+        compiler, flags = compiler or cache_compiler, flags or cache_flags
+    rows = [
+        ("CPU", f"{model} ({cores} logical cores here; {context.get('num_cpus', '?')} "
+                f"seen by the benchmark at {context.get('mhz_per_cpu', '?')} MHz)"),
+        ("Host", context.get("host_name", "?")),
+        ("Date", context.get("date", "?")),
+        ("CPU scaling", "enabled (timings noisier)" if context.get("cpu_scaling_enabled")
+         else "disabled or unknown"),
+        ("Load average", ", ".join(f"{x:.2f}" for x in context.get("load_avg", [])) or "?"),
+        ("Compiler", compiler or "not given (--compiler)"),
+        ("Flags", flags or "not given (--flags)"),
+        ("Google Benchmark", f"{context.get('library_version', 'version not reported')}, "
+                             f"library built as {context.get('library_build_type', '?')}"),
+        ("Executable", context.get("executable", "?")),
+    ]
+    lines = ["## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {key} | {md_escape(str(value))} |" for key, value in rows]
+    return lines
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def md_escape(text):
+    """Text safe inside a markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def fmt(value):
+    """A value with about 3 significant digits, thousands separated."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(value)))))
+    return f"{value:,.{digits}f}"
+
+
+def metric_of(group, workload):
+    """(metric, label, higher_is_better) for a workload, the group's unless it overrides."""
+    metric = workload.get("metric", group.get("metric", "ns_per_op"))
+    label, higher = KNOWN_METRICS.get(metric, (metric.replace("_", " "), False))
+    label = workload.get("label", group.get("label", label))
+    higher = workload.get("higher_is_better", group.get("higher_is_better", higher))
+    return metric, label, higher
+
+
+def collect_group(group, runs):
+    """Summaries for each workload of a group that has data, and notes for what is missing.
+
+    Returns (rows, notes): rows are dicts with workload, unit, higher, and impls, a list of
+    (label, is_ours, summary) with ours first."""
+    rows, notes = [], []
+    for w in group["workloads"]:
+        metric, label, higher = metric_of(group, w)
+        ours = summarize(find_runs(runs, w["ours"]), metric)
+        if ours is None:
+            notes.append(f"{w['name']}: no data for ours (`{w['ours']}`), skipped")
+            continue
+        impls = [(OURS, True, ours)]
+        for peer, pattern in w.get("peers", {}).items():
+            s = summarize(find_runs(runs, pattern), metric)
+            if s is None:
+                notes.append(f"{w['name']}: no data for {peer} (`{pattern}`)")
+            else:
+                impls.append((peer, False, s))
+        rows.append({"workload": w["name"], "metric": metric, "unit": label, "higher": higher,
+                     "impls": impls})
+    return rows, notes
+
+
+def ratio(row, summary):
+    """How many times better ours is than this peer: peer/ours, or ours/peer for throughput."""
+    ours = row["impls"][0][2]["median"]
+    if ours == 0 or summary["median"] == 0:
+        return None
+    return ours / summary["median"] if row["higher"] else summary["median"] / ours
+
+
+def group_table(rows):
+    """The markdown table of a group: one line per implementation per workload."""
+    lines = ["| Workload | Implementation | Median | Min | Max | Runs | Ratio (>1: ours better) | Note |",
+             "|---|---|--:|--:|--:|--:|--:|---|"]
+    for row in rows:
+        for i, (impl, is_ours, s) in enumerate(row["impls"]):
+            name = md_escape(row["workload"]) + f" ({md_escape(row['unit'])})" if i == 0 else ""
+            r = None if is_ours else ratio(row, s)
+            how = "ours/peer" if row["higher"] else "peer/ours"
+            times = "—" if r is None else f"{r:.2f}× ({how})"
+            spread = (s["max"] - s["min"]) / s["median"] if s["median"] else 0.0
+            note = f"wide spread ({spread:.0%})" if spread > WIDE_SPREAD else ""
+            impl_cell = f"**{impl}**" if is_ours else md_escape(impl)
+            lines.append(f"| {name} | {impl_cell} | {fmt(s['median'])} | {fmt(s['min'])} | "
+                         f"{fmt(s['max'])} | {s['n']} | {times} | {note} |")
+    return lines
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+
+def nice_ticks(lo, hi, log):
+    """Axis tick values from lo to hi: powers of ten on a log scale, 1/2/5 steps otherwise."""
+    if log:
+        return [10.0 ** e for e in range(int(math.floor(math.log10(lo))),
+                                         int(math.ceil(math.log10(hi))) + 1)]
+    raw = hi / 5
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    return [step * i for i in range(int(math.ceil(hi / step)) + 1)]
+
+
+def svg_chart(title, rows):
+    """A standalone SVG: horizontal bars, one per implementation per workload, with values."""
+    esc = lambda s: html.escape(str(s), quote=True)  # noqa: E731 (text and attributes)
+    values = [s["median"] for row in rows for _, _, s in row["impls"] if s["median"] > 0]
+    lo, hi = min(values), max(values)
+    log = hi / lo > LOG_SCALE_RATIO
+    ticks = nice_ticks(lo, hi, log)
+    axis_lo, axis_hi = (ticks[0], ticks[-1]) if log else (0.0, ticks[-1])
+    units = sorted({row["unit"] for row in rows})
+    higher = {row["higher"] for row in rows}
+    names = []
+    for row in rows:
+        names += [impl for impl, _, _ in row["impls"] if impl not in names]
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+    label_w, plot_w, value_w, bar_h, gap = 250, 440, 90, 16, 4
+    width = label_w + plot_w + value_w
+    top = 62
+    y, body = top, []
+
+    def x_of(v):
+        """The x coordinate of a value on the axis."""
+        if log:
+            f = (math.log10(max(v, axis_lo)) - math.log10(axis_lo)) / (
+                math.log10(axis_hi) - math.log10(axis_lo))
+        else:
+            f = v / axis_hi if axis_hi else 0.0
+        return label_w + f * plot_w
+
+    for row in rows:
+        body.append(f'<text x="8" y="{y + 12}" font-weight="bold">{esc(row["workload"])}</text>')
+        y += bar_h + gap
+        for impl, _, s in row["impls"]:
+            x1 = x_of(s["median"])
+            body.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{esc(impl)}'
+                        "</text>")
+            body.append(f'<rect x="{label_w}" y="{y}" width="{max(x1 - label_w, 1):.1f}" '
+                        f'height="{bar_h}" fill="{colors[impl]}"><title>{esc(impl)}: '
+                        f'{esc(fmt(s["median"]))} (min {esc(fmt(s["min"]))}, max '
+                        f'{esc(fmt(s["max"]))})</title></rect>')
+            body.append(f'<text x="{x1 + 4:.1f}" y="{y + 12}">{esc(fmt(s["median"]))}</text>')
+            y += bar_h + gap
+        y += 8
+    axis_y = y + 4
+    body.append(f'<line x1="{label_w}" y1="{top - 4}" x2="{label_w}" y2="{axis_y}" '
+                'stroke="#57606a"/>')
+    body.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + plot_w}" y2="{axis_y}" '
+                'stroke="#57606a"/>')
+    for t in ticks:
+        x = x_of(t)
+        body.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{axis_y}" '
+                    'stroke="#d0d7de" stroke-dasharray="2,3"/>')
+        body.append(f'<text x="{x:.1f}" y="{axis_y + 14}" text-anchor="middle">'
+                    f'{esc(f"{t:,.0f}" if t == int(t) else f"{t:g}")}</text>')
+    direction = "higher is better" if higher == {True} else (
+        "lower is better" if higher == {False} else "see each workload's unit")
+    axis_label = f'{" / ".join(units)}, median ({direction}{", log scale" if log else ""})'
+    body.append(f'<text x="{label_w + plot_w / 2}" y="{axis_y + 32}" text-anchor="middle">'
+                f"{esc(axis_label)}</text>")
+    height = axis_y + 44
+
+    legend, lx = [], 8
+    for name in names:
+        legend.append(f'<rect x="{lx}" y="30" width="12" height="12" fill="{colors[name]}"/>')
+        legend.append(f'<text x="{lx + 16}" y="40">{esc(name)}</text>')
+        lx += 24 + 7 * len(name)
+    return "\n".join([
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
+        'font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+        f'<text x="8" y="18" font-size="15" font-weight="bold">{esc(title)}</text>',
+        *legend, *body, "</svg>", ""])
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def write_report(args):
+    """Reads the results, writes the markdown report and the charts; returns 0 on success."""
+    context, runs = load_results(args.results)
+    with open(args.groups, encoding="utf-8") as f:
+        groups = json.load(f)["groups"]
+    os.makedirs(args.svg_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    reps = max((len(r) for r in runs.values()), default=0)
+    lines = [f"# {args.title}", "",
+             "Generated by `tools/bench_report.py` from "
+             + ", ".join(f"`{os.path.basename(p)}`" for p in args.results)
+             + f" (up to {reps} repetitions per benchmark). Do not edit by hand: run "
+             "`tools/dev bench --report` again.", "",
+             "Each table gives the median, min and max over the repetitions. The ratio "
+             "is peer/ours for times and ours/peer for throughputs, so above 1 always means this "
+             "library is faster. A spread (max - min) above "
+             f"{WIDE_SPREAD:.0%} of the median is flagged *wide spread*: the machine was noisy.",
+             ""]
+    lines += machine_section(context, args)
+    skipped, charts = [], 0
+    for group in groups:
+        rows, notes = collect_group(group, runs)
+        if not rows:
+            skipped.append(group["title"])
+            continue
+        svg_path = os.path.join(args.svg_dir, group["id"] + ".svg")
+        with open(svg_path, "w", encoding="utf-8") as f:
+            f.write(svg_chart(group["title"], rows))
+        charts += 1
+        rel = os.path.relpath(svg_path, os.path.dirname(os.path.abspath(args.output)))
+        lines += ["", f"## {group['title']}", "", f"![{group['title']}]({rel})", ""]
+        lines += group_table(rows)
+        if notes:
+            lines += ["", "Not in this run:", ""] + [f"- {md_escape(n)}" for n in notes]
+    if skipped:
+        lines += ["", "## Not measured", "",
+                  "No data in this run for: " + ", ".join(skipped) + "."]
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"bench_report: wrote {args.output} and {charts} charts in {args.svg_dir}")
+    return 0 if charts else 1
+
+
+def parse_args(argv):
+    """The command line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", nargs="+", help="Google Benchmark JSON output file(s)")
+    p.add_argument("-o", "--output", default="docs/benchmarks.md", help="markdown report")
+    p.add_argument("--svg-dir", default=None, help="chart folder (default: <output dir>/bench)")
+    p.add_argument("--groups", default=os.path.join(HERE, "bench_groups.json"),
+                   help="workload groups (default: tools/bench_groups.json)")
+    p.add_argument("--compiler", help='compiler, e.g. "g++ 12.2"')
+    p.add_argument("--flags", help='compile flags, e.g. --flags="-O3 -DNDEBUG" (with "=")')
+    p.add_argument("--cmake-cache", help="CMakeCache.txt to read the compiler and flags from")
+    p.add_argument("--title", default="Benchmarks: stakker-cpp and its peers")
+    args = p.parse_args(argv)
+    if args.svg_dir is None:
+        args.svg_dir = os.path.join(os.path.dirname(args.output) or ".", "bench")
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(write_report(parse_args(sys.argv[1:])))

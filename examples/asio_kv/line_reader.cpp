@@ -3,10 +3,11 @@
 #include <algorithm>
 
 #include "protocol.hpp"
-#include "shared_buffer.hpp"
+#include "stakker/asio/shared_buffer.hpp"
 
 namespace kv {
 
+using stakker::asio::shared_buffer;
 using stakker::asio::use_task;
 
 line_reader::line_reader() : buf_(std::make_shared<std::string>()) {

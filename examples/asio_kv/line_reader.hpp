@@ -18,7 +18,7 @@ namespace net = stakker::asio::net;
 // thread. Reads are Asio operations awaited with use_task: the task resumes from the
 // runtime's queue. Destroying the awaiting task cancels the read. The socket is passed to
 // each read, which is awaited at once, so it outlives the read. Whatever the reads write
-// into is shared with the operation (see shared_buffer.hpp), so a reader may be destroyed
+// into is shared with the operation (stakker::asio::shared_buffer), so a reader may be destroyed
 // while a cancelled read is still winding down.
 class line_reader {
  public:

@@ -14,10 +14,7 @@ using namespace std::chrono_literals;
 namespace net = stakker::asio::net;
 using stakker::coro::task;
 
-struct ExecutorTest : ::testing::Test {
-  net::io_context ioc;
-  stakker::runtime rt;
-  stakker::asio::io_loop loop{ioc, rt};
+struct ExecutorTest : asio_test::io_loop_test {
   stakker::asio::runtime_executor ex = loop.get_executor();
 };
 

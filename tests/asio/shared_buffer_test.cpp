@@ -20,10 +20,7 @@ using stakker::asio::shared_buffer;
 using stakker::asio::use_task;
 using stakker::coro::task;
 
-struct SharedBufferTest : ::testing::Test {
-  net::io_context ioc;
-  stakker::runtime rt;
-  stakker::asio::io_loop loop{ioc, rt};
+struct SharedBufferTest : asio_test::io_loop_test {
   net::local::stream_protocol::socket a{ioc}, b{ioc};
   SharedBufferTest() { net::local::connect_pair(a, b); }
 };

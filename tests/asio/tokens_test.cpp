@@ -19,19 +19,7 @@ using stakker::asio::use_fwd;
 using stakker::asio::use_ret;
 using read_result = std::tuple<error_code, std::size_t>;
 
-struct TokensTest : ::testing::Test {
-  net::io_context ioc;
-  stakker::runtime rt;
-  stakker::asio::io_loop loop{ioc, rt};
-
-  // Runs the io_context until it has no more work, for at most `limit`; returns the time it took.
-  std::chrono::steady_clock::duration run_until_out_of_work(std::chrono::seconds limit = 5s) {
-    auto start = std::chrono::steady_clock::now();
-    ioc.run_for(limit);
-    ioc.restart();
-    return std::chrono::steady_clock::now() - start;
-  }
-};
+using TokensTest = asio_test::io_loop_test;
 
 // An actor that waits on timers and sockets with the actor-tied tokens.
 struct waiter {

@@ -53,18 +53,7 @@ TEST(UseTask, an_error_is_thrown_as_system_error) {
   EXPECT_EQ(*got.value, 1);
 }
 
-struct UseTaskTest : ::testing::Test {
-  net::io_context ioc;
-  stakker::runtime rt;
-  stakker::asio::io_loop loop{ioc, rt};
-
-  std::chrono::steady_clock::duration run_until_out_of_work(std::chrono::seconds limit = 5s) {
-    auto start = std::chrono::steady_clock::now();
-    ioc.run_for(limit);
-    ioc.restart();
-    return std::chrono::steady_clock::now() - start;
-  }
-};
+using UseTaskTest = asio_test::io_loop_test;
 
 TEST_F(UseTaskTest, a_read_returns_its_size_and_a_void_completion_returns_nothing) {
   net::local::stream_protocol::socket a(ioc), b(ioc);

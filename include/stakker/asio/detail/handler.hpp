@@ -44,47 +44,76 @@ struct check_delivers {
   static constexpr bool value = true;
 };
 
-// The completion handler of the ret and fwd tokens and of use_task. Asio invokes it through
-// its associated executor, the runtime's: so its body always runs on the runtime's thread,
-// from the runtime's queue, and delivers to `Callback` (a ret<R> or fwd<R>) there. That
-// executor is the blocking.possibly one (so under io_loop the runtime runs inside the
-// io_context's handler invocation), whether or not Asio asks for it (Boost.Asio 1.81 does
-// not). Its
-// associated cancellation slot is `signal`'s, when the token supports cancellation.
+// What the bridge's completion handlers share. Asio invokes a handler through its associated
+// executor, the runtime's: so its body always runs on the runtime's thread, from the
+// runtime's queue. That executor is the blocking.possibly one (so under io_loop the runtime
+// runs inside the io_context's handler invocation), whether or not Asio asks for it
+// (Boost.Asio 1.81 does not).
+//
 // Asio may destroy a handler uncalled (its io_context was destroyed with the operation
-// pending). On the runtime's thread the callback is destroyed there and then (a ret answers
-// "none"), even if the binding or the runtime is gone by then; on another thread it is handed
-// to the runtime's thread through the binding (which must still exist), since callbacks are
-// single-threaded.
+// pending). What it holds for the runtime is then destroyed there and then on the runtime's
+// thread (a ret answers "none"), even if the binding or the runtime is gone by then; on
+// another thread it is handed to the runtime's thread through the binding (which must still
+// exist), since callbacks are single-threaded.
+class handler_base {
+ public:
+  using executor_type = runtime_executor;
+  using cancellation_slot_type = net::cancellation_slot;
+  executor_type get_executor() const noexcept { return ex_; }
+
+ protected:
+  explicit handler_base(runtime_executor ex) noexcept
+      : ex_(ex.require(net::execution::blocking.possibly)), thread_(ex.binding().thread_id()) {}
+
+  // `held` (what the handler still holds, uncalled) is destroyed on the runtime's thread:
+  // here, or through the binding when this is another thread.
+  template <class T>
+  [[gnu::noinline]] void drop_on_runtime_thread(T& held) noexcept {
+    if (std::this_thread::get_id() == thread_) return;  // destroyed with the handler, here
+    try {
+      ex_.execute([h = std::move(held)]() mutable { T gone = std::move(h); });
+    } catch (...) {
+      // Out of memory: nothing better than destroying it here.
+    }
+  }
+
+  // Calls `cb` with the completion's value (see completion_value).
+  template <class Callback, class... Args>
+  static void deliver(Callback& cb, Args&&... args) {
+    using value_type = completion_value_t<Args...>;
+    if constexpr (std::is_void_v<value_type>) {
+      cb();
+    } else {
+      cb(typename Callback::value_type(value_type(std::forward<Args>(args)...)));
+    }
+  }
+
+ private:
+  runtime_executor ex_;
+  std::thread::id thread_;  // the runtime's
+};
+
+// The completion handler of the ret and fwd tokens and of use_task: delivers to `Callback`
+// (a ret<R> or fwd<R>). Its associated cancellation slot is `signal`'s, when the token
+// supports cancellation.
 template <class Callback, class Sig>
 class callback_handler;
 
 template <class Callback, class R0, class... Args>
-class callback_handler<Callback, R0(Args...)> {
+class callback_handler<Callback, R0(Args...)> : public handler_base {
  public:
-  using executor_type = runtime_executor;
-  using cancellation_slot_type = net::cancellation_slot;
-  using value_type = completion_value_t<Args...>;
-  using callback_value = typename Callback::value_type;
-  static_assert(check_delivers<callback_value, value_type>::value);
+  static_assert(check_delivers<typename Callback::value_type, completion_value_t<Args...>>::value);
 
   callback_handler(Callback cb, runtime_executor ex, net::cancellation_signal* signal) noexcept
-      : cb_(std::move(cb)),
-        ex_(ex.require(net::execution::blocking.possibly)),
-        thread_(ex.binding().thread_id()),
-        signal_(signal) {}
+      : handler_base(ex), cb_(std::move(cb)), signal_(signal) {}
   callback_handler(callback_handler&& o) noexcept
-      : cb_(std::move(o.cb_)),
-        ex_(o.ex_),
-        thread_(o.thread_),
-        signal_(std::exchange(o.signal_, nullptr)) {}
+      : handler_base(o), cb_(std::move(o.cb_)), signal_(std::exchange(o.signal_, nullptr)) {}
   callback_handler& operator=(callback_handler&&) = delete;
   ~callback_handler() {
     if (cb_) [[unlikely]]
-      dropped();
+      drop_on_runtime_thread(cb_);
   }
 
-  executor_type get_executor() const noexcept { return ex_; }
   cancellation_slot_type get_cancellation_slot() const noexcept {
     return signal_ != nullptr ? signal_->slot() : cancellation_slot_type();
   }
@@ -92,27 +121,11 @@ class callback_handler<Callback, R0(Args...)> {
   void operator()(Args... args) {
     signal_ = nullptr;
     Callback cb = std::move(cb_);  // destroyed here, on the runtime's thread
-    if constexpr (std::is_void_v<value_type>) {
-      cb();
-    } else {
-      cb(callback_value(value_type(std::move(args)...)));
-    }
+    deliver(cb, std::move(args)...);
   }
 
  private:
-  // Destroyed uncalled: hand the callback to the runtime's thread if this is another one.
-  [[gnu::noinline]] void dropped() noexcept {
-    if (std::this_thread::get_id() == thread_) return;  // destroyed with the handler, here
-    try {
-      ex_.execute([cb = std::move(cb_)]() mutable { Callback gone = std::move(cb); });
-    } catch (...) {
-      // Out of memory: nothing better than destroying it here.
-    }
-  }
-
   Callback cb_;
-  runtime_executor ex_;
-  std::thread::id thread_;  // the runtime's
   net::cancellation_signal* signal_;
 };
 

@@ -2,8 +2,6 @@
 #pragma once
 
 #include <coroutine>
-#include <thread>
-#include <type_traits>
 #include <utility>
 
 #include "stakker/asio/detail/handler.hpp"
@@ -68,26 +66,19 @@ template <class Callback, class Sig>
 class owned_handler;
 
 template <class Callback, class R0, class... Args>
-class owned_handler<Callback, R0(Args...)> {
+class owned_handler<Callback, R0(Args...)> : public handler_base {
  public:
-  using executor_type = runtime_executor;
-  using cancellation_slot_type = net::cancellation_slot;
-  using value_type = completion_value_t<Args...>;
-  using callback_value = typename Callback::value_type;
-  static_assert(check_delivers<callback_value, value_type>::value);
+  static_assert(check_delivers<typename Callback::value_type, completion_value_t<Args...>>::value);
 
   owned_handler(owned_op<Callback>* op, runtime_executor ex) noexcept
-      : ref_(op),
-        ex_(ex.require(net::execution::blocking.possibly)),
-        thread_(ex.binding().thread_id()) {}
+      : handler_base(ex), ref_(op) {}
   owned_handler(owned_handler&&) noexcept = default;
   owned_handler& operator=(owned_handler&&) = delete;
   ~owned_handler() {
     if (ref_.op != nullptr) [[unlikely]]
-      dropped();
+      drop_on_runtime_thread(ref_);  // settles the operation there
   }
 
-  executor_type get_executor() const noexcept { return ex_; }
   cancellation_slot_type get_cancellation_slot() const noexcept {
     return ref_.op != nullptr ? ref_.op->signal.slot() : cancellation_slot_type();
   }
@@ -97,27 +88,11 @@ class owned_handler<Callback, R0(Args...)> {
     owned_ref<Callback> ref = std::move(ref_);
     if (!ref.op->settle()) return;  // the actor stopped first: nothing to deliver
     Callback cb = std::move(ref.op->cb);
-    if constexpr (std::is_void_v<value_type>) {
-      cb();
-    } else {
-      cb(callback_value(value_type(std::move(args)...)));
-    }
+    deliver(cb, std::move(args)...);
   }
 
  private:
-  // Destroyed uncalled: settle on the runtime's thread.
-  [[gnu::noinline]] void dropped() noexcept {
-    if (std::this_thread::get_id() == thread_) return;  // ref_ settles here
-    try {
-      ex_.execute([r = std::move(ref_)]() {});  // settles when the closure goes
-    } catch (...) {
-      // Out of memory: nothing better than settling here.
-    }
-  }
-
   owned_ref<Callback> ref_;
-  runtime_executor ex_;
-  std::thread::id thread_;  // the runtime's
 };
 
 // Starts `init(handler, args...)` with the operation tied to the actor of `x`.

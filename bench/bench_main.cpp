@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
     std::string spec(argv[1] + memory_flag.size());
     auto colon = spec.find(':');
     if (colon == std::string::npos) return 2;
-    auto workload = bench::find_memory_workload(spec.substr(0, colon).c_str());
+    auto workload = bench::find_memory_workload(spec.substr(0, colon));
     if (workload == nullptr) return 2;
     std::printf("%lld\n", static_cast<long long>(workload(std::stoll(spec.substr(colon + 1)))));
     return 0;

@@ -3,7 +3,6 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <string_view>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -37,7 +36,7 @@ void self_call(benchmark::State& state) {
     state.SkipWithError("self_call: wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(self_call)->Unit(benchmark::kMillisecond);
+BENCHMARK(self_call)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
 
 // (ii) two actors bouncing a counter: one message = one queued call.
 struct player {
@@ -73,7 +72,7 @@ void ping_pong(benchmark::State& state) {
   rt.run(rt.now(), false);
   bench::per_op(state, n);
 }
-BENCHMARK(ping_pong)->Unit(benchmark::kMillisecond);
+BENCHMARK(ping_pong)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
 
 // (iii) request/response: the client asks, the server answers through a ret, the answer
 // (a queued call to the client) triggers the next request.
@@ -115,7 +114,7 @@ void ret_round_trip(benchmark::State& state) {
     state.SkipWithError("ret_round_trip: wrong answer");
   bench::per_op(state, n);
 }
-BENCHMARK(ret_round_trip)->Unit(benchmark::kMillisecond);
+BENCHMARK(ret_round_trip)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
 
 // (iv) lifecycle: 1M actors created (with init) in a batch, run, then all dropped and run
 // (termination, state destructor, notify, free). Page faults included.
@@ -142,7 +141,7 @@ void actor_lifecycle(benchmark::State& state) {
     state.SkipWithError("actor_lifecycle: not every actor stopped");
   bench::per_op(state, n);
 }
-BENCHMARK(actor_lifecycle)->Unit(benchmark::kMillisecond);
+BENCHMARK(actor_lifecycle)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
 
 // (vi) memory: RSS delta over 1M idle Ready actors with an 8-byte state, notify callback
 // included, handles included (8 bytes each in a vector), created in batches of 1000.
@@ -172,9 +171,6 @@ void memory_per_idle_actor(benchmark::State& state) {
   }
 }
 BENCHMARK(memory_per_idle_actor)->Iterations(1)->Unit(benchmark::kMillisecond);
+const bench::memory_workload_registration idle{"idle_actor", &idle_actor_rss};
 
 }  // namespace
-
-bench::memory_workload bench::find_memory_workload(const char* name) {
-  return std::string_view(name) == "idle_actor" ? &idle_actor_rss : nullptr;
-}

@@ -49,7 +49,7 @@ void peer_naive_self_call(benchmark::State& state) {
     state.SkipWithError("wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_naive_self_call)->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_naive_self_call)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
 
 struct player {
   naive_queue* q;
@@ -79,7 +79,7 @@ void peer_naive_ping_pong(benchmark::State& state) {
     state.SkipWithError("wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_naive_ping_pong)->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_naive_ping_pong)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
 
 struct server {
   std::int64_t value = 0;
@@ -119,7 +119,9 @@ void peer_naive_ret_round_trip(benchmark::State& state) {
     state.SkipWithError("wrong answer");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_naive_ret_round_trip)->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_naive_ret_round_trip)
+    ->MinTime(bench::savina_min_time())
+    ->Unit(benchmark::kMillisecond);
 
 struct small {
   std::int64_t v;
@@ -154,6 +156,8 @@ void peer_naive_actor_lifecycle(benchmark::State& state) {
     state.SkipWithError("not every actor stopped");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_naive_actor_lifecycle)->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_naive_actor_lifecycle)
+    ->MinTime(bench::savina_min_time())
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

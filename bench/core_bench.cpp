@@ -36,7 +36,7 @@ void self_call(benchmark::State& state) {
     state.SkipWithError("self_call: wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(self_call)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(self_call)->Apply(bench::savina);
 
 // (ii) two actors bouncing a counter: one message = one queued call.
 struct player {
@@ -72,7 +72,7 @@ void ping_pong(benchmark::State& state) {
   rt.run(rt.now(), false);
   bench::per_op(state, n);
 }
-BENCHMARK(ping_pong)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(ping_pong)->Apply(bench::savina);
 
 // (iii) request/response: the client asks, the server answers through a ret, the answer
 // (a queued call to the client) triggers the next request.
@@ -100,7 +100,7 @@ struct client {
 };
 
 void ret_round_trip(benchmark::State& state) {
-  const std::int64_t n = bench::size(5'000'000);
+  const std::int64_t n = bench::size(1'000'000);
   runtime rt;
   auto s = make_actor<&server::init>(rt, ret_nop<stop_cause>());
   auto c = make_actor<&client::init>(rt, ret_nop<stop_cause>(), s.ref());
@@ -114,9 +114,9 @@ void ret_round_trip(benchmark::State& state) {
     state.SkipWithError("ret_round_trip: wrong answer");
   bench::per_op(state, n);
 }
-BENCHMARK(ret_round_trip)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(ret_round_trip)->Apply(bench::savina);
 
-// (iv) lifecycle: 1M actors created (with init) in a batch, run, then all dropped and run
+// (iv) lifecycle: n actors created (with init) in a batch, run, then all dropped and run
 // (termination, state destructor, notify, free). Page faults included.
 struct small {
   std::int64_t v;
@@ -124,7 +124,7 @@ struct small {
 };
 
 void actor_lifecycle(benchmark::State& state) {
-  const std::int64_t n = bench::size(1'000'000);
+  const std::int64_t n = bench::size(state.range(0));
   runtime rt;
   std::vector<actor_own<small>> actors;
   actors.reserve(static_cast<std::size_t>(n));
@@ -141,7 +141,8 @@ void actor_lifecycle(benchmark::State& state) {
     state.SkipWithError("actor_lifecycle: not every actor stopped");
   bench::per_op(state, n);
 }
-BENCHMARK(actor_lifecycle)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+// 1M actors, and 10k: the count CAF's default scheduler is measured at (peers/caf_bench.cpp).
+BENCHMARK(actor_lifecycle)->ArgName("actors")->Arg(1'000'000)->Arg(10'000)->Apply(bench::savina);
 
 // (vi) memory: RSS delta over 1M idle Ready actors with an 8-byte state, notify callback
 // included, handles included (8 bytes each in a vector), created in batches of 1000.

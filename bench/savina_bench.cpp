@@ -49,51 +49,60 @@ void savina_counting(benchmark::State& state) {
   }
   bench::per_op(state, n);
 }
-BENCHMARK(savina_counting)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(savina_counting)->Apply(bench::savina);
 
 // Thread ring: 503 actors in a ring pass a token n hops. The actor that receives it with no
 // hops left reports its index. One op = one hop (one queued call).
 constexpr std::int64_t ring_size = 503;
 
+struct ring_result {
+  std::int64_t finisher = -1;
+  std::int64_t hops = 0;
+};
 struct ring_node {
   std::int64_t index;
   actor<ring_node> next;
-  std::int64_t* finisher;
-  static ring_node init(cx<ring_node>&, std::int64_t i, std::int64_t* f) {
-    return ring_node{i, {}, f};
+  ring_result* result;
+  static ring_node init(cx<ring_node>&, std::int64_t i, ring_result* r) {
+    return ring_node{i, {}, r};
   }
   void link(cx<ring_node>&, actor<ring_node> n) { next = std::move(n); }
   void token(cx<ring_node>&, std::int64_t hops) {
-    if (hops == 0)
-      *finisher = index;
-    else
+    if (hops == 0) {
+      result->finisher = index;
+    } else {
+      ++result->hops;
       call<&ring_node::token>(next, hops - 1);
+    }
   }
 };
 
 void savina_thread_ring(benchmark::State& state) {
   const std::int64_t n = bench::size(10'000'000);
   runtime rt;
-  std::int64_t finisher = -1;
+  ring_result result;
   std::vector<actor_own<ring_node>> ring;
   for (std::int64_t i = 0; i < ring_size; ++i)
-    ring.push_back(make_actor<&ring_node::init>(rt, ret_nop<stop_cause>(), i, &finisher));
+    ring.push_back(make_actor<&ring_node::init>(rt, ret_nop<stop_cause>(), i, &result));
   for (std::int64_t i = 0; i < ring_size; ++i)
     call<&ring_node::link>(ring[static_cast<std::size_t>(i)],
                            ring[static_cast<std::size_t>((i + 1) % ring_size)].ref());
   rt.run(rt.now(), false);
+  std::int64_t iterations = 0;
   for (auto _ : state) {
-    finisher = -1;
+    result.finisher = -1;
     call<&ring_node::token>(ring[0], n);
     rt.run(rt.now(), false);
+    ++iterations;
     // The token starts at node 0 with n hops left, so node n % 503 receives it with none.
-    if (finisher != n % ring_size) state.SkipWithError("thread ring: wrong finisher");
+    if (result.finisher != n % ring_size || result.hops != n * iterations)
+      state.SkipWithError("thread ring: wrong finisher or hop count");
   }
   for (auto& node : ring) call<&ring_node::link>(node, actor<ring_node>());  // break the ring
   rt.run(rt.now(), false);
   bench::per_op(state, n);
 }
-BENCHMARK(savina_thread_ring)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(savina_thread_ring)->Apply(bench::savina);
 
 // Fork-join: a parent creates n workers, sends each one message; each worker computes and
 // answers through a ret, and the parent drops the worker when the answer arrives (the worker
@@ -129,7 +138,7 @@ struct fork_parent {
 };
 
 void savina_fork_join(benchmark::State& state) {
-  const std::int64_t n = bench::size(1'000'000);
+  const std::int64_t n = bench::size(state.range(0));
   runtime rt;
   auto p = make_actor<&fork_parent::init>(rt, ret_nop<stop_cause>());
   rt.run(rt.now(), false);
@@ -145,6 +154,7 @@ void savina_fork_join(benchmark::State& state) {
   }
   bench::per_op(state, n);
 }
-BENCHMARK(savina_fork_join)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+// 1M actors, and 10k: the count CAF's default scheduler is measured at (peers/caf_bench.cpp).
+BENCHMARK(savina_fork_join)->ArgName("actors")->Arg(1'000'000)->Arg(10'000)->Apply(bench::savina);
 
 }  // namespace

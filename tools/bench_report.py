@@ -246,18 +246,25 @@ def group_table(rows):
 
 def targets_table(targets, groups, runs):
     """The markdown table of the targets: each a minimum ratio against one peer on one
-    workload ({"group", "workload", "peer", "at_least"}), with the ratio this run measured."""
+    workload ({"group", "workload", "peer", "at_least"}), with the ratio this run measured.
+    A target naming a group, workload or peer the groups file does not have is an error."""
     lines = ["| Workload | Against | Wanted | Measured | Met |", "|---|---|--:|--:|---|"]
     by_id = {g["id"]: g for g in groups}
     for t in targets:
-        group = by_id.get(t["group"], {"workloads": []})
-        rows, _ = collect_group(dict(group, workloads=[w for w in group["workloads"]
-                                                       if w["name"] == t["workload"]]), runs)
+        group = by_id.get(t["group"])
+        workload = next((w for w in (group or {}).get("workloads", [])
+                         if w["name"] == t["workload"]), None)
+        if workload is None or t["peer"] not in workload.get("peers", {}):
+            raise ValueError(f"target {t}: no such group, workload or peer in the groups file")
+        rows, _ = collect_group(dict(group, workloads=[workload]), runs)
         peer = next((s for row in rows for impl, _, s in row["impls"] if impl == t["peer"]),
                     None)
-        r = ratio(rows[0], peer) if peer is not None else None
-        measured, met = ("no data", "—") if r is None else (
-            f"{r:.1f}×", "yes" if r >= t["at_least"] else "**no**")
+        r = ratio(rows[0], peer) if rows and peer is not None else None
+        if r is None:
+            measured, met = "no data", "—"
+        else:  # judged on the figure shown
+            r = round(r, 2)
+            measured, met = f"{r:.2f}×", "yes" if r >= t["at_least"] else "**no**"
         lines.append(f"| {md_escape(t['workload'])} | {md_escape(t['peer'])} | "
                      f"≥ {t['at_least']}× | {measured} | {met} |")
     return lines

@@ -32,7 +32,7 @@ void peer_asio_self_call(benchmark::State& state) {
     state.SkipWithError("wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_asio_self_call)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_asio_self_call)->Apply(bench::savina);
 
 struct player {
   asio::io_context* io;
@@ -59,6 +59,6 @@ void peer_asio_ping_pong(benchmark::State& state) {
     state.SkipWithError("wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_asio_ping_pong)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_asio_ping_pong)->Apply(bench::savina);
 
 }  // namespace

@@ -84,9 +84,7 @@ void peer_asio_request_response(benchmark::State& state) {
     state.SkipWithError("wrong answer");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_asio_request_response)
-    ->MinTime(bench::savina_min_time())
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_asio_request_response)->Apply(bench::savina);
 
 // (ii) counting actor.
 struct counter {
@@ -126,7 +124,7 @@ void peer_asio_counting(benchmark::State& state) {
     state.SkipWithError("wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_asio_counting)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_asio_counting)->Apply(bench::savina);
 
 // (iii) thread ring.
 constexpr std::int64_t ring_size = 503;
@@ -172,6 +170,6 @@ void peer_asio_thread_ring(benchmark::State& state) {
     state.SkipWithError("wrong end of the ring");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_asio_thread_ring)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_asio_thread_ring)->Apply(bench::savina);
 
 }  // namespace

@@ -5,9 +5,11 @@
 // lambdas, state in `stateful_actor<State>`, atoms as message tags, `request(...).then(...)`
 // for request/response, a returned value as the reply, `delayed_send` for timers. The loop
 // waits on a `scoped_actor`: the workload's last actor sends it a `done_atom` with the check
-// value, which is verified. Each workload runs under two schedulers, named by the last part
-// of the benchmark's name: `single` (scheduler.max-threads = 1: one worker, as our runtime
-// has one thread) and `default` (CAF's default, work stealing over every core).
+// value, which is verified. Each message-passing and lifecycle workload runs under two
+// schedulers, named by the last part of the benchmark's name: `single`
+// (scheduler.max-threads = 1: one worker, as our runtime has one thread; checked) and
+// `default` (CAF's default: work stealing over max(cores, 4) workers). Times are wall-clock,
+// as for every implementation in the Savina group (bench::savina).
 //
 // One actor system per benchmark run (not per iteration): starting one takes milliseconds.
 #include <benchmark/benchmark.h>
@@ -16,7 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
+#include <thread>
 #include <vector>
 
 #include "../bench_support.hpp"
@@ -43,33 +45,46 @@ using fire_atom = atom_constant<atom("fire")>;
 struct caf_system {
   actor_system_config cfg;
   actor_system sys;
-  explicit caf_system(bool single) : sys(configure(cfg, single)) {}
-  static actor_system_config& configure(actor_system_config& c, bool single) {
-    if (single) c.set("scheduler.max-threads", 1);
+  bool single;
+  explicit caf_system(bool one_worker) : sys(configure(cfg, one_worker)), single(one_worker) {}
+  static actor_system_config& configure(actor_system_config& c, bool one_worker) {
+    if (one_worker) c.set("scheduler.max-threads", 1);
     return c;
+  }
+  // False (and the benchmark skipped) if CAF did not take the one-worker setting.
+  bool check(benchmark::State& state) {
+    if (!single || sys.scheduler().num_workers() == 1) return true;
+    state.SkipWithError("CAF ignored scheduler.max-threads = 1");
+    return false;
   }
 };
 
-// Sends `start` (plus args) to `target` on behalf of a scoped actor, waits for its
-// `done_atom` and returns the check value that came with it.
-template <class... Ts>
-int64_t run_until_done(scoped_actor& self, const actor& target, Ts... args) {
-  self->send(target, start_atom::value, actor_cast<actor>(self), args...);
+// Waits for the workload's `done_atom` and returns the check value that came with it; -1,
+// and the benchmark skipped, if none comes within two minutes (rather than hang the run).
+int64_t wait_done(scoped_actor& self, benchmark::State& state) {
   int64_t check = -1;
-  self->receive([&](done_atom, int64_t v) { check = v; });
+  self->receive([&](done_atom, int64_t v) { check = v; },
+                after(std::chrono::minutes(2)) >> [&] { state.SkipWithError("no answer"); });
   return check;
 }
 
+// Sends `start` (plus args) to `target` on behalf of the scoped actor and waits for `done`.
+template <class... Ts>
+int64_t run_until_done(scoped_actor& self, benchmark::State& state, const actor& target,
+                       Ts... args) {
+  self->send(target, start_atom::value, actor_cast<actor>(self), args...);
+  return wait_done(self, state);
+}
+
+// The workload's size: the full size with one worker; a tenth of it under the default
+// scheduler, whose time per message on two cores is the same at either size and which would
+// otherwise take more than two minutes of the run on its own.
+int64_t caf_size(int64_t full, bool single) { return bench::size(single ? full : full / 10); }
+
 // Registers `fn(state, single)` twice: as NAME/single and NAME/default.
-#define CAF_PEER(fn)                      \
-  BENCHMARK_CAPTURE(fn, single, true)     \
-      ->MinTime(bench::savina_min_time()) \
-      ->Unit(benchmark::kMillisecond)     \
-      ->UseRealTime();                    \
-  BENCHMARK_CAPTURE(fn, default, false)   \
-      ->MinTime(bench::savina_min_time()) \
-      ->Unit(benchmark::kMillisecond)     \
-      ->UseRealTime()
+#define CAF_PEER(fn)                                         \
+  BENCHMARK_CAPTURE(fn, single, true)->Apply(bench::savina); \
+  BENCHMARK_CAPTURE(fn, default, false)->Apply(bench::savina)
 
 // Self-send chain: one actor sends itself n messages, one outstanding at a time.
 struct ticker_state {
@@ -94,12 +109,13 @@ behavior ticker(stateful_actor<ticker_state>* self) {
 }
 
 void peer_caf_self_call(benchmark::State& state, bool single) {
-  const int64_t n = bench::size(10'000'000);
+  const int64_t n = caf_size(10'000'000, single);
   caf_system s(single);
+  if (!s.check(state)) return;
   scoped_actor self{s.sys};
   auto t = s.sys.spawn(ticker);
   for (auto _ : state)
-    if (run_until_done(self, t, n) != n) state.SkipWithError("wrong count");
+    if (run_until_done(self, state, t, n) != n) state.SkipWithError("wrong count");
   anon_send_exit(t, exit_reason::user_shutdown);
   bench::per_op(state, n);
 }
@@ -129,8 +145,9 @@ behavior player(stateful_actor<player_state>* self) {
 }
 
 void peer_caf_ping_pong(benchmark::State& state, bool single) {
-  const int64_t n = bench::size(10'000'000);
+  const int64_t n = caf_size(10'000'000, single);
   caf_system s(single);
+  if (!s.check(state)) return;
   scoped_actor self{s.sys};
   auto a = s.sys.spawn(player);
   auto b = s.sys.spawn(player);
@@ -139,7 +156,7 @@ void peer_caf_ping_pong(benchmark::State& state, bool single) {
   int64_t rounds = 0;
   for (auto _ : state) {
     self->send(a, ball_atom::value, n - 1);
-    self->receive([](done_atom, int64_t) {});
+    wait_done(self, state);
     ++rounds;
   }
   // Both players' counts, asked through a request each, add up to every message sent.
@@ -182,14 +199,15 @@ behavior client(stateful_actor<client_state>* self, actor server) {
 }
 
 void peer_caf_request_response(benchmark::State& state, bool single) {
-  const int64_t n = bench::size(1'000'000);
+  const int64_t n = caf_size(1'000'000, single);
   caf_system s(single);
+  if (!s.check(state)) return;
   scoped_actor self{s.sys};
   auto srv = s.sys.spawn(value_server);
   auto c = s.sys.spawn(client, srv);
   int64_t rounds = 0;
   for (auto _ : state)
-    if (run_until_done(self, c, n) != n * ++rounds) state.SkipWithError("wrong answer");
+    if (run_until_done(self, state, c, n) != n * ++rounds) state.SkipWithError("wrong answer");
   anon_send_exit(c, exit_reason::user_shutdown);
   anon_send_exit(srv, exit_reason::user_shutdown);
   bench::per_op(state, n);
@@ -213,14 +231,15 @@ behavior producer(event_based_actor* self, actor target) {
 }
 
 void peer_caf_counting(benchmark::State& state, bool single) {
-  const int64_t n = bench::size(10'000'000);
+  const int64_t n = caf_size(10'000'000, single);
   caf_system s(single);
+  if (!s.check(state)) return;
   scoped_actor self{s.sys};
   auto c = s.sys.spawn(counter);
   auto p = s.sys.spawn(producer, c);
   int64_t rounds = 0;
   for (auto _ : state)
-    if (run_until_done(self, p, n) != n * ++rounds) state.SkipWithError("wrong count");
+    if (run_until_done(self, state, p, n) != n * ++rounds) state.SkipWithError("wrong count");
   anon_send_exit(p, exit_reason::user_shutdown);
   anon_send_exit(c, exit_reason::user_shutdown);
   bench::per_op(state, n);
@@ -251,8 +270,9 @@ behavior ring_node(stateful_actor<ring_state>* self, int64_t index) {
 }
 
 void peer_caf_thread_ring(benchmark::State& state, bool single) {
-  const int64_t n = bench::size(10'000'000);
+  const int64_t n = caf_size(10'000'000, single);
   caf_system s(single);
+  if (!s.check(state)) return;
   scoped_actor self{s.sys};
   std::vector<actor> ring;
   for (int64_t i = 0; i < ring_size; ++i) ring.push_back(s.sys.spawn(ring_node, i));
@@ -260,9 +280,8 @@ void peer_caf_thread_ring(benchmark::State& state, bool single) {
     self->send(ring[i], link_atom::value, ring[(i + 1) % ring.size()], actor_cast<actor>(self));
   for (auto _ : state) {
     self->send(ring[0], token_atom::value, n);
-    int64_t finisher = -1;
-    self->receive([&](done_atom, int64_t index) { finisher = index; });
-    if (finisher != n % ring_size) state.SkipWithError("wrong finisher");
+    // The token starts at node 0 with n hops left, so node n % 503 receives it with none.
+    if (wait_done(self, state) != n % ring_size) state.SkipWithError("wrong finisher");
   }
   for (const actor& a : ring) anon_send_exit(a, exit_reason::user_shutdown);
   bench::per_op(state, n);
@@ -296,43 +315,57 @@ behavior fork_parent(stateful_actor<fork_state>* self) {
   };
 }
 
+// Actors spawned from inside an actor, per iteration, in fork-join and create/destroy: 1M
+// with one worker, 10k under the default scheduler, whose time per actor on two cores grows
+// with the count (see the report's notes, tools/bench_groups.json).
+int64_t caf_actor_count(bool single) { return bench::size(single ? 1'000'000 : 10'000); }
+
 void peer_caf_fork_join(benchmark::State& state, bool single) {
-  // CAF's default scheduler (max(cores, 4) work-stealing workers) slows down with the count
-  // on a two-core machine: 20 us per actor at 10k, 900 us at 100k; 1M does not finish in
-  // minutes. It runs 10k.
-  const int64_t n = bench::size(single ? 1'000'000 : 10'000);
+  const int64_t n = caf_actor_count(single);
   caf_system s(single);
+  if (!s.check(state)) return;
   scoped_actor self{s.sys};
   auto p = s.sys.spawn(fork_parent);
   const int64_t expected = 3 * (n * (n - 1) / 2) + n;
   for (auto _ : state)
-    if (run_until_done(self, p, n) != expected) state.SkipWithError("wrong sum");
+    if (run_until_done(self, state, p, n) != expected) state.SkipWithError("wrong sum");
   anon_send_exit(p, exit_reason::user_shutdown);
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_fork_join);
 
-// Actor create/destroy: n actors spawned (each runs its behavior function, as our init),
-// their handles kept, then all dropped; the system then waits until every actor is gone.
-std::atomic<int64_t> initialised{0};
+// Actor create/destroy: a driver actor spawns n actors (each runs its behavior function, as
+// our init), keeps their handles, then drops them all and quits; the loop waits until every
+// actor is gone. Spawning from inside an actor keeps the work on CAF's workers (spawning from
+// the loop's thread would run it in parallel with the one worker).
+std::atomic<int64_t> lifecycle_started{0};
+std::atomic<int64_t> idle_started{0};
+
+template <std::atomic<int64_t>* Started>
 behavior small_actor(stateful_actor<int64_t>* self, int64_t v) {
   self->state = v;
-  initialised.fetch_add(1, std::memory_order_relaxed);
+  Started->fetch_add(1, std::memory_order_relaxed);
   return {[=](get_atom) { return self->state; }};
 }
 
-void peer_caf_actor_lifecycle(benchmark::State& state, bool single) {
-  const int64_t n = bench::size(1'000'000);
-  caf_system s(single);
+void lifecycle_driver(event_based_actor* self, int64_t n) {
   std::vector<actor> actors;
   actors.reserve(static_cast<std::size_t>(n));
-  initialised = 0;
+  for (int64_t i = 0; i < n; ++i) actors.push_back(self->spawn(small_actor<&lifecycle_started>, i));
+  actors.clear();
+  self->quit();
+}
+
+void peer_caf_actor_lifecycle(benchmark::State& state, bool single) {
+  const int64_t n = caf_actor_count(single);
+  caf_system s(single);
+  if (!s.check(state)) return;
+  lifecycle_started = 0;
   for (auto _ : state) {
-    for (int64_t i = 0; i < n; ++i) actors.push_back(s.sys.spawn(small_actor, i));
-    actors.clear();
+    s.sys.spawn(lifecycle_driver, n);
     s.sys.await_all_actors_done();
   }
-  if (initialised != n * static_cast<int64_t>(state.iterations()))
+  if (lifecycle_started != n * static_cast<int64_t>(state.iterations()))
     state.SkipWithError("not every actor started");
   bench::per_op(state, n);
 }
@@ -340,8 +373,9 @@ CAF_PEER(peer_caf_actor_lifecycle);
 
 // Timers: one actor schedules n delayed messages to itself ([1 µs, 10 ms) random delays,
 // the generator and seed of ours and Asio's) and counts them as they arrive. CAF's timers
-// run in real time on its clock thread; the last is due 10 ms after scheduling began, far
-// less than scheduling 1M takes, so the figure is the timer machinery, not waiting.
+// run in real time on its clock thread, beside the worker(s); the last is due 10 ms after
+// scheduling began, far less than scheduling 1M takes, so the figure is the timer
+// machinery, not waiting.
 struct timer_state {
   actor waiter;
   int64_t fired = 0;
@@ -349,7 +383,7 @@ struct timer_state {
 behavior timer_actor(stateful_actor<timer_state>* self,
                      const std::vector<std::chrono::steady_clock::duration>* delays) {
   return {
-      [=](start_atom, actor waiter, int64_t) {
+      [=](start_atom, actor waiter) {
         self->state = timer_state{std::move(waiter), 0};
         for (auto d : *delays) self->delayed_send(self, d, fire_atom::value);
       },
@@ -361,28 +395,29 @@ behavior timer_actor(stateful_actor<timer_state>* self,
 }
 
 void peer_caf_timers(benchmark::State& state, bool single) {
-  const int64_t n = bench::size(1'000'000);
+  const int64_t n = caf_size(1'000'000, single);
   const auto delays = bench::timer_delays(n, bench::short_lo, bench::short_hi);
   caf_system s(single);
+  if (!s.check(state)) return;
   scoped_actor self{s.sys};
   auto t = s.sys.spawn(timer_actor, &delays);
   for (auto _ : state)
-    if (run_until_done(self, t, int64_t{0}) != n) state.SkipWithError("wrong number fired");
+    if (run_until_done(self, state, t) != n) state.SkipWithError("wrong number fired");
   anon_send_exit(t, exit_reason::user_shutdown);
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_timers);
 
 // Memory per idle actor: RSS growth over n idle actors with an 8-byte state (handles kept,
-// 8 bytes each, as ours), one worker thread, measured in a fresh process.
+// 8 bytes each, as ours), one worker thread, measured in a fresh process once every actor
+// has run its behavior function.
 int64_t caf_idle_actor_rss(int64_t n) {
   caf_system s(true);
   std::vector<actor> actors;
   actors.reserve(static_cast<std::size_t>(n));
-  initialised = 0;
   const int64_t before = bench::rss_bytes();
-  for (int64_t i = 0; i < n; ++i) actors.push_back(s.sys.spawn(small_actor, i));
-  while (initialised.load() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int64_t i = 0; i < n; ++i) actors.push_back(s.sys.spawn(small_actor<&idle_started>, i));
+  while (idle_started.load() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const int64_t delta = bench::rss_bytes() - before;
   for (const actor& a : actors) anon_send_exit(a, exit_reason::user_shutdown);
   return delta;

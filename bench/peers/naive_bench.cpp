@@ -49,7 +49,7 @@ void peer_naive_self_call(benchmark::State& state) {
     state.SkipWithError("wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_naive_self_call)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_naive_self_call)->Apply(bench::savina);
 
 struct player {
   naive_queue* q;
@@ -79,7 +79,7 @@ void peer_naive_ping_pong(benchmark::State& state) {
     state.SkipWithError("wrong count");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_naive_ping_pong)->MinTime(bench::savina_min_time())->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_naive_ping_pong)->Apply(bench::savina);
 
 struct server {
   std::int64_t value = 0;
@@ -107,7 +107,7 @@ struct client : std::enable_shared_from_this<client> {
 };
 
 void peer_naive_ret_round_trip(benchmark::State& state) {
-  const std::int64_t n = bench::size(5'000'000);
+  const std::int64_t n = bench::size(1'000'000);
   naive_queue q;
   auto c = std::make_shared<client>(&q, std::make_shared<server>());
   for (auto _ : state) {
@@ -119,9 +119,7 @@ void peer_naive_ret_round_trip(benchmark::State& state) {
     state.SkipWithError("wrong answer");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_naive_ret_round_trip)
-    ->MinTime(bench::savina_min_time())
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_naive_ret_round_trip)->Apply(bench::savina);
 
 struct small {
   std::int64_t v;
@@ -156,8 +154,6 @@ void peer_naive_actor_lifecycle(benchmark::State& state) {
     state.SkipWithError("not every actor stopped");
   bench::per_op(state, n);
 }
-BENCHMARK(peer_naive_actor_lifecycle)
-    ->MinTime(bench::savina_min_time())
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(peer_naive_actor_lifecycle)->Apply(bench::savina);
 
 }  // namespace

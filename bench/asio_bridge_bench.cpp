@@ -66,7 +66,7 @@ namespace net = stakker::asio::net;
 using stakker::asio::error_code;
 
 // Operations per chain (one benchmark iteration); `--smoke` makes it tiny.
-std::int64_t chain_length() { return bench::smoke ? 10 : 10'000; }
+std::int64_t chain_length() { return bench::smoke() ? 10 : 10'000; }
 
 double thread_cpu_ns() {
   timespec ts{};

@@ -232,7 +232,7 @@ struct config {
 };
 
 config effective(config c) {
-  if (bench::smoke) {
+  if (bench::smoke()) {
     c.clients = std::min(c.clients, 2);
     c.rounds = 3;
   }

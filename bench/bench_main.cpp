@@ -24,13 +24,10 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   std::string min_time = "--benchmark_min_time=0.001";
   for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--smoke") == 0) {
-      bench::smoke = true;
-      continue;
-    }
+    if (std::strcmp(argv[i], "--smoke") == 0) continue;  // read by bench::smoke()
     args.push_back(argv[i]);
   }
-  if (bench::smoke) args.push_back(min_time.data());
+  if (bench::smoke()) args.push_back(min_time.data());
   int n = static_cast<int>(args.size());
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;

@@ -12,20 +12,21 @@
 
 namespace bench {
 
-// Set by --smoke: every workload runs once at a tiny size (CI proves it runs).
-inline bool smoke = false;
-
-inline std::int64_t size(std::int64_t full) { return smoke ? 1000 : full; }
-
-// True when the command line has --smoke. Benchmarks are registered before main parses its
-// arguments, so registration reads it from /proc/self/cmdline.
-inline bool smoke_on_command_line() {
-  std::ifstream f("/proc/self/cmdline", std::ios::binary);
-  std::string arg;
-  while (std::getline(f, arg, '\0'))
-    if (arg == "--smoke") return true;
-  return false;
+// True when the command line has --smoke: every workload then runs once at a tiny size (CI
+// proves it runs). Read from /proc/self/cmdline, since benchmarks are registered (and some
+// read it) before main parses its arguments.
+inline bool smoke() {
+  static const bool on = [] {
+    std::ifstream f("/proc/self/cmdline", std::ios::binary);
+    std::string arg;
+    while (std::getline(f, arg, '\0'))
+      if (arg == "--smoke") return true;
+    return false;
+  }();
+  return on;
 }
+
+inline std::int64_t size(std::int64_t full) { return smoke() ? 1000 : full; }
 
 // How every Savina workload (ours and each peer's) is registered:
 //   BENCHMARK(f)->Apply(bench::savina);
@@ -36,9 +37,20 @@ inline bool smoke_on_command_line() {
 //   faults for up to 10M queued messages, and this spreads them over several iterations, as
 //   CAF's own iterations (longer than 0.5 s) already do. A --smoke run keeps its tiny minimum.
 inline void savina(benchmark::internal::Benchmark* b) {
-  static const double min_time = smoke_on_command_line() ? 0.001 : 0.5;
+  static const double min_time = smoke() ? 0.001 : 0.5;
   b->MinTime(min_time)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
+
+// The Savina workloads' shared definitions, so that every implementation does the same work
+// and is checked against the same value.
+// Thread ring: the token starts at node 0 with `hops` left, so this node gets it with none.
+inline constexpr std::int64_t thread_ring_size = 503;
+inline constexpr std::int64_t thread_ring_finisher(std::int64_t hops) {
+  return hops % thread_ring_size;
+}
+// Fork-join: worker i's answer, and the sum of the answers of n workers.
+inline constexpr std::int64_t fork_join_answer(std::int64_t i) { return 3 * i + 1; }
+inline constexpr std::int64_t fork_join_sum(std::int64_t n) { return 3 * (n * (n - 1) / 2) + n; }
 
 // Reports ns per operation ("ns_per_op") for `ops` operations per iteration.
 inline void per_op(benchmark::State& state, std::int64_t ops) {

@@ -53,8 +53,6 @@ BENCHMARK(savina_counting)->Apply(bench::savina);
 
 // Thread ring: 503 actors in a ring pass a token n hops. The actor that receives it with no
 // hops left reports its index. One op = one hop (one queued call).
-constexpr std::int64_t ring_size = 503;
-
 struct ring_result {
   std::int64_t finisher = -1;
   std::int64_t hops = 0;
@@ -82,11 +80,11 @@ void savina_thread_ring(benchmark::State& state) {
   runtime rt;
   ring_result result;
   std::vector<actor_own<ring_node>> ring;
-  for (std::int64_t i = 0; i < ring_size; ++i)
+  for (std::int64_t i = 0; i < bench::thread_ring_size; ++i)
     ring.push_back(make_actor<&ring_node::init>(rt, ret_nop<stop_cause>(), i, &result));
-  for (std::int64_t i = 0; i < ring_size; ++i)
+  for (std::int64_t i = 0; i < bench::thread_ring_size; ++i)
     call<&ring_node::link>(ring[static_cast<std::size_t>(i)],
-                           ring[static_cast<std::size_t>((i + 1) % ring_size)].ref());
+                           ring[static_cast<std::size_t>((i + 1) % bench::thread_ring_size)].ref());
   rt.run(rt.now(), false);
   std::int64_t iterations = 0;
   for (auto _ : state) {
@@ -94,8 +92,7 @@ void savina_thread_ring(benchmark::State& state) {
     call<&ring_node::token>(ring[0], n);
     rt.run(rt.now(), false);
     ++iterations;
-    // The token starts at node 0 with n hops left, so node n % 503 receives it with none.
-    if (result.finisher != n % ring_size || result.hops != n * iterations)
+    if (result.finisher != bench::thread_ring_finisher(n) || result.hops != n * iterations)
       state.SkipWithError("thread ring: wrong finisher or hop count");
   }
   for (auto& node : ring) call<&ring_node::link>(node, actor<ring_node>());  // break the ring
@@ -114,7 +111,7 @@ struct joined {
 struct worker {
   static worker init(cx<worker>&) { return {}; }
   void work(cx<worker>&, std::uint32_t slot, ret<joined> r) {
-    r(joined{slot, static_cast<std::int64_t>(slot) * 3 + 1});
+    r(joined{slot, bench::fork_join_answer(slot)});
   }
 };
 struct fork_parent {
@@ -142,8 +139,7 @@ void savina_fork_join(benchmark::State& state) {
   runtime rt;
   auto p = make_actor<&fork_parent::init>(rt, ret_nop<stop_cause>());
   rt.run(rt.now(), false);
-  // sum over slots of (3 * slot + 1)
-  const std::int64_t expected = 3 * (n * (n - 1) / 2) + n;
+  const std::int64_t expected = bench::fork_join_sum(n);
   std::int64_t iterations = 0;
   for (auto _ : state) {
     call<&fork_parent::fork>(p, n);

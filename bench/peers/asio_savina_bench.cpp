@@ -127,8 +127,6 @@ void peer_asio_counting(benchmark::State& state) {
 BENCHMARK(peer_asio_counting)->Apply(bench::savina);
 
 // (iii) thread ring.
-constexpr std::int64_t ring_size = 503;
-
 struct ring_totals {
   std::int64_t hops = 0;
   std::int64_t ends = 0;
@@ -155,7 +153,7 @@ void peer_asio_thread_ring(benchmark::State& state) {
   const std::int64_t n = bench::size(10'000'000);
   asio::io_context io(1);
   ring_totals totals;
-  std::vector<ring_node> ring(static_cast<std::size_t>(ring_size));
+  std::vector<ring_node> ring(static_cast<std::size_t>(bench::thread_ring_size));
   for (std::size_t i = 0; i < ring.size(); ++i)
     ring[i] = ring_node{&io, &ring[(i + 1) % ring.size()], static_cast<std::int64_t>(i), &totals};
   for (auto _ : state) {
@@ -163,10 +161,9 @@ void peer_asio_thread_ring(benchmark::State& state) {
     io.restart();
     io.run();
   }
-  // Object k receives n - k hops, so the object receiving 0 is n % ring_size.
   const auto iterations = static_cast<std::int64_t>(state.iterations());
   if (totals.hops != n * iterations || totals.ends != iterations ||
-      totals.last_end != n % ring_size)
+      totals.last_end != bench::thread_ring_finisher(n))
     state.SkipWithError("wrong end of the ring");
   bench::per_op(state, n);
 }

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <thread>
 #include <vector>
 
@@ -81,6 +82,13 @@ int64_t run_until_done(scoped_actor& self, benchmark::State& state, const actor&
 // otherwise take more than two minutes of the run on its own.
 int64_t caf_size(int64_t full, bool single) { return bench::size(single ? full : full / 10); }
 
+// Stops the workload's actors (the system's destructor waits for every actor; rings of
+// handles would keep theirs alive forever).
+template <class Actors = std::initializer_list<actor>>
+void stop_all(const Actors& actors) {
+  for (const actor& a : actors) anon_send_exit(a, exit_reason::user_shutdown);
+}
+
 // Registers `fn(state, single)` twice: as NAME/single and NAME/default.
 #define CAF_PEER(fn)                                         \
   BENCHMARK_CAPTURE(fn, single, true)->Apply(bench::savina); \
@@ -116,7 +124,7 @@ void peer_caf_self_call(benchmark::State& state, bool single) {
   auto t = s.sys.spawn(ticker);
   for (auto _ : state)
     if (run_until_done(self, state, t, n) != n) state.SkipWithError("wrong count");
-  anon_send_exit(t, exit_reason::user_shutdown);
+  stop_all({t});
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_self_call);
@@ -165,8 +173,7 @@ void peer_caf_ping_pong(benchmark::State& state, bool single) {
     self->request(p, infinite, get_atom::value)
         .receive([&](int64_t v) { received += v; }, [&](error&) { received = -1; });
   if (received != n * rounds) state.SkipWithError("wrong count");
-  anon_send_exit(a, exit_reason::user_shutdown);
-  anon_send_exit(b, exit_reason::user_shutdown);
+  stop_all({a, b});
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_ping_pong);
@@ -208,8 +215,7 @@ void peer_caf_request_response(benchmark::State& state, bool single) {
   int64_t rounds = 0;
   for (auto _ : state)
     if (run_until_done(self, state, c, n) != n * ++rounds) state.SkipWithError("wrong answer");
-  anon_send_exit(c, exit_reason::user_shutdown);
-  anon_send_exit(srv, exit_reason::user_shutdown);
+  stop_all({c, srv});
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_request_response);
@@ -240,14 +246,12 @@ void peer_caf_counting(benchmark::State& state, bool single) {
   int64_t rounds = 0;
   for (auto _ : state)
     if (run_until_done(self, state, p, n) != n * ++rounds) state.SkipWithError("wrong count");
-  anon_send_exit(p, exit_reason::user_shutdown);
-  anon_send_exit(c, exit_reason::user_shutdown);
+  stop_all({p, c});
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_counting);
 
 // Thread ring: 503 actors pass a token n hops; the one receiving it at 0 reports its index.
-constexpr int64_t ring_size = 503;
 struct ring_state {
   int64_t index = 0;
   actor next;
@@ -275,15 +279,15 @@ void peer_caf_thread_ring(benchmark::State& state, bool single) {
   if (!s.check(state)) return;
   scoped_actor self{s.sys};
   std::vector<actor> ring;
-  for (int64_t i = 0; i < ring_size; ++i) ring.push_back(s.sys.spawn(ring_node, i));
+  for (int64_t i = 0; i < bench::thread_ring_size; ++i) ring.push_back(s.sys.spawn(ring_node, i));
   for (std::size_t i = 0; i < ring.size(); ++i)
     self->send(ring[i], link_atom::value, ring[(i + 1) % ring.size()], actor_cast<actor>(self));
   for (auto _ : state) {
     self->send(ring[0], token_atom::value, n);
-    // The token starts at node 0 with n hops left, so node n % 503 receives it with none.
-    if (wait_done(self, state) != n % ring_size) state.SkipWithError("wrong finisher");
+    if (wait_done(self, state) != bench::thread_ring_finisher(n))
+      state.SkipWithError("wrong finisher");
   }
-  for (const actor& a : ring) anon_send_exit(a, exit_reason::user_shutdown);
+  stop_all(ring);
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_thread_ring);
@@ -293,7 +297,7 @@ CAF_PEER(peer_caf_thread_ring);
 behavior fork_worker(event_based_actor* self) {
   return {[=](work_atom, int64_t i) {
     self->quit();
-    return i * 3 + 1;
+    return bench::fork_join_answer(i);
   }};
 }
 struct fork_state {
@@ -326,10 +330,10 @@ void peer_caf_fork_join(benchmark::State& state, bool single) {
   if (!s.check(state)) return;
   scoped_actor self{s.sys};
   auto p = s.sys.spawn(fork_parent);
-  const int64_t expected = 3 * (n * (n - 1) / 2) + n;
+  const int64_t expected = bench::fork_join_sum(n);
   for (auto _ : state)
     if (run_until_done(self, state, p, n) != expected) state.SkipWithError("wrong sum");
-  anon_send_exit(p, exit_reason::user_shutdown);
+  stop_all({p});
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_fork_join);
@@ -403,7 +407,7 @@ void peer_caf_timers(benchmark::State& state, bool single) {
   auto t = s.sys.spawn(timer_actor, &delays);
   for (auto _ : state)
     if (run_until_done(self, state, t) != n) state.SkipWithError("wrong number fired");
-  anon_send_exit(t, exit_reason::user_shutdown);
+  stop_all({t});
   bench::per_op(state, n);
 }
 CAF_PEER(peer_caf_timers);
@@ -419,7 +423,7 @@ int64_t caf_idle_actor_rss(int64_t n) {
   for (int64_t i = 0; i < n; ++i) actors.push_back(s.sys.spawn(small_actor<&idle_started>, i));
   while (idle_started.load() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const int64_t delta = bench::rss_bytes() - before;
-  for (const actor& a : actors) anon_send_exit(a, exit_reason::user_shutdown);
+  stop_all(actors);
   return delta;
 }
 const bench::memory_workload_registration caf_idle{"caf_idle_actor", &caf_idle_actor_rss};

@@ -18,13 +18,18 @@ struct drop_actor {
     if (b == nullptr) return;
     // Destroyed unrun (the runtime is going): destroy the state or parked calls now, as they
     // may hold references to this very block and would otherwise keep it alive forever.
-    if (b->state() != actor_state::zombie) b->ops(b, block_op::destroy_state);
+    if (b->state() != actor_state::zombie && !b->is_stopping()) b->ops(b, block_op::destroy_state);
     release_ref(b);
   }
   void operator()(core& c) { terminate(c, b, stop_cause::dropped()); }
 };
 
+// Stops the actor: tied tasks, then the state, then the notify hears `cause`. User code runs
+// in the middle (destructors); a stop requested meanwhile finds the actor stopping and is
+// ignored, so the first cause wins and nothing is destroyed twice.
 void finish(core& c, actor_block* b, stop_cause cause) {
+  if (b->state() == actor_state::zombie || b->is_stopping()) return;
+  b->set_stopping();
   add_ref(b);  // the state's destructor may drop the last other reference
   // Tasks tied to the actor go first, while the state they may refer to still exists.
   if (b->has_tasks()) core_access::extension(c)->actor_stopping(c, b);
@@ -84,7 +89,8 @@ void add_owner(actor_block* b) {
 }
 
 void release_owner(actor_block* b) noexcept {
-  if (--b->owners == 0 && b->state() != actor_state::zombie) {
+  // A stopping actor is finished by whoever is stopping it.
+  if (--b->owners == 0 && b->state() != actor_state::zombie && !b->is_stopping()) {
     if (b->link->rt != nullptr) {
       b->link->rt->defer(drop_actor(b));  // takes over the owner's reference
       return;
@@ -95,7 +101,7 @@ void release_owner(actor_block* b) noexcept {
 }
 
 void terminate(core& c, actor_block* b, stop_cause cause) {
-  if (b->state() == actor_state::zombie) return;
+  if (b->state() == actor_state::zombie || b->is_stopping()) return;
   if (core_access::current(c) == b) {
     core_access::record(c, std::move(cause));
     return;
@@ -105,7 +111,7 @@ void terminate(core& c, actor_block* b, stop_cause cause) {
 
 void apply_pending_stop(core& c, actor_block* b) {
   stop_cause cause = core_access::take_pending(c);
-  if (b->state() != actor_state::zombie) finish(c, b, std::move(cause));
+  finish(c, b, std::move(cause));
 }
 
 void record_failure(core& c, std::exception_ptr e) noexcept {

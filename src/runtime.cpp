@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <stdexcept>
 #include <utility>
 
@@ -14,6 +15,25 @@ void misuse(const char* what, const char* file, int line) noexcept {
   std::fprintf(stderr, "stakker: misuse: %s (%s:%d)\n", what, file, line);
   std::fflush(stderr);
   std::abort();
+}
+
+void callback_threw(std::exception_ptr e) noexcept {
+  if (core* c = running_core) {
+    try {
+      c->defer([e](core&) { std::rethrow_exception(e); });
+      return;
+    } catch (...) {  // no memory for the closure: fall through and report
+    }
+  }
+  std::fprintf(stderr, "stakker: an exception escaped a callback outside any run: ");
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    std::fprintf(stderr, "%s\n", x.what());
+  } catch (...) {
+    std::fprintf(stderr, "(not a std::exception)\n");
+  }
+  std::fflush(stderr);
 }
 }  // namespace detail
 
@@ -36,20 +56,28 @@ core::~core() {
   };
   destroy_extension();
   // Environment handles first: they may own actors whose termination queues more work.
-  while (!anymap_.empty()) {
-    anymap_entry e = anymap_.back();
-    anymap_.pop_back();
-    e.destroy(e.value);
-  }
+  auto destroy_anymap = [this] {
+    while (!anymap_.empty()) {
+      anymap_entry e = anymap_.back();
+      anymap_.pop_back();
+      e.destroy(e.value);
+    }
+  };
+  destroy_anymap();
   // Wakers' handlers and timer closures next, then the queues.
   destroy_wakers();
   timers_.clear();
-  // Destroying a closure may queue others (a dropped actor_own queues its termination, a
-  // ret delivers "none" to an actor), or spawn a task, which makes a new extension; keep
-  // destroying until every queue stays empty and no extension is left.
+  // Destroying a closure (or an actor's state, or a task) may queue others (a dropped
+  // actor_own queues its termination, a ret delivers "none" to an actor), spawn a task,
+  // which makes a new extension, set a timer or an anymap value; keep destroying until
+  // nothing is left.
   for (int round = 0; round < 1000; ++round) {
-    if (extension_ == nullptr && main_.empty() && lazy_.empty() && idle_.empty()) break;
+    if (extension_ == nullptr && anymap_.empty() && timers_.size() == 0 && main_.empty() &&
+        lazy_.empty() && idle_.empty())
+      break;
     destroy_extension();
+    destroy_anymap();
+    timers_.clear();
     main_.destroy_all();
     lazy_.destroy_all();
     idle_.destroy_all();
@@ -83,7 +111,7 @@ bool runtime::run(instant now, bool idle) {
   if (now > now_) {
     now_ = now;
     timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
-    if (now_ - last_trim_ >= trim_interval) release_memory();
+    if (saturating_sub(now_, last_trim_) >= trim_interval) release_memory();
   }
   if (uses_wakers()) poll_wake();
   for (;;) {
@@ -105,7 +133,7 @@ std::optional<instant> runtime::next_expiry() const noexcept {
 
 std::optional<duration> runtime::next_wait(instant now) const noexcept {
   if (!main_.empty() || !lazy_.empty()) return duration::zero();
-  if (auto e = next_expiry()) return std::max(duration::zero(), *e - now);
+  if (auto e = next_expiry()) return std::max(duration::zero(), saturating_sub(*e, now));
   return std::nullopt;
 }
 

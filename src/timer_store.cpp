@@ -19,9 +19,9 @@ int timer_store::bucket_of(tick when) const noexcept {
   return static_cast<int>(std::bit_width(when ^ last_));
 }
 
-void timer_store::push(tick when, std::uint32_t s, std::uint32_t gen) {
+void timer_store::push(tick when, std::uint64_t seq, std::uint32_t s, std::uint32_t gen) {
   int b = bucket_of(when);
-  buckets_[static_cast<std::size_t>(b)].push_back(entry{when, seq_++, s, gen});
+  buckets_[static_cast<std::size_t>(b)].push_back(entry{when, seq, s, gen});
   if (b != 0) {
     auto& m = bucket_min_[static_cast<std::size_t>(b)];
     if ((occupied_ >> (b - 1) & 1u) == 0 || when < m) m = when;
@@ -128,7 +128,7 @@ void timer_store::fire_bucket_zero(flat_queue& q) {
     slot& sl = slot_at(e.slot);
     if (sl.gen != e.gen || sl.ops == nullptr) continue;  // deleted
     if (sl.kind == timer_kind::max && sl.target > e.when) {
-      push(sl.target, e.slot, e.gen);  // pushed later since it was set: re-arm
+      push(sl.target, e.seq, e.slot, e.gen);  // pushed later since it was set: re-arm
       continue;
     }
     if (sl.kind == timer_kind::min && sl.target != e.when) continue;  // superseded

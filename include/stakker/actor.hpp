@@ -31,6 +31,12 @@ struct actor_access;
 template <class D, class I>
 concept implements = !std::is_same_v<D, I> && std::is_abstract_v<I> && std::derived_from<D, I>;
 
+// Downcasting from a virtual base is ill-formed, so this holds for non-virtual bases only.
+template <class D, class I>
+concept non_virtual_base = requires(I* p) {
+  static_cast<D*>(p);
+};
+
 }  // namespace detail
 
 // A reference to an actor: copyable, one word. It keeps
@@ -65,6 +71,9 @@ class actor {
   actor(const actor<D>& d) : bits_(d.bits_ | base_offset<D>()) {
     static_assert(!std::is_abstract_v<D>,
                   "stakker::actor<I>: convert from the actor's concrete state type");
+    static_assert(detail::non_virtual_base<D, T>,
+                  "stakker::actor<I>: I must be a non-virtual base of the state type (a virtual "
+                  "base has no fixed offset inside it)");
     if (auto* b = block()) detail::add_ref(b);
   }
   template <detail::implements<T> D>

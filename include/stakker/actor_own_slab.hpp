@@ -1,7 +1,9 @@
 // actor_own_slab<A>: a set of owned children that removes each child when it stops.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <utility>
 #include <vector>
@@ -17,12 +19,16 @@ namespace stakker {
 // child stops, its entry is removed by a queued closure (never while the parent iterates),
 // then the notify given at `add` hears the cause. Destroying the slab drops every child
 // (they stop with `dropped`). Iterating gives `const actor_own<A>&`.
+//
+// Adding while iterating is allowed (replacing stopped children inside a loop over the
+// slab is natural): entries never move, so iterators and references stay valid; a child
+// added meanwhile may or may not be visited by that loop.
 template <class A>
 class actor_own_slab {
   struct control {
     std::uint32_t refs = 1;
     bool alive = true;
-    std::vector<actor_own<A>> slots;
+    std::deque<actor_own<A>> slots;  // a deque: adding never moves an entry
     std::vector<std::uint32_t> free;
     std::size_t count = 0;
   };
@@ -42,7 +48,7 @@ class actor_own_slab {
   ~actor_own_slab() {
     ctl_->alive = false;
     ctl_->count = 0;
-    std::vector<actor_own<A>> children = std::move(ctl_->slots);
+    std::deque<actor_own<A>> children = std::move(ctl_->slots);
     children.clear();
     release(ctl_);
   }
@@ -78,6 +84,9 @@ class actor_own_slab {
   std::size_t size() const noexcept { return ctl_->count; }
   bool empty() const noexcept { return ctl_->count == 0; }
 
+  // Visits the slots by index (a deque's iterators would not survive an add), skipping
+  // empty ones. A range-for takes end() once, so it stops at the slots there were when it
+  // began; slots added meanwhile are filled at once, so it cannot skip past that end.
   class iterator {
    public:
     using value_type = actor_own<A>;
@@ -87,10 +96,10 @@ class actor_own_slab {
     using iterator_category = std::forward_iterator_tag;
 
     iterator() = default;
-    reference operator*() const { return *it_; }
-    pointer operator->() const { return &*it_; }
+    reference operator*() const { return ctl_->slots[i_]; }
+    pointer operator->() const { return &ctl_->slots[i_]; }
     iterator& operator++() {
-      ++it_;
+      ++i_;
       skip();
       return *this;
     }
@@ -99,19 +108,19 @@ class actor_own_slab {
       ++*this;
       return t;
     }
-    friend bool operator==(const iterator& a, const iterator& b) { return a.it_ == b.it_; }
+    friend bool operator==(const iterator& a, const iterator& b) { return a.i_ == b.i_; }
 
    private:
     friend class actor_own_slab;
-    using base = typename std::vector<actor_own<A>>::const_iterator;
-    iterator(base it, base end) : it_(it), end_(end) { skip(); }
+    iterator(const control* c, std::size_t i) : ctl_(c), i_(i) { skip(); }
     void skip() {
-      while (it_ != end_ && !*it_) ++it_;
+      while (i_ < ctl_->slots.size() && !ctl_->slots[i_]) ++i_;
     }
-    base it_{}, end_{};
+    const control* ctl_ = nullptr;
+    std::size_t i_ = 0;
   };
-  iterator begin() const { return iterator(ctl_->slots.begin(), ctl_->slots.end()); }
-  iterator end() const { return iterator(ctl_->slots.end(), ctl_->slots.end()); }
+  iterator begin() const { return iterator(ctl_, 0); }
+  iterator end() const { return iterator(ctl_, ctl_->slots.size()); }
 
  private:
   static void release(control* c) noexcept {

@@ -84,14 +84,16 @@ class core {
 
   // --- Timers (contract R3). A timer's closure `f(core&)` is moved onto the main queue
   // when the loop passes a time at or after its expiry, after everything already queued;
-  // timers due in the same run go in expiry order (ties: the order they were set). A timer
+  // timers due in the same run go in expiry order (ties: the order they were set; a max
+  // timer moved later keeps its place, a min timer moved earlier counts as set then). A timer
   // never fires early, and one set for now or the past fires on the next run with a later
   // time. Closures up to 40 bytes are stored without allocation once warm.
 
-  // A fixed timer `d` from now().
+  // A fixed timer `d` from now(). The sum saturates: `duration::max()` gives a timer due at
+  // instant::max(), which stays pending until deleted (no loop passes that time in).
   template <class F>
   timer_key after(duration d, F&& f) {
-    return at(now_ + d, std::forward<F>(f));
+    return at(saturating_add(now_, d), std::forward<F>(f));
   }
   // A fixed timer at `t`.
   template <class F>
@@ -202,18 +204,21 @@ class core {
 
   // Store time: nanoseconds since the runtime started, at least one after now() (so a
   // timer for now or the past waits for the next run with a later time).
+  // Saturating: instant::min() is "now" and instant::max() the last representable tick,
+  // which is after every time a loop can pass in (so such a timer never fires).
   detail::tick to_tick(instant t) const noexcept {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - start_).count();
+    static_assert(std::is_same_v<duration::period, std::nano>, "ticks are nanoseconds");
+    auto ns = saturating_sub(t, start_).count();
     auto earliest = now_tick() + 1;
     return ns < 0 || static_cast<detail::tick>(ns) < earliest ? earliest
                                                               : static_cast<detail::tick>(ns);
   }
   detail::tick now_tick() const noexcept {
-    return static_cast<detail::tick>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now_ - start_).count());
+    return static_cast<detail::tick>(saturating_sub(now_, start_).count());
   }
   instant from_tick(detail::tick t) const noexcept {
-    return start_ + std::chrono::duration_cast<duration>(std::chrono::nanoseconds(t));
+    if (t > static_cast<detail::tick>(duration::max().count())) return instant::max();
+    return saturating_add(start_, duration(static_cast<duration::rep>(t)));
   }
 
   detail::flat_queue main_;

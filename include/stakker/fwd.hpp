@@ -57,16 +57,27 @@ class fwd {
         fn f;
       };
       w_.set_ptr(new box{1, fn(std::forward<F>(f))});
-      static constexpr vtable vt{
-          [](const detail::word& w, arg_type&& v) { static_cast<box*>(w.ptr())->f(std::move(v)); },
-          [](detail::word& d, const detail::word& s) noexcept {
-            ++static_cast<box*>(s.ptr())->refs;
-            d = s;
-          },
-          [](detail::word& w) noexcept {
-            auto* b = static_cast<box*>(w.ptr());
-            if (--b->refs == 0) delete b;
-          }};
+      static constexpr vtable vt{[](const detail::word& w, arg_type&& v) {
+                                   // The callback may drop the last copy of this fwd: a count held
+                                   // across the call keeps the box (and the running closure) alive
+                                   // until it returns.
+                                   struct pin {
+                                     box* b;
+                                     ~pin() {
+                                       if (--b->refs == 0) delete b;
+                                     }
+                                   } p{static_cast<box*>(w.ptr())};
+                                   ++p.b->refs;
+                                   p.b->f(std::move(v));
+                                 },
+                                 [](detail::word& d, const detail::word& s) noexcept {
+                                   ++static_cast<box*>(s.ptr())->refs;
+                                   d = s;
+                                 },
+                                 [](detail::word& w) noexcept {
+                                   auto* b = static_cast<box*>(w.ptr());
+                                   if (--b->refs == 0) delete b;
+                                 }};
       vt_ = &vt;
     }
   }
@@ -87,13 +98,20 @@ class fwd {
     if (vt_) vt_->destroy(w_);
   }
 
+  // The target runs on a copy of the table pointer and capture word: the callback may
+  // reassign or destroy this fwd (or drop its last copy) meanwhile. An exception from the
+  // callback propagates to the caller.
   void operator()(arg_type value) const requires(!std::is_void_v<T>) {
     check();
-    vt_->call(w_, std::move(value));
+    const vtable* vt = vt_;
+    const detail::word w = w_;
+    vt->call(w, std::move(value));
   }
   void operator()() const requires std::is_void_v<T> {
     check();
-    vt_->call(w_, arg_type{});
+    const vtable* vt = vt_;
+    const detail::word w = w_;
+    vt->call(w, arg_type{});
   }
 
   explicit operator bool() const noexcept { return vt_ != nullptr; }

@@ -107,8 +107,11 @@ class share {
 
   static void release(detail::share_box<T>* b) noexcept {
     if (b == nullptr || --b->strong != 0) return;
+    // ~T may drop the last share_weak to this very box (a "weak self"): a weak count held
+    // across it keeps the box until ~T has returned. Meanwhile upgrade() gives nothing.
+    ++b->weak;
     b->value.~T();
-    if (b->weak == 0) detail::share_box<T>::free(b);
+    if (--b->weak == 0) detail::share_box<T>::free(b);
   }
 
   detail::share_box<T>* box_;

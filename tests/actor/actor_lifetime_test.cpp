@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -269,3 +270,69 @@ TEST(actor_lifetime, arguments_and_parked_calls_are_destroyed_when_an_init_throw
 }
 
 }  // namespace
+
+// --- Stopping an actor runs user code (tied tasks, the state's destructor, notifies); a
+// second stop from that code must find the actor already stopping.
+
+namespace {
+
+struct leaf {
+  static leaf init(cx<leaf>&) { return leaf{}; }
+};
+
+// Its destructor kills its child, whose inline notify kills this actor again (a supervisor
+// link): the second kill arrives while the state is being destroyed.
+struct supervisor {
+  counted own;
+  actor_own<leaf> kid;
+  static supervisor init(cx<supervisor>&, counted k, actor_own<leaf> child) {
+    return supervisor{std::move(k), std::move(child)};
+  }
+  ~supervisor() {
+    if (kid) kid.kill("parent going");
+  }
+};
+
+}  // namespace
+
+TEST(actor_lifetime, an_actor_stopped_again_from_its_state_destructor_is_destroyed_once) {
+  counts c;
+  stop_log log;
+  {
+    runtime rt;
+    actor_own<supervisor> p = actor_new<supervisor>(rt, log.notify());
+    actor_own<leaf> kid = actor_new<leaf>(
+        rt, ret_do<stop_cause>([&p](std::optional<stop_cause>) { p.kill("again"); }));
+    call_prep<&supervisor::init>(p, counted(c, 1), std::move(kid));
+    run(rt);
+    ASSERT_TRUE(p.is_ready());
+    p.kill("first");
+    EXPECT_TRUE(p.is_zombie());
+    EXPECT_TRUE(log.heard_once(stop_kind::killed)) << log.message();
+    EXPECT_EQ(log.message(), "first");
+    run(rt);
+  }
+  EXPECT_TRUE(c.balanced()) << c.alive() << " alive, " << c.double_destroys << " twice";
+}
+
+TEST(actor_lifetime, an_actor_dropping_its_last_owner_from_its_state_destructor_is_destroyed_once) {
+  counts c;
+  stop_log log;
+  {
+    runtime rt;
+    auto holder_of =
+        std::make_unique<actor_own<supervisor>>(actor_new<supervisor>(rt, log.notify()));
+    actor_own<supervisor>* p = holder_of.get();
+    actor_own<leaf> kid = actor_new<leaf>(
+        rt, ret_do<stop_cause>([&holder_of](std::optional<stop_cause>) {
+          holder_of.reset();  // the last owner goes while the state is being destroyed
+        }));
+    call_prep<&supervisor::init>(*p, counted(c, 1), std::move(kid));
+    run(rt);
+    p->kill("first");
+    EXPECT_EQ(holder_of, nullptr);
+    EXPECT_TRUE(log.heard_once(stop_kind::killed)) << log.message();
+    run(rt);
+  }
+  EXPECT_TRUE(c.balanced()) << c.alive() << " alive, " << c.double_destroys << " twice";
+}

@@ -224,4 +224,52 @@ TEST(actor_own_slab, children_left_when_the_runtime_is_destroyed_are_freed) {
   EXPECT_TRUE(c.balanced()) << c.alive() << " alive";
 }
 
+TEST(actor_own_slab, adding_children_while_iterating_keeps_the_iteration_and_its_references_valid) {
+  counts c;
+  {
+    runtime rt;
+    actor_own_slab<kid> slab;
+    for (int i = 0; i < 3; ++i) slab.make<&kid::init>(rt, ret_nop<stop_cause>(), i, &c);
+    run(rt);
+    int visited = 0;
+    for (const actor_own<kid>& k : slab) {
+      // Enough adds to move every entry of a vector many times over.
+      for (int j = 0; j < 200; ++j) slab.make<&kid::init>(rt, ret_nop<stop_cause>(), 100 + j, &c);
+      EXPECT_TRUE(k.is_ready());  // still a live reference into the slab
+      ++visited;
+    }
+    EXPECT_EQ(visited, 3);  // the loop ends at the children there were when it began
+    EXPECT_EQ(slab.size(), 603u);
+    run(rt);
+    EXPECT_EQ(ids(rt, slab).size(), 603u);
+  }
+  EXPECT_TRUE(c.balanced()) << c.alive() << " alive";
+}
+
+TEST(actor_own_slab, replacing_stopped_children_inside_a_loop_over_the_slab_is_safe) {
+  counts c;
+  {
+    runtime rt;
+    actor_own_slab<kid> slab;
+    std::vector<actor<kid>> kids;
+    for (int i = 0; i < 4; ++i)
+      kids.push_back(slab.make<&kid::init>(rt, ret_nop<stop_cause>(), i, &c));
+    run(rt);
+    call<&kid::quit>(kids[0]);
+    call<&kid::quit>(kids[2]);
+    run(rt);  // two slots are free now
+    int replaced = 0;
+    for (const actor_own<kid>& k : slab) {
+      if (replaced < 5) {  // reuses both free slots, then grows
+        slab.make<&kid::init>(rt, ret_nop<stop_cause>(), 10 + replaced, &c);
+        ++replaced;
+      }
+      EXPECT_TRUE(static_cast<bool>(k));
+    }
+    run(rt);
+    EXPECT_EQ(slab.size(), 2u + static_cast<std::size_t>(replaced));
+  }
+  EXPECT_TRUE(c.balanced()) << c.alive() << " alive";
+}
+
 }  // namespace

@@ -375,4 +375,49 @@ TEST(fwd, void_targets_may_leave_out_the_monostate) {
   EXPECT_EQ(stakker::inspect(loop.rt(), b, [](bell& x) { return x.rings; }), 3);
 }
 
+// --- A fwd_do callback runs from the fwd's storage: it may reassign or destroy that fwd.
+
+TEST(fwd, a_boxed_fwd_do_callback_may_drop_the_last_copy_of_its_fwd) {
+  counts k;
+  std::optional<fwd<int>> holder;
+  std::vector<std::string> log;
+  holder = fwd_do<int>([&holder, &log, s = std::string(64, 'x'), c = counted(k)](int v) {
+    holder.reset();  // the last copy: the box holding this closure would go
+    log.push_back(s.substr(0, 2) + std::to_string(v + c.value()));
+  });
+  (*holder)(1);
+  EXPECT_EQ(log, std::vector<std::string>{"xx1"});
+  EXPECT_FALSE(holder);
+  EXPECT_TRUE(k.balanced());
+}
+
+TEST(fwd, an_inline_fwd_do_callback_may_reassign_its_fwd) {
+  struct ctx {
+    fwd<int> f;
+    std::vector<int> first, second;
+  } c;
+  c.f = fwd_do<int>([p = &c](int v) {  // one word: stored inline
+    p->f = fwd_do<int>([q = p](int w) { q->second.push_back(w); });
+    p->first.push_back(v);  // `p` read from the running capture, not the new one
+  });
+  c.f(1);
+  c.f(2);
+  EXPECT_EQ(c.first, std::vector<int>{1});
+  EXPECT_EQ(c.second, std::vector<int>{2});
+}
+
+TEST(fwd, a_fwd_do_callback_that_throws_keeps_its_fwd_callable) {
+  counts k;
+  int calls = 0;
+  fwd<int> f = fwd_do<int>([&calls, c = counted(k)](int v) {
+    ++calls;
+    if (v < 0) throw std::runtime_error("negative");
+  });
+  EXPECT_THROW(f(-1), std::runtime_error);
+  f(1);
+  EXPECT_EQ(calls, 2);
+  f = fwd<int>();
+  EXPECT_TRUE(k.balanced());
+}
+
 }  // namespace

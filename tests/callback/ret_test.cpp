@@ -775,4 +775,106 @@ TEST(ret_fail, outliving_the_runtime_releases_the_actor) {
   EXPECT_FALSE(n.cause);
 }
 
+// --- A ret_do callback runs from the ret's storage; calling emptied the ret, so the
+// callback may re-arm it, destroy it, or throw.
+
+// A request object holding its own reply (a one-pointer capture, stored inline).
+struct request {
+  ret<int> reply;
+  std::vector<int> heard;
+};
+
+TEST(ret, a_ret_do_callback_may_re_arm_the_ret_it_was_called_through) {
+  request other;
+  request r;  // destroyed first: its re-armed reply answers into `other`
+  r.reply = ret_do<int>([p = &r, q = &other](std::optional<int> v) {
+    // Re-arming overwrites the inline word this callback was stored in.
+    p->reply = ret_do<int>([q2 = q](std::optional<int> w) { q2->heard.push_back(w.value_or(-1)); });
+    p->heard.push_back(v.value_or(-1));
+  });
+  static_assert(sizeof(&r) == sizeof(void*));
+  r.reply(5);
+  EXPECT_EQ(r.heard, std::vector<int>{5});
+  EXPECT_TRUE(other.heard.empty());
+  r.reply(6);  // the new callback
+  EXPECT_EQ(other.heard, std::vector<int>{6});
+}
+
+TEST(ret, an_inline_ret_do_callback_may_re_arm_its_ret_with_a_one_word_capture) {
+  request other;
+  request r;  // destroyed first: its re-armed reply answers into `other`
+  struct env {
+    request* self;
+    request* next;
+  } e{&r, &other};
+  r.reply = ret_do<int>([p = &e](std::optional<int> v) {  // one word: stored inline
+    p->self->reply =
+        ret_do<int>([q = p->next](std::optional<int> w) { q->heard.push_back(w.value_or(-1)); });
+    p->self->heard.push_back(v.value_or(-1));  // `p` still read from the running capture
+  });
+  r.reply(5);
+  EXPECT_EQ(r.heard, std::vector<int>{5});
+  EXPECT_TRUE(other.heard.empty());
+}
+
+TEST(ret, a_ret_do_callback_may_destroy_the_object_holding_its_ret) {
+  struct ctx {
+    std::unique_ptr<request> holder;
+    int calls = 0;
+  } c;
+  c.holder = std::make_unique<request>();
+  c.holder->reply = ret_do<int>([p = &c](std::optional<int>) {
+    p->holder.reset();  // frees the ret (and the inline word) this callback came from
+    ++p->calls;         // the capture must still be readable
+  });
+  c.holder->reply(1);
+  EXPECT_EQ(c.calls, 1);
+  EXPECT_EQ(c.holder, nullptr);
+}
+
+TEST(ret, a_boxed_ret_do_callback_may_destroy_the_object_holding_its_ret) {
+  counts k;
+  struct ctx {
+    std::unique_ptr<request> holder;
+    std::vector<int> log;
+  } c;
+  c.holder = std::make_unique<request>();
+  c.holder->reply = ret_do<int>([p = &c, big = counted(k, 7)](std::optional<int> v) {
+    p->holder.reset();
+    p->log.push_back(big.value() + v.value_or(0));
+  });
+  c.holder->reply(1);
+  EXPECT_EQ(c.log, std::vector<int>{8});
+  EXPECT_TRUE(k.balanced());
+}
+
+TEST(ret, an_exception_from_a_ret_do_callback_called_with_a_value_reaches_the_caller) {
+  ret<int> r = ret_do<int>([](std::optional<int>) { throw std::runtime_error("cb"); });
+  EXPECT_THROW(r(1), std::runtime_error);
+  EXPECT_FALSE(r);
+}
+
+TEST(ret, an_exception_from_a_ret_dropped_inside_a_run_leaves_that_run) {
+  runtime rt;
+  int later = 0;
+  rt.defer([](core&) {
+    ret<int> r = ret_do<int>([](std::optional<int> v) {
+      if (!v) throw std::runtime_error("none heard");
+    });
+  });  // r is destroyed uncalled inside the closure: no std::terminate
+  rt.defer([&later](core&) { ++later; });
+  EXPECT_THROW(rt.run(rt.now(), false), std::runtime_error);
+  rt.run(rt.now(), false);  // the queue is intact
+  EXPECT_EQ(later, 1);
+}
+
+TEST(ret, an_exception_from_a_ret_dropped_outside_any_run_is_reported_not_fatal) {
+  testing::internal::CaptureStderr();
+  {
+    ret<int> r = ret_do<int>([](std::optional<int>) { throw std::runtime_error("dropped"); });
+  }
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("dropped"), std::string::npos) << err;
+}
+
 }  // namespace

@@ -265,4 +265,40 @@ TEST(share_DeathTest, borrow_kept_past_the_actor_call_aborts) {
   EXPECT_DEATH(rt.run(rt.now(), false), "borrow outlived the actor call");
 }
 
+// A value holding a weak reference to its own share (a "weak self"), counting itself.
+struct weak_self {
+  counted own;
+  std::optional<share_weak<weak_self>> self;
+  bool upgraded_while_dying = false;
+  ~weak_self() {
+    if (self) upgraded_while_dying = self->upgrade().has_value();
+  }
+};
+
+TEST(share, a_value_holding_the_last_weak_reference_to_itself_is_freed_once) {
+  counts c;
+  {
+    runtime rt;
+    share<weak_self> s(rt, weak_self{counted(c, 1), std::nullopt});
+    s.rw(rt)->self = s.downgrade();
+    EXPECT_EQ(s.weak_count(), 1u);
+  }  // ~weak_self drops the box's last weak reference while the box is being released
+  EXPECT_TRUE(c.balanced()) << c.alive() << " alive";
+}
+
+TEST(share, a_weak_reference_cannot_upgrade_while_the_value_is_being_destroyed) {
+  runtime rt;
+  bool upgraded = true;
+  {
+    struct probe {
+      share_weak<probe> self;
+      bool* out;
+      ~probe() { *out = self.upgrade().has_value(); }
+    };
+    share<probe> s(rt, probe{{}, &upgraded});
+    s.rw(rt)->self = s.downgrade();
+  }
+  EXPECT_FALSE(upgraded);
+}
+
 }  // namespace

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -294,6 +296,95 @@ TEST(core, closures_queued_from_a_closure_through_its_core_run_in_the_same_run) 
   });
   rt.run(t0, false);
   EXPECT_EQ(order, (std::vector<std::string>{"main", "main2", "lazy"}));
+}
+
+// ---- teardown: user code run while the runtime is destroyed may use the runtime ----
+
+// Sets an anymap value (and a timer) from its destructor, as a closure or actor state may.
+struct sets_on_destroy {
+  core* c;
+  counts* k;
+  sets_on_destroy(core* cc, counts* kk) : c(cc), k(kk) {}
+  sets_on_destroy(sets_on_destroy&& o) noexcept : c(std::exchange(o.c, nullptr)), k(o.k) {}
+  sets_on_destroy& operator=(sets_on_destroy&& o) noexcept {
+    std::swap(c, o.c);
+    k = o.k;
+    return *this;
+  }
+  ~sets_on_destroy() {
+    if (c == nullptr) return;
+    c->anymap_set(counted(*k, 1));
+    c->after(std::chrono::seconds(1), [t = counted(*k, 2)](core&) {});
+  }
+  void operator()(core&) {}
+};
+
+TEST(core, an_anymap_value_set_by_a_queued_closure_destroyed_in_teardown_is_destroyed) {
+  counts k;
+  {
+    runtime rt(t0);
+    rt.defer(sets_on_destroy(&rt, &k));
+  }
+  EXPECT_EQ(k.constructed - k.moved - k.copied, 2);
+  EXPECT_TRUE(k.balanced()) << k.alive() << " alive, " << k.double_destroys << " double";
+}
+
+TEST(core, an_anymap_value_set_by_a_timer_closure_destroyed_in_teardown_is_destroyed) {
+  counts k;
+  {
+    runtime rt(t0);
+    rt.after(std::chrono::seconds(5), sets_on_destroy(&rt, &k));
+  }
+  EXPECT_TRUE(k.balanced()) << k.alive() << " alive, " << k.double_destroys << " double";
+}
+
+TEST(core, an_anymap_value_set_by_another_anymap_values_destructor_is_destroyed) {
+  counts k;
+  struct outer {
+    std::optional<sets_on_destroy> s;
+  };
+  {
+    runtime rt(t0);
+    rt.anymap_set(outer{sets_on_destroy(&rt, &k)});
+  }
+  EXPECT_TRUE(k.balanced()) << k.alive() << " alive, " << k.double_destroys << " double";
+}
+
+TEST(core, a_closure_that_throws_leaves_run_and_the_rest_of_the_queue_runs_next_time) {
+  runtime rt(t0);
+  std::vector<int> order;
+  rt.defer([&order](core&) { order.push_back(1); });
+  rt.defer([](core&) { throw std::runtime_error("boom"); });
+  rt.defer([&order](core&) { order.push_back(3); });
+  EXPECT_THROW(rt.run(t0, false), std::runtime_error);
+  EXPECT_EQ(order, std::vector<int>{1});
+  rt.run(t0, false);
+  EXPECT_EQ(order, (std::vector<int>{1, 3}));
+}
+
+TEST(core, a_closure_may_queue_so_much_that_the_queue_grows_under_it) {
+  runtime rt(t0);
+  long sum = 0;
+  rt.defer([&sum](core& c) {
+    for (int i = 0; i < 100000; ++i)
+      c.defer([&sum, i, pad = std::string(40, 'p')](core&) { sum += i; });
+  });
+  rt.run(t0, false);
+  EXPECT_EQ(sum, 100000L * 99999 / 2);
+}
+
+TEST(core, running_the_runtime_from_inside_a_closure_is_a_logic_error) {
+  runtime rt(t0);
+  bool threw = false;
+  rt.defer([&threw, &rt](core&) {
+    try {
+      rt.run(t0, false);
+    } catch (const std::logic_error&) {
+      threw = true;
+    }
+  });
+  rt.run(t0, false);
+  EXPECT_TRUE(threw);
 }
 
 }  // namespace

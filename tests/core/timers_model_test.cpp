@@ -82,7 +82,7 @@ enum class kind { fixed, max, min };
 // processed in order; a timer fires when an entry of it is reached and it is still pending:
 // - a deleted timer's entries are skipped;
 // - a max timer has one entry, first at its first expiry; reached with a later target, it is
-//   re-inserted at the target (a new seq);
+//   re-inserted at the target with its seq (it keeps its place among timers due then);
 // - a min timer updated earlier gets a new entry at the new time (a new seq); an entry not
 //   at its current target is skipped.
 // Expiries are clamped to at least now + 1 (a timer never fires in the run it was set in).
@@ -133,12 +133,11 @@ struct model {
     now = to;
     while (!entries.empty() && std::get<0>(*entries.begin()) <= now) {
       auto [when, s, id] = *entries.begin();
-      (void)s;
       entries.erase(entries.begin());
       timer& tm = timers[static_cast<std::size_t>(id)];
       if (!tm.alive) continue;
       if (tm.k == kind::max && tm.target > when) {
-        entries.emplace(tm.target, seq++, id);
+        entries.emplace(tm.target, s, id);
         continue;
       }
       if (tm.k == kind::min && tm.target != when) continue;

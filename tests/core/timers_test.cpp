@@ -1216,4 +1216,75 @@ TEST(timers, a_closure_destructor_that_adds_a_timer_during_runtime_teardown_is_h
   EXPECT_TRUE(c.balanced());
 }
 
+// --- Times at their limits: duration::max() is "never", instant::min() is "long ago".
+
+TEST(timers, saturating_add_and_sub_clamp_at_the_ends_of_time) {
+  using stakker::saturating_add;
+  using stakker::saturating_sub;
+  const instant t = instant(1h);
+  EXPECT_EQ(saturating_add(t, duration::max()), instant::max());
+  EXPECT_EQ(saturating_add(t, duration::min()), instant(1h + duration::min()));
+  EXPECT_EQ(saturating_add(instant(-1h), duration::min()), instant::min());
+  EXPECT_EQ(saturating_add(t, 5s), t + 5s);
+  EXPECT_EQ(saturating_sub(instant::max(), instant(-1h)), duration::max());
+  EXPECT_EQ(saturating_sub(instant::min(), t), duration::min());
+  EXPECT_EQ(saturating_sub(t, instant(1s)), 1h - 1s);
+}
+
+TEST(timers, a_timer_after_duration_max_never_fires_and_stays_pending) {
+  virtual_loop loop;
+  firings f;
+  core& c = loop.core();
+  timer_key k = c.after(duration::max(), f.rec(1));
+  loop.advance(1s);
+  loop.advance(24h * 365 * 100);  // a century later
+  EXPECT_TRUE(f.log.empty());
+  EXPECT_TRUE(c.timer_active(k));
+  EXPECT_EQ(loop.rt().next_expiry(), instant::max());
+  EXPECT_GT(loop.rt().next_wait(loop.now()), 24h * 365 * 100);
+  EXPECT_TRUE(c.timer_del(k));
+}
+
+TEST(timers, timers_at_instant_max_of_every_kind_stay_pending_among_ones_that_fire) {
+  virtual_loop loop;
+  firings f;
+  core& c = loop.core();
+  c.at(instant::max(), f.rec(1));
+  c.timer_max_add(instant::max(), f.rec(2));
+  c.timer_min_add(instant::max(), f.rec(3));
+  c.after(1s, f.rec(4));
+  loop.advance(2s);
+  EXPECT_EQ(f.ids(), std::vector<int>{4});
+  EXPECT_EQ(c.timer_count(), 3u);
+}
+
+TEST(timers, a_timer_at_instant_min_fires_on_the_next_later_run) {
+  virtual_loop loop;
+  firings f;
+  core& c = loop.core();
+  c.at(instant::min(), f.rec(1));
+  c.after(duration::min(), f.rec(2));
+  loop.run();
+  EXPECT_TRUE(f.log.empty());  // never at the time it was set
+  loop.advance(ns1);
+  EXPECT_EQ(f.ids(), (std::vector<int>{1, 2}));
+}
+
+// --- A max timer moved later keeps its place among timers due at the same time.
+
+TEST(timers, a_max_timer_moved_later_fires_before_timers_set_after_it_for_the_same_time) {
+  virtual_loop loop;
+  firings f;
+  core& c = loop.core();
+  const instant due = loop.now() + 10ms;
+  max_timer_key m = c.timer_max_add(loop.now() + 5ms, f.rec(1));
+  c.at(due, f.rec(2));
+  c.timer_max_upd(m, due);  // re-arms at 5 ms, then is due with timer 2
+  c.timer_max_add(due, f.rec(3));
+  loop.advance(6ms);
+  EXPECT_TRUE(f.log.empty());
+  loop.advance(10ms);
+  EXPECT_EQ(f.ids(), (std::vector<int>{1, 2, 3}));
+}
+
 }  // namespace

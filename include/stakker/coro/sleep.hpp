@@ -54,7 +54,9 @@ class sleep_awaiter {
 // Suspends the awaiting coroutine until `d` has passed on `c`'s clock (the loop's time): a
 // fixed timer whose expiry queues the resumption. Destroying the waiting task deletes the
 // timer. A zero or negative `d` does not suspend.
-inline detail::sleep_awaiter sleep_for(core& c, duration d) noexcept { return {c, c.now() + d}; }
+inline detail::sleep_awaiter sleep_for(core& c, duration d) noexcept {
+  return {c, saturating_add(c.now(), d)};  // duration::max(): never
+}
 inline detail::sleep_awaiter sleep_until(core& c, instant t) noexcept { return {c, t}; }
 
 namespace detail {

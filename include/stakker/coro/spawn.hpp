@@ -20,6 +20,8 @@ void report_escaped(std::exception_ptr e) noexcept;
 
 // The spawn's answer: `ret<T>` (drop or exception: "none"; an exception is also reported
 // on stderr), or `ret<result<T>>` for spawn_result (actor_fail, holding the exception).
+// The answer is given from the task's last step, which cannot throw: an exception from the
+// ret's callback is rethrown out of the current run (stakker::detail::callback_threw).
 template <class T, bool Result>
 struct spawn_root final : task_root {
   using answer_type = std::conditional_t<Result, result<T>, T>;
@@ -30,7 +32,7 @@ struct spawn_root final : task_root {
     abandon = [](task_root* b) noexcept {
       auto* self = static_cast<spawn_root*>(b);
       if constexpr (Result) {
-        if (self->done) self->done(result<T>(actor_fail{}));
+        if (self->done) stakker::detail::answer_nothrow(self->done, result<T>(actor_fail{}));
       } else {
         self->done.reset();
       }
@@ -60,7 +62,7 @@ struct spawn_root final : task_root {
   static void fail(spawn_root* self, std::exception_ptr e) noexcept {
     if (!self->done) return;
     if constexpr (Result) {
-      self->done(result<T>(actor_fail{e}));
+      stakker::detail::answer_nothrow(self->done, result<T>(actor_fail{e}));
     } else {
       report_escaped(e);
       self->done.reset();
@@ -71,9 +73,9 @@ struct spawn_root final : task_root {
   static void succeed(spawn_root* self, V&&... v) noexcept {
     if (!self->done) return;
     if constexpr (std::is_void_v<answer_type>) {
-      self->done();
+      stakker::detail::answer_nothrow(self->done);
     } else {
-      self->done(answer_type(std::forward<V>(v)...));
+      stakker::detail::answer_nothrow(self->done, answer_type(std::forward<V>(v)...));
     }
   }
 };

@@ -39,12 +39,17 @@ struct actor_block {
   void* (*ops)(actor_block*, block_op) noexcept;
   ret<stop_cause> notify;
 
-  // Low two bits: the actor_state; bit 7: tasks are tied to this actor (see core_extension).
-  static constexpr std::uint32_t state_mask = 3, tasks_bit = 0x80;
+  // Low two bits: the actor_state; bit 6: the actor is stopping (see finish); bit 7: tasks
+  // are tied to this actor (see core_extension).
+  static constexpr std::uint32_t state_mask = 3, stopping_bit = 0x40, tasks_bit = 0x80;
   actor_state state() const noexcept { return static_cast<actor_state>(state_bits & state_mask); }
   void set_state(actor_state s) noexcept {
     state_bits = ((state_bits & ~state_mask) | static_cast<std::uint32_t>(s)) & 0xffu;
   }
+  // Set from the start of termination: a second stop while the first one runs user code
+  // (tied tasks' destructors, the state's destructor) is then ignored.
+  bool is_stopping() const noexcept { return (state_bits & stopping_bit) != 0; }
+  void set_stopping() noexcept { state_bits = (state_bits | stopping_bit) & 0xffu; }
   bool has_tasks() const noexcept { return (state_bits & tasks_bit) != 0; }
   void set_has_tasks(bool on) noexcept {
     state_bits = (on ? state_bits | tasks_bit : state_bits & ~tasks_bit) & 0xffu;
@@ -112,18 +117,18 @@ template <class Block>
 void* block_ops(actor_block* b, block_op op) noexcept {
   auto* s = static_cast<Block*>(b);
   if (op == block_op::state) return &s->value;
-  if (s->state() == actor_state::ready) {
+  // Zombie before any user code runs: the state's destructor (or a parked call's) may stop
+  // this very actor again, or drop its last owner, and must find it already stopped.
+  const actor_state was = s->state();
+  s->set_state(actor_state::zombie);
+  if (was == actor_state::ready) {
     std::destroy_at(&s->value);
-  } else if (s->state() == actor_state::prep) {
+  } else if (was == actor_state::prep) {
     prep_node* tail = s->prep_tail;
     s->prep_tail = nullptr;
     destroy_prep_list(tail);
   }
-  if (op == block_op::destroy_state) {
-    s->set_state(actor_state::zombie);
-    return nullptr;
-  }
-  s->set_state(actor_state::zombie);
+  if (op == block_op::destroy_state) return nullptr;
   runtime_link* link = s->link;
   s->notify.reset();  // "none" if the actor never terminated (its runtime was destroyed)
   s->~Block();

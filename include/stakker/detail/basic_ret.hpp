@@ -4,6 +4,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <new>
 #include <optional>
@@ -48,6 +49,12 @@ struct word {
   }
   void set_ptr(const void* p) noexcept { std::memcpy(bytes, &p, sizeof p); }
 };
+
+// An exception escaped a callback that library code (or a destructor) called and could not
+// let through. If a run is executing on this thread, it is rethrown from a closure queued on
+// that runtime, so it leaves `run()` as an exception from a plain closure does; otherwise
+// it is reported on stderr and dropped (src/runtime.cpp).
+void callback_threw(std::exception_ptr e) noexcept;
 
 }  // namespace detail
 
@@ -106,22 +113,36 @@ class ret {
 
   // Delivers the value. Calling an empty (already called, moved-from or default) ret
   // throws std::logic_error.
+  // The target runs on a copy of the capture word: calling emptied this ret, so the
+  // callback may re-arm or destroy it (a request object removing itself) meanwhile.
+  // An exception from the callback propagates to the caller.
   void operator()(arg_type value) requires(!std::is_void_v<T>) {
     fn_type f = take();
-    f(w_, &value);
+    detail::word w = w_;
+    f(w, &value);
   }
   void operator()() requires std::is_void_v<T> {
     arg_type value;
     fn_type f = take();
-    f(w_, &value);
+    detail::word w = w_;
+    f(w, &value);
   }
 
   // True until called, moved from or reset.
   explicit operator bool() const noexcept { return fn_ != nullptr; }
 
-  // Delivers "none" now (if not yet called) and leaves the ret empty.
+  // Delivers "none" now (if not yet called) and leaves the ret empty. This is also what
+  // destruction does, so it cannot throw: an exception from the callback goes to
+  // detail::callback_threw (rethrown out of the current run).
   void reset() noexcept {
-    if (fn_type f = std::exchange(fn_, nullptr)) f(w_, nullptr);
+    if (fn_type f = std::exchange(fn_, nullptr)) {
+      detail::word w = w_;
+      try {
+        f(w, nullptr);
+      } catch (...) {
+        detail::callback_threw(std::current_exception());
+      }
+    }
   }
 
  private:
@@ -135,6 +156,19 @@ class ret {
 };
 
 static_assert(sizeof(ret<int>) == 2 * sizeof(void*), "a ret is two words");
+
+namespace detail {
+// Calls `r` from library code that cannot let an exception through (a coroutine's final
+// step, a noexcept completion): an exception from the callback goes to callback_threw.
+template <class T, class... V>
+void answer_nothrow(ret<T>& r, V&&... v) noexcept {
+  try {
+    r(std::forward<V>(v)...);
+  } catch (...) {
+    callback_threw(std::current_exception());
+  }
+}
+}  // namespace detail
 static_assert(!std::is_copy_constructible_v<ret<int>>, "a ret is move-only");
 
 // A ret that calls `f(std::optional<T>)` synchronously (std::optional<std::monostate> for

@@ -129,7 +129,9 @@ class timer_store {
     return chunks_[s / chunk_slots][s % chunk_slots];
   }
   int bucket_of(tick when) const noexcept;
-  void push(tick when, std::uint32_t s, std::uint32_t gen);
+  void push(tick when, std::uint32_t s, std::uint32_t gen) { push(when, seq_++, s, gen); }
+  // With a given sequence: a max timer re-armed later keeps its place among equal times.
+  void push(tick when, std::uint64_t seq, std::uint32_t s, std::uint32_t gen);
   std::uint32_t take_slot();
   void free_slot(std::uint32_t s) noexcept;
   void fire_bucket_zero(flat_queue& q);

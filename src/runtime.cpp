@@ -92,7 +92,7 @@ void core::throw_anymap_missing() {
 
 runtime::runtime(instant start) : core(start), last_trim_(start) {}
 
-runtime::~runtime() = default;
+runtime::~runtime() { STAKKER_ASSERT(!running_, "runtime destroyed from inside its own run"); }
 
 bool runtime::run(instant now, bool idle) {
   if (running_) throw std::logic_error("stakker::runtime::run called from inside run");

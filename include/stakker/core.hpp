@@ -161,12 +161,16 @@ class core {
   stakker::deferrer get_deferrer() noexcept;
 
   // The anymap: one value per type, for environment handles (the loop, a logger).
+  // A second set replaces the value in place (same address). The old value is moved out
+  // and destroyed once the new one is in place, so its destructor may use the anymap (even
+  // unset its own type).
   template <class T>
   void anymap_set(T value) {
     using V = std::decay_t<T>;
     if (V* p = anymap_try_get<V>()) {
+      [[maybe_unused]] V old(std::move(*p));
       *p = std::move(value);
-      return;
+      return;  // `old` goes here, with the anymap consistent
     }
     anymap_.push_back(anymap_entry{&type_key<V>, new V(std::move(value)),
                                    [](void* p) noexcept { delete static_cast<V*>(p); }});

@@ -202,6 +202,45 @@ TEST(piped_thread,
   EXPECT_TRUE(c.balanced());
 }
 
+// One thread's receiver destroys another thread's handle while that one's values wait in
+// the same run: they are destroyed undelivered, and its end is still reported. (The
+// killer is made first, so its waker's handler runs first.)
+TEST(piped_thread, a_receiver_that_destroys_another_handle_stops_that_ones_delivery) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  counts c;
+  {
+    std::vector<int> got_other;
+    std::optional<end_t> other_end, killer_end;
+    std::atomic<bool> other_sent{false}, killer_sent{false};
+    std::unique_ptr<piped_thread<int, counted>> other;
+    piped_thread<int, int> killer(
+        rt, fwd_do<int>([&other](int) { other.reset(); }),
+        fwd_do<end_t>([&killer_end](end_t e) { killer_end = std::move(e); }),
+        [&killer_sent](piped_link<int, int>& link) {
+          if (link.recv()) link.send(1);
+          killer_sent = true;
+        });
+    other = std::make_unique<piped_thread<int, counted>>(
+        rt, fwd_do<counted>([&got_other](counted v) { got_other.push_back(v.value()); }),
+        fwd_do<end_t>([&other_end](end_t e) { other_end = std::move(e); }),
+        [&c, &other_sent](piped_link<int, counted>& link) {
+          for (int i = 1; i <= 3; ++i) link.send(counted(c, i));
+          other_sent = true;
+          while (link.recv()) {
+          }
+        });
+    wait_for(other_sent);
+    killer.send(0);
+    wait_for(killer_sent);
+    run_until(rt, [&] { return other_end.has_value() && killer_end.has_value(); });
+    EXPECT_TRUE(got_other.empty());
+    EXPECT_TRUE(other_end.has_value());
+    EXPECT_EQ(c.alive(), 0);
+  }
+  EXPECT_TRUE(c.balanced());
+}
+
 TEST(piped_thread, a_throwing_end_callback_propagates_and_is_called_once) {
   runtime rt;
   rt.set_poll_waker([] {});

@@ -86,7 +86,8 @@ class waker_ref {
 //
 // What a handler may do while it runs (on the runtime thread, inside `run`):
 // - make and destroy wakers, its own included: the handler itself stays intact until it
-//   returns, and a destroyed waker gets its "deleted" call exactly once, later;
+//   returns, and a destroyed waker gets its "deleted" call exactly once, later (a wake
+//   already collected in this run may still reach it first);
 // - throw: the exception propagates out of `run` (and the loop's turn). Nothing else is
 //   lost: the wake-ups and "deleted" calls not yet delivered are kept, the loop is woken,
 //   and the next run delivers them. The throwing call itself counts as delivered;

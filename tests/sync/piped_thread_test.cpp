@@ -255,6 +255,28 @@ TEST(piped_thread, a_throwing_end_callback_propagates_and_is_called_once) {
   EXPECT_EQ(ends, 1);
 }
 
+// on_end destroys its own handle (the owner stopping on the end) and starts a new thread,
+// whose own end then comes too.
+TEST(piped_thread, an_end_callback_may_destroy_its_handle_and_start_another_thread) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  std::unique_ptr<piped_thread<int, int>> owner, next;
+  int ends = 0, next_ends = 0;
+  owner = std::make_unique<piped_thread<int, int>>(
+      rt, fwd_do<int>([](int) {}), fwd_do<end_t>([&](end_t) {
+        ++ends;
+        owner.reset();
+        next = std::make_unique<piped_thread<int, int>>(
+            rt, fwd_do<int>([](int) {}), fwd_do<end_t>([&next_ends](end_t) { ++next_ends; }),
+            [](piped_link<int, int>&) {});
+      }),
+      [](piped_link<int, int>&) {});
+  run_until(rt, [&] { return next_ends > 0; });
+  EXPECT_EQ(ends, 1);
+  EXPECT_EQ(next_ends, 1);
+  EXPECT_FALSE(owner);
+}
+
 // Starting threads and channels from the receiver grows the waker table under it.
 TEST(piped_thread, a_receiver_that_starts_threads_and_channels_keeps_receiving) {
   runtime rt;

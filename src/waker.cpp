@@ -1,7 +1,9 @@
 #include "stakker/sync/waker.hpp"
 
 #include <bit>
+#include <deque>
 #include <stdexcept>
+#include <utility>
 
 #include "stakker/core.hpp"
 
@@ -12,8 +14,15 @@ namespace detail {
 // The runtime thread's side: handlers by id and the free ids.
 struct waker_table {
   std::shared_ptr<waker_hub> hub = std::make_shared<waker_hub>();
-  std::vector<std::function<void(core&, bool)>> handlers;
+  // A deque, so that a handler making wakers while it runs is not moved under itself
+  // (push_back keeps references to the other elements valid).
+  std::deque<std::function<void(core&, bool)>> handlers;
   std::vector<std::uint32_t> free;
+  // "Deleted" calls taken from the hub and not yet made: one that throws leaves the rest
+  // here for the next poll_wake.
+  std::vector<std::uint32_t> dropping;
+  std::size_t dropping_next = 0;
+  bool polling = false;  // poll_wake is running (it is not re-entrant)
 };
 
 waker_hub::~waker_hub() {
@@ -37,7 +46,29 @@ void waker_hub::drop(std::uint32_t id) {
     std::lock_guard<std::mutex> lock(drop_mutex);
     dropped.push_back(id);
   }
-  if (!drops_pending.exchange(true, std::memory_order_acq_rel)) poll_waker();
+  if (!drops_pending.exchange(true, std::memory_order_acq_rel)) wake_loop();
+}
+
+void waker_hub::wake_loop() noexcept {
+  std::lock_guard<std::mutex> lock(poll_mutex);
+  if (poll_waker) poll_waker();
+}
+
+void waker_hub::put_back(std::uint32_t gi, std::uint32_t wi, std::uint64_t bits,
+                         std::uint64_t summary, std::uint64_t groups_left) noexcept {
+  // In the order wakes set them (word, summary, top): a wake finding its bit set already
+  // leaves the rest to whoever set it, and this call then wakes the loop.
+  group* g = groups[gi].load(std::memory_order_acquire);
+  if (bits != 0) {
+    g->words[wi].fetch_or(bits, std::memory_order_acq_rel);
+    summary |= std::uint64_t{1} << wi;
+  }
+  if (summary != 0) {
+    g->summary.fetch_or(summary, std::memory_order_acq_rel);
+    groups_left |= std::uint64_t{1} << gi;
+  }
+  if (groups_left != 0) top.fetch_or(groups_left, std::memory_order_acq_rel);
+  wake_loop();  // also for "deleted" calls still pending: one spare turn at worst
 }
 
 }  // namespace detail
@@ -55,10 +86,27 @@ void waker::reset() noexcept {
 }
 
 void core::set_poll_waker(std::function<void()> wake_loop) {
-  if (wakers_ && !wakers_->handlers.empty())
-    throw std::logic_error("stakker::core::set_poll_waker: wakers already exist");
   if (!wakers_) wakers_ = new detail::waker_table;
-  wakers_->hub->poll_waker = std::move(wake_loop);
+  detail::waker_table& t = *wakers_;
+  detail::waker_hub& hub = *t.hub;
+  std::function<void()> old;  // destroyed unlocked
+  {
+    std::lock_guard<std::mutex> lock(hub.poll_mutex);
+    old = std::exchange(hub.poll_waker, std::move(wake_loop));
+  }
+  // A wake that went to the previous poll waker (a loop now gone) or found none is still
+  // waiting to be collected: tell the new loop. (A wake after the exchange calls it itself.)
+  if (hub.top.load(std::memory_order_acquire) != 0 ||
+      hub.drops_pending.load(std::memory_order_acquire) || t.dropping_next < t.dropping.size())
+    hub.wake_loop();
+}
+
+void core::clear_poll_waker() noexcept {
+  if (!wakers_) return;
+  detail::waker_hub& hub = *wakers_->hub;
+  std::function<void()> old;
+  std::lock_guard<std::mutex> lock(hub.poll_mutex);
+  old.swap(hub.poll_waker);
 }
 
 stakker::waker core::waker(std::function<void(core&, bool)> handler) {
@@ -85,7 +133,15 @@ stakker::waker core::waker(std::function<void(core&, bool)> handler) {
 
 bool core::poll_wake() {
   if (!wakers_) return false;
-  detail::waker_hub& hub = *wakers_->hub;
+  detail::waker_table& t = *wakers_;
+  if (t.polling)
+    throw std::logic_error("stakker::core::poll_wake: called from inside a waker handler");
+  t.polling = true;
+  struct end_polling {
+    bool& p;
+    ~end_polling() { p = false; }
+  } guard{t.polling};
+  detail::waker_hub& hub = *t.hub;
   bool any = false;
   // Plain loads first: most runs find nothing, and a load costs less than an exchange. A wake
   // racing with them sets its bits, then the top word, and calls the poll waker when the top
@@ -94,49 +150,70 @@ bool core::poll_wake() {
                           ? hub.top.exchange(0, std::memory_order_acq_rel)
                           : 0;
   while (top != 0) {
-    const int gi = std::countr_zero(top);
+    const auto gi = static_cast<std::uint32_t>(std::countr_zero(top));
     top &= top - 1;
-    auto* g = hub.groups[static_cast<std::size_t>(gi)].load(std::memory_order_acquire);
+    auto* g = hub.groups[gi].load(std::memory_order_acquire);
     std::uint64_t summary = g->summary.exchange(0, std::memory_order_acq_rel);
     while (summary != 0) {
-      const int wi = std::countr_zero(summary);
+      const auto wi = static_cast<std::uint32_t>(std::countr_zero(summary));
       summary &= summary - 1;
-      std::uint64_t bits =
-          g->words[static_cast<std::size_t>(wi)].exchange(0, std::memory_order_acq_rel);
+      std::uint64_t bits = g->words[wi].exchange(0, std::memory_order_acq_rel);
       while (bits != 0) {
-        const int bi = std::countr_zero(bits);
+        const auto bi = static_cast<std::uint32_t>(std::countr_zero(bits));
         bits &= bits - 1;
-        const auto id = static_cast<std::uint32_t>(gi) * detail::waker_hub::group_bits +
-                        static_cast<std::uint32_t>(wi) * 64 + static_cast<std::uint32_t>(bi);
-        if (auto& h = wakers_->handlers[id]) {
+        const std::uint32_t id = gi * detail::waker_hub::group_bits + wi * 64 + bi;
+        // A reference into the deque: stable while the handler makes wakers, and the slot
+        // is not reused while it runs (its id is freed only by the "deleted" pass below).
+        if (auto& h = t.handlers[id]) {
           any = true;
-          h(*this, false);
+          try {
+            h(*this, false);
+          } catch (...) {
+            hub.put_back(gi, wi, bits, summary, top);
+            throw;
+          }
         }
       }
     }
   }
   if (hub.drops_pending.load(std::memory_order_relaxed) &&
       hub.drops_pending.exchange(false, std::memory_order_acq_rel)) {
-    std::vector<std::uint32_t> dropped;
-    {
-      std::lock_guard<std::mutex> lock(hub.drop_mutex);
-      dropped.swap(hub.dropped);
-    }
-    for (std::uint32_t id : dropped) {
-      // A wake that raced with the drop may still be set: the id is reused only after this.
-      auto h = std::move(wakers_->handlers[id]);
-      wakers_->handlers[id] = nullptr;
-      wakers_->free.push_back(id);
-      any = true;
-      if (h) h(*this, true);
+    std::lock_guard<std::mutex> lock(hub.drop_mutex);
+    if (t.dropping_next == t.dropping.size()) {
+      t.dropping.clear();
+      t.dropping_next = 0;
+      t.dropping.swap(hub.dropped);  // the emptied vector goes back with its capacity
+    } else {
+      // After a throwing "deleted" call (rare): the ones it left go first.
+      t.dropping.insert(t.dropping.end(), hub.dropped.begin(), hub.dropped.end());
+      hub.dropped.clear();
     }
   }
+  while (t.dropping_next < t.dropping.size()) {
+    const std::uint32_t id = t.dropping[t.dropping_next];
+    // A wake that raced with the drop may still be set: the id is reused only after this.
+    t.free.push_back(id);
+    ++t.dropping_next;
+    auto h = std::move(t.handlers[id]);
+    t.handlers[id] = nullptr;
+    any = true;
+    if (!h) continue;
+    try {
+      h(*this, true);
+    } catch (...) {
+      if (t.dropping_next < t.dropping.size()) hub.wake_loop();
+      throw;
+    }
+  }
+  t.dropping.clear();
+  t.dropping_next = 0;
   return any;
 }
 
 void core::destroy_wakers() noexcept {
   if (!wakers_) return;
   wakers_->hub->alive.store(false, std::memory_order_release);
+  clear_poll_waker();  // what it holds (the loop's eventfd) goes now, not with the last waker
   delete wakers_;
   wakers_ = nullptr;
 }

@@ -141,17 +141,27 @@ class core {
 
   // --- Cross-thread wake-ups (contract X1; include <stakker/sync/waker.hpp>) ---
 
-  // Installed once by the loop before any waker is made: called from any thread when a
-  // waker fires and the runtime has nothing pending yet (e.g. a write to the loop's
-  // eventfd). It must be thread-safe and must not block.
+  // Installed by the loop before any waker is made: called from any thread when a waker
+  // fires and the runtime has nothing pending yet (e.g. a write to the loop's eventfd). It
+  // must be thread-safe, must not block, and must not wake a waker. A later call replaces
+  // it (a new loop for this runtime, after the old one cleared it): once this returns the
+  // previous one is neither running nor called again, and if wake-ups are already waiting
+  // the new one is called at once. Runtime thread only.
   void set_poll_waker(std::function<void()> wake_loop);
+  // Removes the poll waker (a loop going away). Existing wakers keep their handlers; their
+  // wakes wait, uncalled, for the next run; making a new waker throws until a poll waker
+  // is set again. Runtime thread only.
+  void clear_poll_waker() noexcept;
   // A waker whose `wake()` (any thread) leads to `handler(core, false)` on this thread at
   // the start of a later run, and whose destruction leads to one `handler(core, true)`.
-  // Throws std::logic_error if no poll waker is set.
+  // Throws std::logic_error if no poll waker is set. What a handler may do (make or destroy
+  // wakers, throw) is stated with `stakker::waker`.
   stakker::waker waker(std::function<void(core&, bool)> handler);
   // Runs the handlers of wakers that fired or were destroyed since the last call. `run`
   // calls it; a loop may call it directly after its poll waker fired. Returns whether any
-  // handler ran.
+  // handler ran. A handler's exception propagates; the wake-ups and "deleted" calls not yet
+  // delivered are kept and the poll waker is called, so that a later call delivers them.
+  // Throws std::logic_error when called from inside a handler (it is not re-entrant).
   bool poll_wake();
   // Whether any waker (or poll waker) was ever set up; `run` polls wakers only then.
   bool uses_wakers() const noexcept { return wakers_ != nullptr; }

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <system_error>
@@ -22,14 +23,13 @@ constexpr std::uint64_t wake_tag = ~std::uint64_t{0};
 }
 
 // The eventfd other threads write to. Shared with the runtime's poll waker, so it stays
-// open as long as any waker might still write to it.
+// open as long as that may still be called.
 struct wake_fd {
-  int fd;
-  explicit wake_fd(int f) noexcept : fd(f) {}
-  ~wake_fd() { ::close(fd); }
+  unique_fd fd;
+  explicit wake_fd(unique_fd f) noexcept : fd(std::move(f)) {}
   void signal() const noexcept {
     std::uint64_t one = 1;
-    while (::write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+    while (::write(fd.get(), &one, sizeof one) < 0 && errno == EINTR) {
     }
   }
 };
@@ -62,37 +62,40 @@ void fd_source::reset() noexcept {
   detail::release(l);
 }
 
-epoll_loop::epoll_loop(runtime& rt) : rt_(rt), link_(new detail::loop_link{this}) {
-  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0) {
-    detail::release(link_);
-    throw_errno("epoll_create1");
-  }
-  int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (efd < 0) {
-    ::close(epfd_);
-    detail::release(link_);
-    throw_errno("eventfd");
-  }
-  auto wake = std::make_shared<wake_fd>(efd);
-  wakefd_ = efd;
+epoll_loop::epoll_loop(runtime& rt) : rt_(rt) {
+  if (rt_.anymap_try_get<epoll_loop*>() != nullptr)
+    throw std::logic_error("stakker::loop::epoll_loop: this runtime already has a loop");
+  // Each step owns what it made until the end, so a throw anywhere leaves nothing behind.
+  epfd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epfd_) throw_errno("epoll_create1");
+  unique_fd efd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!efd) throw_errno("eventfd");
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = wake_tag;
-  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, efd, &ev) < 0) {
-    ::close(epfd_);
-    detail::release(link_);
+  if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, efd.get(), &ev) < 0)
     throw_errno("epoll_ctl(eventfd)");
-  }
-  rt_.set_poll_waker([wake] { wake->signal(); });
+  wakefd_ = efd.get();
+  auto wake = std::make_shared<wake_fd>(std::move(efd));
+  auto link = std::make_unique<detail::loop_link>(detail::loop_link{this});
   rt_.anymap_set<epoll_loop*>(this);
+  try {
+    rt_.set_poll_waker([wake] { wake->signal(); });
+  } catch (...) {
+    rt_.anymap_unset<epoll_loop*>();
+    throw;
+  }
+  link_ = link.release();
 }
 
 epoll_loop::~epoll_loop() {
+  STAKKER_ASSERT(!turning_, "stakker::loop::epoll_loop destroyed from inside its own turn");
   link_->loop = nullptr;  // sources still alive now deregister from nothing
   detail::release(link_);
+  // Wakers stay with the runtime; their wake-ups wait for its next loop. The eventfd
+  // closes with the poll waker, which no thread is running once this returns.
+  rt_.clear_poll_waker();
   rt_.anymap_unset<epoll_loop*>();
-  ::close(epfd_);  // the eventfd closes with the last poll waker holding it
 }
 
 fd_source epoll_loop::add(int fd, std::uint32_t events, int priority, fwd<std::uint32_t> ready) {
@@ -106,14 +109,25 @@ fd_source epoll_loop::add(int fd, std::uint32_t events, int priority, fwd<std::u
     id = static_cast<std::uint32_t>(sources_.size());
     sources_.emplace_back();
   }
+  const auto number = static_cast<std::size_t>(fd);
+  try {
+    if (fd >= 0 && number >= fd_owner_.size()) fd_owner_.resize(number + 1, 0);
+  } catch (...) {
+    free_.push_back(id);
+    throw;
+  }
   source& s = sources_[id];
   epoll_event ev{};
   ev.events = events | EPOLLET;
   ev.data.u64 = std::uint64_t{s.gen} << 32 | id;
-  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+  if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
     free_.push_back(id);
     throw_errno("epoll_ctl(ADD)");
   }
+  // The kernel accepted the number, so a source still holding it lost its registration
+  // when its descriptor was closed: from now on it must not touch the number.
+  if (const std::uint32_t prev = fd_owner_[number]; prev != 0) sources_[prev - 1].fd = -1;
+  fd_owner_[number] = id + 1;
   s.fd = fd;
   s.priority = priority;
   s.ready = std::move(ready);
@@ -124,17 +138,27 @@ fd_source epoll_loop::add(int fd, std::uint32_t events, int priority, fwd<std::u
 void epoll_loop::modify(std::uint32_t id, std::uint32_t gen, std::uint32_t events) {
   source& s = sources_[id];
   if (!s.live || s.gen != gen) throw std::logic_error("stakker::loop::fd_source: stale source");
+  if (s.fd < 0)
+    throw std::logic_error(
+        "stakker::loop::fd_source::rearm: its descriptor was closed and the number is now "
+        "registered by another source");
   epoll_event ev{};
   ev.events = events | EPOLLET;
   ev.data.u64 = std::uint64_t{gen} << 32 | id;
-  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, s.fd, &ev) < 0) throw_errno("epoll_ctl(MOD)");
+  if (::epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, s.fd, &ev) < 0) throw_errno("epoll_ctl(MOD)");
 }
 
 void epoll_loop::remove(std::uint32_t id, std::uint32_t gen) noexcept {
   source& s = sources_[id];
   if (!s.live || s.gen != gen) return;
-  // The descriptor may already be closed (then the kernel dropped it): ignore the error.
-  ::epoll_ctl(epfd_, EPOLL_CTL_DEL, s.fd, nullptr);
+  // Only while the number is still this source's: the descriptor may be closed and its
+  // number registered by a newer source. Closed but not reused: the kernel dropped the
+  // registration already, and the error is ignored.
+  if (s.fd >= 0 && fd_owner_[static_cast<std::size_t>(s.fd)] == id + 1) {
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s.fd, nullptr);
+    fd_owner_[static_cast<std::size_t>(s.fd)] = 0;
+  }
+  s.fd = -1;
   s.live = false;
   s.ready = fwd<std::uint32_t>();
   if (++s.gen == 0) s.gen = 1;  // readiness already read for it no longer matches
@@ -151,16 +175,26 @@ bool epoll_loop::deliver_highest() {
   for (int level = max_priority; level >= 0; --level) {
     auto& q = pending_[static_cast<std::size_t>(level)];
     if (q.empty()) continue;
-    // The batch vector is kept between turns (no allocation per turn). A fwd_do callback
-    // calling turn() from inside would find it in use: that is a misuse (not re-entrant).
+    // The batch vector is kept between turns (no allocation per turn). Nothing adds to `q`
+    // while the callbacks run: only turn() does, and it is not re-entrant.
     std::vector<pending> batch = std::move(spare_);
     batch.clear();
     batch.swap(q);
-    for (const pending& p : batch) {
-      source& s = sources_[p.id];
-      if (!s.live || s.gen != p.gen) continue;  // deregistered meanwhile
-      fwd<std::uint32_t> f = s.ready;           // the call may deregister the source
-      f(p.events);
+    std::size_t i = 0;
+    try {
+      for (; i < batch.size(); ++i) {
+        const pending p = batch[i];
+        source& s = sources_[p.id];
+        if (!s.live || s.gen != p.gen) continue;  // deregistered meanwhile
+        fwd<std::uint32_t> f = s.ready;           // the call may deregister the source
+        f(p.events);
+      }
+    } catch (...) {
+      // The callback at `i` had its call; the rest go back, in order, for the next turn.
+      batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      q.swap(batch);
+      spare_ = std::move(batch);
+      throw;
     }
     spare_ = std::move(batch);
     return true;
@@ -169,16 +203,27 @@ bool epoll_loop::deliver_highest() {
 }
 
 bool epoll_loop::turn(duration max_wait) {
+  if (turning_)
+    throw std::logic_error(
+        "stakker::loop::epoll_loop::turn: called from inside a callback (not re-entrant)");
+  turning_ = true;
+  struct end_turn {
+    bool& t;
+    ~end_turn() { t = false; }
+  } guard{turning_};
   // A guest's ready handlers run first: they may queue work for the runtime.
   const bool guest_ran = guest_ != nullptr && guest_->poll();
-  const bool io_pending = any_pending();
+  // A throw in the last turn may have left readiness, or wake-ups whose eventfd signal was
+  // already read: then do not sleep.
+  const bool io_pending = any_pending() || wake_unpolled_;
   const duration wait =
       rt_.next_wait_max(clock::now(), max_wait, io_pending || rt_.has_idle() || guest_ran);
   std::array<epoll_event, 64> events;
   auto collect = [&](duration d) {
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
     timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    int got = ::epoll_pwait2(epfd_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+    int got =
+        ::epoll_pwait2(epfd_.get(), events.data(), static_cast<int>(events.size()), &ts, nullptr);
     if (got < 0) {
       if (errno != EINTR) throw_errno("epoll_pwait2");
       got = 0;
@@ -191,7 +236,7 @@ bool epoll_loop::turn(duration max_wait) {
     // The guest sleeps, on our descriptor too; then we collect without waiting.
     n = collect(duration::zero());
     if (n == 0) {
-      guest_woke = guest_->wait(epfd_, wait);
+      guest_woke = guest_->wait(epfd_.get(), wait);
       n = collect(duration::zero());
     }
   } else {
@@ -203,6 +248,7 @@ bool epoll_loop::turn(duration max_wait) {
       std::uint64_t count;
       while (::read(wakefd_, &count, sizeof count) < 0 && errno == EINTR) {
       }
+      wake_unpolled_ = true;
       continue;  // the run below polls the wakers
     }
     const auto id = static_cast<std::uint32_t>(tag);
@@ -216,6 +262,7 @@ bool epoll_loop::turn(duration max_wait) {
   // Idle only when a zero-wait poll found nothing and nothing is left to deliver.
   const bool idle = wait == duration::zero() && n == 0 && !delivered && !still_pending &&
                     !guest_ran && !guest_woke;
+  wake_unpolled_ = false;  // the run polls them (a handler that throws wakes the loop again)
   rt_.run(clock::now(), idle);
   return n > 0 || delivered || guest_ran || guest_woke;
 }

@@ -104,8 +104,11 @@ std::error_code tcp_stream::flush() {
     }
   }
   if (out_.capacity() > keep_output_capacity) out_.release_if_empty();
+  // Nothing sent proves the connection yet: ask the socket, or a failed connect would go
+  // unseen by a client that only writes (its readiness edge came once). Costs a
+  // getsockopt and a getpeername per flush until the connect is seen to be done.
+  if (connecting_ && !connect_done()) return error_;
   if (write_closing_ && !write_closed_) {
-    if (connecting_ && !connect_done()) return error_;
     if (::shutdown(socket_.get(), SHUT_WR) < 0) {
       fail(errno);
       return error_;
@@ -115,9 +118,10 @@ std::error_code tcp_stream::flush() {
   return {};
 }
 
-// Shutting down a socket still in its handshake would abort the connect (Linux disconnects
-// a socket in SYN_SENT), so a half-close waits for this: false while connecting (the
-// connection's writability then calls `ready`), or if the connect failed (then error_).
+// Whether the connect finished: false while connecting (the connection's writability then
+// calls `ready`), or if the connect failed (then error_, from the socket's pending error).
+// A half-close waits for it: shutting down a socket still in its handshake would abort
+// the connect (Linux disconnects a socket in SYN_SENT).
 bool tcp_stream::connect_done() noexcept {
   int err = 0;
   socklen_t len = sizeof err;

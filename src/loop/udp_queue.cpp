@@ -54,24 +54,46 @@ std::error_code udp_queue::flush() {
   return first;
 }
 
+namespace {
+
+// Errors that say the call itself is wrong: they would come back on every call.
+bool repeats(int err) noexcept {
+  return err == EBADF || err == ENOTSOCK || err == EFAULT || err == EINVAL || err == ENOMEM;
+}
+
+// A bound on errors in a row (an ICMP error arriving for every datagram sent, say), so
+// that a socket reporting errors without end cannot hold the runtime thread.
+constexpr int max_errors_in_a_row = 64;
+
+}  // namespace
+
 std::error_code udp_queue::receive(std::vector<datagram>& out, std::size_t max) {
   // 64 KiB holds the largest UDP payload; each datagram is copied out at its own size.
   std::array<char, 65536> buf;
+  std::error_code first;
+  int errors_in_a_row = 0;
   for (std::size_t got = 0; got < max;) {
     sockaddr_storage st{};
     socklen_t len = sizeof st;
     const ssize_t n = ::recvfrom(socket_.get(), buf.data(), buf.size(), 0,
                                  reinterpret_cast<sockaddr*>(&st), &len);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (sys::would_block(errno)) return {};
-      return sys::errno_code(errno);
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (sys::would_block(err)) return first;
+      // A pending socket error (e.g. ICMP port unreachable for an earlier send) is
+      // reported before the datagrams queued behind it, and taken by this call: go on,
+      // or they would wait for a readiness edge that never comes.
+      if (!first) first = sys::errno_code(err);
+      if (repeats(err) || ++errors_in_a_row >= max_errors_in_a_row) return first;
+      continue;
     }
+    errors_in_a_row = 0;
     out.push_back({socket_address::from_native(reinterpret_cast<sockaddr*>(&st), len),
                    std::string(buf.data(), static_cast<std::size_t>(n))});
     ++got;
   }
-  return {};
+  return first;
 }
 
 socket_address udp_queue::local_address() const { return sys::local_address_of(socket_.get()); }

@@ -3,14 +3,23 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "stakker/sync/channel.hpp"
 #include "stakker/sync/waker.hpp"
+#include "stakker/testing/counted.hpp"
 
 namespace {
 
@@ -33,6 +42,9 @@ struct pipe_pair {
     r = fds[0];
     w = fds[1];
   }
+  pipe_pair(pipe_pair&& o) noexcept : r(std::exchange(o.r, -1)), w(std::exchange(o.w, -1)) {}
+  pipe_pair(const pipe_pair&) = delete;
+  pipe_pair& operator=(const pipe_pair&) = delete;
   ~pipe_pair() {
     if (r >= 0) ::close(r);
     if (w >= 0) ::close(w);
@@ -52,7 +64,9 @@ TEST(epoll_loop, is_reachable_through_the_anymap) {
 TEST(epoll_loop, a_timer_fires_on_time_and_shutdown_stops_run) {
   runtime rt;
   epoll_loop loop(rt);
-  const auto start = clock::now();
+  // `after` counts from now(), the runtime's time (its construction here), not from a
+  // clock reading taken later: measured from that, an on-time timer can look early.
+  const auto start = rt.now();
   clock::time_point fired{};
   rt.after(50ms, [&fired](core& c) {
     fired = clock::now();
@@ -169,6 +183,323 @@ TEST(epoll_loop, a_waker_on_another_thread_wakes_the_sleeping_loop) {
   t.join();
   EXPECT_EQ(calls, 1);
   EXPECT_LT(clock::now() - start, 5s);
+}
+
+// --- Descriptor numbers reused behind a source's back ---
+
+// The number of descriptors this process has open.
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// A new pipe whose read end takes the number `fd` (free again, after a close).
+pipe_pair pipe_at(int fd) {
+  pipe_pair p;
+  if (p.r != fd) {
+    EXPECT_EQ(::dup2(p.r, fd), fd);
+    ::close(p.r);
+    p.r = fd;
+  }
+  return p;
+}
+
+// The owner closed the descriptor without resetting the source; a new socket took the
+// number and was registered. Resetting the old source must not deregister the new one.
+TEST(epoll_loop,
+     resetting_a_source_whose_fd_was_closed_and_reused_leaves_the_new_registration_alone) {
+  runtime rt;
+  epoll_loop loop(rt);
+  int old_calls = 0, new_calls = 0;
+  auto old_pipe = std::make_unique<pipe_pair>();
+  const int number = old_pipe->r;
+  fd_source old_src =
+      loop.add(number, EPOLLIN, 0, fwd_do<std::uint32_t>([&](std::uint32_t) { ++old_calls; }));
+  old_pipe.reset();  // closes the descriptor: the kernel drops its registration
+  pipe_pair fresh = pipe_at(number);
+  fd_source new_src =
+      loop.add(number, EPOLLIN, 0, fwd_do<std::uint32_t>([&](std::uint32_t) { ++new_calls; }));
+  old_src.reset();
+  fresh.put();
+  for (int i = 0; i < 3; ++i) loop.turn(0ms);
+  EXPECT_EQ(new_calls, 1) << "the stale reset deregistered the new source";
+  EXPECT_EQ(old_calls, 0);
+}
+
+TEST(epoll_loop, rearming_a_source_whose_fd_number_went_to_another_source_is_a_logic_error) {
+  runtime rt;
+  epoll_loop loop(rt);
+  int old_calls = 0, new_calls = 0;
+  auto old_pipe = std::make_unique<pipe_pair>();
+  const int number = old_pipe->r;
+  fd_source old_src =
+      loop.add(number, EPOLLIN, 0, fwd_do<std::uint32_t>([&](std::uint32_t) { ++old_calls; }));
+  old_pipe.reset();
+  pipe_pair fresh = pipe_at(number);
+  fd_source new_src =
+      loop.add(number, EPOLLIN, 0, fwd_do<std::uint32_t>([&](std::uint32_t) { ++new_calls; }));
+  // Would otherwise re-aim the new registration at the old source's callback.
+  EXPECT_THROW(old_src.rearm(EPOLLIN), std::logic_error);
+  fresh.put();
+  for (int i = 0; i < 3; ++i) loop.turn(0ms);
+  EXPECT_EQ(new_calls, 1);
+  EXPECT_EQ(old_calls, 0);
+  new_src.reset();
+  old_src.reset();
+}
+
+// --- One loop per runtime, and a new one after it ---
+
+TEST(epoll_loop, a_second_loop_for_a_runtime_that_has_one_is_refused_and_leaks_nothing) {
+  runtime rt;
+  epoll_loop loop(rt);
+  stakker::waker w = rt.waker([](core&, bool) {});
+  const std::size_t fds = open_fds();
+  EXPECT_THROW(epoll_loop second(rt), std::logic_error);
+  EXPECT_EQ(open_fds(), fds);
+  EXPECT_EQ(*rt.anymap_try_get<epoll_loop*>(), &loop);
+}
+
+// With no descriptor left for the eventfd the constructor throws part-way: what it made
+// is released, and the runtime is left free for a loop made later.
+TEST(epoll_loop, a_constructor_failing_part_way_leaks_nothing_and_leaves_the_runtime_free) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's check of the exception's type probes memory through a pipe, and no descriptor
+  // is left for it here: it then reports a false error. Run by the TSan and plain builds.
+  GTEST_SKIP() << "needs a spare descriptor under ASan+UBSan";
+#endif
+  runtime rt;
+  const std::size_t fds = open_fds();
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // epoll_create1's number
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;  // room for one more only
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  bool threw = false;
+  try {
+    epoll_loop loop(rt);
+  } catch (const std::system_error&) {
+    threw = true;
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(open_fds(), fds);
+  EXPECT_EQ(rt.anymap_try_get<epoll_loop*>(), nullptr);
+  epoll_loop loop(rt);
+  stakker::waker w = rt.waker([](core&, bool) {});
+  EXPECT_TRUE(w);
+}
+
+TEST(epoll_loop, a_runtime_with_wakers_gets_a_working_second_loop_after_the_first_is_gone) {
+  runtime rt;
+  int calls = 0;
+  std::optional<stakker::waker> w;
+  {
+    epoll_loop first(rt);
+    w = rt.waker([&calls](core& c, bool deleted) {
+      if (deleted) return;
+      ++calls;
+      c.shutdown(stop_cause::stopped());
+    });
+  }
+  // With no loop, new wakers are refused rather than wired to a dead eventfd.
+  EXPECT_THROW((void)rt.waker([](core&, bool) {}), std::logic_error);
+  epoll_loop second(rt);
+  EXPECT_EQ(*rt.anymap_try_get<epoll_loop*>(), &second);
+  std::thread t([&w] {
+    std::this_thread::sleep_for(50ms);
+    w->wake();
+  });
+  const auto start = clock::now();
+  second.run();  // sleeps up to 60 s per turn unless the wake reaches this loop
+  t.join();
+  EXPECT_EQ(calls, 1);
+  EXPECT_LT(clock::now() - start, 5s);
+}
+
+// A wake that went to the first loop's eventfd while no loop existed is not stranded.
+TEST(epoll_loop, a_wake_made_while_no_loop_existed_is_delivered_by_the_next_loop) {
+  runtime rt;
+  int calls = 0;
+  std::optional<stakker::waker> w;
+  {
+    epoll_loop first(rt);
+    w = rt.waker([&calls](core& c, bool deleted) {
+      if (deleted) return;
+      ++calls;
+      c.shutdown(stop_cause::stopped());
+    });
+  }
+  w->wake();
+  epoll_loop second(rt);
+  const auto start = clock::now();
+  second.run();
+  EXPECT_EQ(calls, 1);
+  EXPECT_LT(clock::now() - start, 5s);
+}
+
+// --- Callbacks that throw or change the loop's sources ---
+
+// Three sources at one level, all ready in one turn: whichever is delivered first throws.
+TEST(epoll_loop,
+     a_throwing_callback_propagates_from_turn_and_the_rest_of_its_batch_comes_next_turn) {
+  runtime rt;
+  epoll_loop loop(rt);
+  pipe_pair p[3];
+  int calls[3] = {0, 0, 0};
+  bool thrown = false;
+  fd_source src[3];
+  for (int i = 0; i < 3; ++i)
+    src[i] = loop.add(p[i].r, EPOLLIN, 3, fwd_do<std::uint32_t>([&, i](std::uint32_t) {
+                        ++calls[i];
+                        if (!thrown) {
+                          thrown = true;
+                          throw std::runtime_error("callback broke");
+                        }
+                      }));
+  for (auto& q : p) q.put();
+  EXPECT_THROW(loop.turn(0ms), std::runtime_error);
+  EXPECT_EQ(calls[0] + calls[1] + calls[2], 1);
+  for (int i = 0; i < 3; ++i) loop.turn(0ms);
+  EXPECT_EQ(calls[0], 1);
+  EXPECT_EQ(calls[1], 1);
+  EXPECT_EQ(calls[2], 1);
+}
+
+// A lower level waits behind a throwing higher one, and is not lost either.
+TEST(epoll_loop, a_throwing_callback_does_not_lose_lower_priority_readiness) {
+  runtime rt;
+  epoll_loop loop(rt);
+  pipe_pair high, low;
+  int high_calls = 0, low_calls = 0;
+  fd_source h = loop.add(high.r, EPOLLIN, 9, fwd_do<std::uint32_t>([&](std::uint32_t) {
+                           if (++high_calls == 1) throw std::runtime_error("high broke");
+                         }));
+  fd_source l =
+      loop.add(low.r, EPOLLIN, 1, fwd_do<std::uint32_t>([&](std::uint32_t) { ++low_calls; }));
+  high.put();
+  low.put();
+  EXPECT_THROW(loop.turn(0ms), std::runtime_error);
+  for (int i = 0; i < 3; ++i) loop.turn(0ms);
+  EXPECT_EQ(high_calls, 1);
+  EXPECT_EQ(low_calls, 1);
+}
+
+// Whichever callback runs first resets every source, itself included: nothing more of the
+// batch is delivered, and every callback (each holds a counted) is released once.
+TEST(epoll_loop, a_callback_that_resets_its_own_and_other_sources_gets_no_stale_delivery) {
+  stakker::testing::counts c;
+  {
+    runtime rt;
+    epoll_loop loop(rt);
+    pipe_pair p[4];
+    int calls = 0;
+    fd_source src[4];
+    for (int i = 0; i < 4; ++i)
+      src[i] = loop.add(p[i].r, EPOLLIN, 2,
+                        fwd_do<std::uint32_t>([&, k = stakker::testing::counted(c)](std::uint32_t) {
+                          (void)k.value();  // the callback is intact while it runs
+                          ++calls;
+                          for (auto& s : src) s.reset();
+                        }));
+    for (auto& q : p) q.put();
+    for (int i = 0; i < 3; ++i) loop.turn(0ms);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(c.alive(), 0);
+  }
+  EXPECT_TRUE(c.balanced());
+}
+
+// The first callback adds many sources (growing the loop's table, reusing freed slots) and
+// drops one of the others: the rest of the batch is delivered exactly once.
+TEST(epoll_loop, a_callback_that_adds_and_removes_sources_does_not_disturb_the_batch) {
+  runtime rt;
+  epoll_loop loop(rt);
+  pipe_pair p[3];
+  std::vector<std::unique_ptr<pipe_pair>> extra_pipes;
+  std::vector<fd_source> extra;
+  int calls[3] = {0, 0, 0};
+  int extra_calls = 0;
+  bool first = true;
+  fd_source src[3];
+  for (int i = 0; i < 3; ++i)
+    src[i] =
+        loop.add(p[i].r, EPOLLIN, 4, fwd_do<std::uint32_t>([&, i](std::uint32_t) {
+                   ++calls[i];
+                   if (!first) return;
+                   first = false;
+                   for (int k = 0; k < 100; ++k) {
+                     extra_pipes.push_back(std::make_unique<pipe_pair>());
+                     extra.push_back(loop.add(
+                         extra_pipes.back()->r, EPOLLIN, 4,
+                         fwd_do<std::uint32_t>([&extra_calls](std::uint32_t) { ++extra_calls; })));
+                   }
+                   extra.erase(extra.begin(), extra.begin() + 50);
+                 }));
+  for (auto& q : p) q.put();
+  for (int i = 0; i < 3; ++i) loop.turn(0ms);
+  EXPECT_EQ(calls[0], 1);
+  EXPECT_EQ(calls[1], 1);
+  EXPECT_EQ(calls[2], 1);
+  EXPECT_EQ(extra_calls, 0);
+  extra_pipes.back()->put();
+  for (int i = 0; i < 3; ++i) loop.turn(0ms);
+  EXPECT_EQ(extra_calls, 1);
+}
+
+TEST(epoll_loop, turn_from_inside_a_callback_is_refused_with_logic_error) {
+  runtime rt;
+  epoll_loop loop(rt);
+  pipe_pair p;
+  int calls = 0;
+  fd_source src = loop.add(p.r, EPOLLIN, 0, fwd_do<std::uint32_t>([&](std::uint32_t) {
+                             ++calls;
+                             loop.turn(0ms);
+                           }));
+  p.put();
+  EXPECT_THROW(loop.turn(0ms), std::logic_error);
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(loop.turn(0ms));  // nothing left, and the loop still turns
+}
+
+#if STAKKER_DEBUG_CHECKS
+TEST(epoll_loop_death, destroying_the_loop_from_inside_its_own_callback_is_a_misuse) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        runtime rt;
+        auto loop = std::make_unique<epoll_loop>(rt);
+        pipe_pair p;
+        fd_source src = loop->add(p.r, EPOLLIN, 0,
+                                  fwd_do<std::uint32_t>([&loop](std::uint32_t) { loop.reset(); }));
+        p.put();
+        loop->turn(0ms);
+      },
+      "destroyed from inside its own turn");
+}
+#endif
+
+// A channel's values, woken through the loop's eventfd, keep coming after a throwing
+// receiver: the next turn does not sleep on the rest.
+TEST(epoll_loop, a_throwing_channel_receiver_does_not_make_the_loop_sleep_on_the_rest) {
+  runtime rt;
+  epoll_loop loop(rt);
+  std::vector<int> got;
+  auto [ch, guard] = stakker::make_channel<int>(rt, fwd_do<int>([&got](int v) {
+                                                  got.push_back(v);
+                                                  if (v == 1) throw std::runtime_error("broke");
+                                                }));
+  ch.send(1);
+  ch.send(2);
+  EXPECT_THROW(loop.turn(1s), std::runtime_error);
+  const auto start = clock::now();
+  loop.turn(10s);
+  EXPECT_LT(clock::now() - start, 5s);
+  EXPECT_EQ(got, (std::vector<int>{1, 2}));
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "stakker/fwd.hpp"
 #include "stakker/loop/tcp_listener.hpp"
 #include "stakker/ret.hpp"
+#include "stakker/testing/counted.hpp"
 
 namespace {
 
@@ -606,6 +607,46 @@ TEST_F(tcp, a_refused_connect_with_a_half_close_pending_is_reported_by_flush) {
   EXPECT_EQ(c.s.read().error, std::errc::connection_refused);
 }
 
+// A client that only writes learns of the refusal from flush, with nothing buffered: the
+// edge-triggered readiness that reported it comes once.
+TEST_F(tcp, a_refused_connect_is_reported_by_a_flush_with_nothing_buffered) {
+  const socket_address closed = refusing_address();
+  endpoint c;
+  c.s = tcp_stream::connect(loop, closed, c.ready());
+  ASSERT_TRUE(drive([&] { return c.ready_calls > 0; }));
+  std::error_code e;
+  EXPECT_NO_THROW(e = c.s.flush());
+  EXPECT_EQ(e, std::errc::connection_refused) << e.message();
+  EXPECT_EQ(c.s.error(), std::errc::connection_refused);
+  EXPECT_EQ(c.s.flush(), std::errc::connection_refused);
+  EXPECT_EQ(c.s.read().error, std::errc::connection_refused);
+}
+
+TEST_F(tcp, a_flush_with_nothing_buffered_during_a_connect_that_succeeds_is_no_error) {
+  tcp_listener l =
+      tcp_listener::bind(loop, socket_address::loopback_v4(0), fwd_nop<std::uint32_t>());
+  endpoint c;
+  c.s = tcp_stream::connect(loop, l.local_address(), c.ready());
+  EXPECT_FALSE(c.s.flush());  // still connecting, or connected: either way no error
+  accepted a;
+  ASSERT_TRUE(drive([&] {
+    a = l.accept();
+    return a.socket || a.error;
+  }));
+  ASSERT_TRUE(a.socket);
+  ASSERT_TRUE(drive([&] { return c.ready_calls > 0; }));
+  EXPECT_FALSE(c.s.flush());
+  c.s.write("hi");
+  EXPECT_FALSE(c.s.flush());
+  char buf[8];
+  ssize_t n = -1;
+  ASSERT_TRUE(drive([&] {
+    n = ::recv(a.socket.get(), buf, sizeof buf, MSG_DONTWAIT);
+    return n > 0;
+  }));
+  EXPECT_EQ(std::string_view(buf, static_cast<std::size_t>(n)), "hi");
+}
+
 // --- tcp_listener ---
 
 TEST_F(tcp, a_listener_on_port_0_gets_a_real_port_and_accepts_a_loopback_peer) {
@@ -750,6 +791,72 @@ TEST_F(tcp, a_closed_stream_gets_no_more_readiness_even_if_some_was_already_queu
 
 TEST_F(tcp, a_stream_assigned_over_gets_no_more_readiness_even_if_some_was_already_queued) {
   end_with_readiness_queued([](std::unique_ptr<tcp_stream>& s) { *s = tcp_stream(); });
+}
+
+// The stream's own callback destroys the stream (as an actor stopping from its readiness
+// handler does): the callback, holding a counted, is released once and never called again.
+TEST_F(tcp, a_ready_callback_may_destroy_its_own_stream) {
+  stakker::testing::counts counts;
+  {
+    endpoint c;
+    unique_fd socket = connect_client(c);
+    ASSERT_TRUE(socket);
+    settle();
+    std::unique_ptr<tcp_stream> own;
+    int calls = 0;
+    own = std::make_unique<tcp_stream>(
+        loop, std::move(socket),
+        fwd_do<std::uint32_t>([&own, &calls, k = stakker::testing::counted(counts)](std::uint32_t) {
+          (void)k.value();
+          ++calls;
+          own->read();
+          own.reset();
+          (void)k.value();  // still intact after its stream went
+        }));
+    c.s.write("data");
+    ASSERT_FALSE(c.s.flush());
+    ASSERT_TRUE(drive([&] { return calls > 0; }));
+    EXPECT_FALSE(own);
+    EXPECT_EQ(counts.alive(), 0);
+    c.s.write("more");
+    (void)c.s.flush();
+    for (int i = 0; i < 5; ++i) loop.turn(0ms);
+    EXPECT_EQ(calls, 1);
+  }
+  EXPECT_TRUE(counts.balanced());
+}
+
+// A throwing readiness callback propagates out of turn; the stream keeps working.
+TEST_F(tcp, a_throwing_ready_callback_propagates_from_turn_and_the_stream_goes_on) {
+  endpoint c, s;
+  connect_pair(c, s);
+  settle();
+  std::string got;
+  bool thrown = false;
+  s.on_ready = [&](std::uint32_t events) {
+    (void)s.s.read(events);
+    got.append(s.s.input());
+    s.s.consume(s.s.input().size());
+    if (!got.empty() && !thrown) {
+      thrown = true;
+      throw std::runtime_error("handler broke");
+    }
+  };
+  c.s.write("one");
+  ASSERT_FALSE(c.s.flush());
+  bool caught = false;
+  const auto deadline = stakker::clock::now() + 10s;
+  while (!caught && stakker::clock::now() < deadline) {
+    try {
+      loop.turn(50ms);
+    } catch (const std::runtime_error&) {
+      caught = true;
+    }
+  }
+  EXPECT_TRUE(caught);
+  c.s.write("two");
+  ASSERT_FALSE(c.s.flush());
+  ASSERT_TRUE(drive([&] { return got == "onetwo"; }));
 }
 
 TEST_F(tcp, close_deregisters_at_once_and_the_peer_sees_end_of_stream) {

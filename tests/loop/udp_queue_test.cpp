@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -235,6 +236,50 @@ TEST_F(udp, a_connected_queue_hears_connection_refused_from_receive) {
   EXPECT_TRUE(client.got.empty());
   // Reported once: the next receive finds nothing and no error.
   EXPECT_FALSE(client.q.receive(client.got));
+}
+
+// Datagrams from the peer wait in the receive queue; then the peer goes and an ICMP error
+// for the client's next send is pending too. The kernel reports the error first: receive
+// must go on past it, or the datagrams stay stranded (no new readiness edge comes).
+TEST_F(udp, receive_returns_the_first_error_and_every_datagram_waiting_behind_it) {
+  auto server = std::make_unique<peer>();
+  server->q = udp_queue::bind(loop, socket_address::loopback_v4(0), server->ready());
+  const socket_address at_server = server->q.local_address();
+  peer client;
+  client.auto_receive = false;
+  client.q = udp_queue::connect(loop, socket_address::loopback_v4(0), at_server, client.ready());
+  for (int i = 0; i < 3; ++i) server->q.push(client.q.local_address(), "d" + std::to_string(i));
+  EXPECT_FALSE(server->q.flush());
+  server.reset();  // the port is now closed
+  client.q.push("anyone?");
+  EXPECT_FALSE(client.q.flush());
+  ASSERT_TRUE(drive([&] { return error_pending(client.q.native_handle()); }, 10s));
+
+  std::vector<datagram> got;
+  EXPECT_EQ(client.q.receive(got), std::errc::connection_refused);
+  EXPECT_EQ(payloads(got), (std::vector<std::string>{"d0", "d1", "d2"}));
+  EXPECT_FALSE(client.q.receive(got));  // nothing left, error reported once
+  EXPECT_EQ(got.size(), 3u);
+}
+
+TEST_F(udp, a_ready_callback_may_close_its_own_queue) {
+  peer a, b;
+  a.q = udp_queue::bind(loop, socket_address::loopback_v4(0), a.ready());
+  int calls = 0;
+  std::vector<datagram> got;
+  b.q = udp_queue::bind(loop, socket_address::loopback_v4(0),
+                        fwd_do<std::uint32_t>([&](std::uint32_t) {
+                          ++calls;
+                          (void)b.q.receive(got);
+                          if (!got.empty()) b.q.close();
+                        }));
+  a.q.push(b.q.local_address(), "x");
+  EXPECT_FALSE(a.q.flush());
+  ASSERT_TRUE(drive([&] { return !b.q; }));
+  const int at_close = calls;
+  for (int i = 0; i < 5; ++i) loop.turn(0ms);
+  EXPECT_EQ(calls, at_close);
+  EXPECT_EQ(payloads(got), (std::vector<std::string>{"x"}));
 }
 
 TEST_F(udp, a_datagram_too_large_is_dropped_with_message_size_and_the_queue_goes_on) {

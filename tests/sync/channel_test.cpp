@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +23,8 @@ using stakker::fwd_do;
 using stakker::make_channel;
 using stakker::runtime;
 using stakker::send_result;
+using stakker::testing::counted;
+using stakker::testing::counts;
 
 void run(runtime& rt) { rt.run(rt.now(), false); }
 
@@ -160,6 +165,193 @@ TEST(channel, closing_while_threads_send_stops_delivery_and_fails_later_sends) {
   EXPECT_LE(received, accepted.load());
   EXPECT_TRUE(ch.is_closed());
   EXPECT_FALSE(ch.send(2));
+}
+
+// --- Receivers that close, throw, or change the runtime's other channels ---
+
+// An actor-like owner whose guard and state go together.
+struct sink {
+  channel_guard<counted> guard;
+  std::vector<int> got;
+};
+
+// The receiver destroys its own owner (and so the guard) on the first value: the rest of
+// the drained batch must not reach it (its state is gone: ASan) and is destroyed at once.
+TEST(channel, closing_from_inside_the_receiver_delivers_nothing_more_and_destroys_the_rest) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  counts c;
+  {
+    auto owner = std::make_unique<sink>();
+    std::vector<int> log;
+    auto [ch, guard] =
+        make_channel<counted>(rt, fwd_do<counted>([&owner, raw = owner.get(), &log](counted v) {
+                                raw->got.push_back(v.value());  // freed memory if called late
+                                log.push_back(v.value());
+                                if (v.value() == 1) owner.reset();
+                              }));
+    owner->guard = std::move(guard);
+    for (int i = 1; i <= 4; ++i) ASSERT_TRUE(ch.send(counted(c, i)));
+    run(rt);
+    EXPECT_EQ(log, (std::vector<int>{1}));
+    EXPECT_TRUE(ch.is_closed());
+    EXPECT_EQ(c.alive(), 0) << "values after the close must be destroyed";
+    EXPECT_FALSE(ch.send(counted(c, 5)));
+    run(rt);
+    EXPECT_EQ(log, (std::vector<int>{1}));
+  }
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(channel, a_throwing_receiver_propagates_and_the_rest_of_the_batch_arrives_on_the_next_run) {
+  runtime rt;
+  int polls = 0;
+  rt.set_poll_waker([&polls] { ++polls; });
+  counts c;
+  {
+    std::vector<int> got;
+    bool thrown = false;
+    auto [ch, guard] = make_channel<counted>(rt, fwd_do<counted>([&](counted v) {
+                                               got.push_back(v.value());
+                                               if (v.value() == 2 && !thrown) {
+                                                 thrown = true;
+                                                 throw std::runtime_error("receiver broke");
+                                               }
+                                             }));
+    for (int i = 1; i <= 4; ++i) ASSERT_TRUE(ch.send(counted(c, i)));
+    const int polls_before = polls;
+    EXPECT_THROW(run(rt), std::runtime_error);
+    EXPECT_EQ(got, (std::vector<int>{1, 2}));
+    EXPECT_GT(polls, polls_before) << "the runtime must be woken for the rest";
+    run(rt);
+    EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4}));
+    // Later sends still wake the runtime and arrive.
+    const int polls_later = polls;
+    ASSERT_TRUE(ch.send(counted(c, 5)));
+    EXPECT_EQ(polls, polls_later + 1);
+    run(rt);
+    EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(c.alive(), 0);
+  }
+  EXPECT_TRUE(c.balanced());
+}
+
+// One channel's receiver throws: the other channel, woken in the same run, is not
+// silenced (its wake-up was collected with the thrower's).
+TEST(channel, a_throwing_receiver_does_not_silence_another_channel) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  std::vector<int> got_b;
+  auto [a, guard_a] =
+      make_channel<int>(rt, fwd_do<int>([](int) { throw std::runtime_error("a broke"); }));
+  auto [b, guard_b] = make_channel<int>(rt, fwd_do<int>([&got_b](int v) { got_b.push_back(v); }));
+  ASSERT_TRUE(a.send(1));
+  ASSERT_TRUE(b.send(10));
+  EXPECT_THROW(run(rt), std::runtime_error);
+  run(rt);
+  EXPECT_EQ(got_b, (std::vector<int>{10}));
+  ASSERT_TRUE(b.send(11));
+  run(rt);
+  EXPECT_EQ(got_b, (std::vector<int>{10, 11}));
+}
+
+// Values sent while the rest of a batch waits (after a throw) come after it, in order.
+TEST(channel, values_sent_after_a_throwing_receiver_arrive_after_the_kept_ones_in_order) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  std::vector<int> got;
+  bool thrown = false;
+  auto [ch, guard] = make_channel<int>(rt, fwd_do<int>([&](int v) {
+                                         got.push_back(v);
+                                         if (v == 1 && !thrown) {
+                                           thrown = true;
+                                           throw std::runtime_error("receiver broke");
+                                         }
+                                       }));
+  ch.send(1);
+  ch.send(2);
+  EXPECT_THROW(run(rt), std::runtime_error);
+  ch.send(3);
+  run(rt);
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(channel, a_receiver_that_closes_then_throws_loses_nothing_and_delivers_nothing_more) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  counts c;
+  {
+    std::optional<channel_guard<counted>> holder;
+    std::vector<int> got;
+    auto [ch, guard] = make_channel<counted>(rt, fwd_do<counted>([&](counted v) {
+                                               got.push_back(v.value());
+                                               holder.reset();
+                                               throw std::runtime_error("closed and broke");
+                                             }));
+    holder.emplace(std::move(guard));
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(ch.send(counted(c, i)));
+    EXPECT_THROW(run(rt), std::runtime_error);
+    EXPECT_EQ(c.alive(), 0);
+    run(rt);
+    run(rt);
+    EXPECT_EQ(got, (std::vector<int>{1}));
+  }
+  EXPECT_TRUE(c.balanced());
+}
+
+// One receiver closes another channel whose values were already waiting: none of them is
+// delivered afterwards, and all are destroyed.
+TEST(channel, a_receiver_that_closes_another_channel_stops_that_ones_delivery) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  counts c;
+  {
+    std::vector<int> got_a, got_b;
+    auto other = std::make_unique<channel_guard<counted>>();
+    auto [a, guard_a] = make_channel<counted>(rt, fwd_do<counted>([&](counted v) {
+                                                got_a.push_back(v.value());
+                                                other.reset();
+                                              }));
+    auto [b, guard_b] =
+        make_channel<counted>(rt, fwd_do<counted>([&](counted v) { got_b.push_back(v.value()); }));
+    *other = std::move(guard_b);
+    ASSERT_TRUE(b.send(counted(c, 10)));
+    ASSERT_TRUE(b.send(counted(c, 11)));
+    ASSERT_TRUE(a.send(counted(c, 1)));
+    run(rt);
+    run(rt);
+    EXPECT_EQ(got_a, (std::vector<int>{1}));
+    EXPECT_TRUE(got_b.empty());
+    EXPECT_TRUE(b.is_closed());
+    EXPECT_EQ(c.alive(), 0);
+  }
+  EXPECT_TRUE(c.balanced());
+}
+
+// Making channels grows the runtime's waker table under the running receiver.
+TEST(channel, a_receiver_that_makes_and_drops_channels_keeps_receiving) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  counts c;
+  {
+    std::vector<int> got;
+    std::vector<std::pair<channel<int>, channel_guard<int>>> made;
+    auto [ch, guard] =
+        make_channel<counted>(rt, fwd_do<counted>([&](counted v) {
+                                for (int i = 0; i < 50; ++i)
+                                  made.push_back(make_channel<int>(rt, stakker::fwd_nop<int>()));
+                                made.erase(made.begin(), made.begin() + 25);
+                                got.push_back(v.value());
+                              }));
+    for (int i = 1; i <= 5; ++i) ASSERT_TRUE(ch.send(counted(c, i)));
+    run(rt);
+    run(rt);
+    EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(made.size(), 125u);
+    ASSERT_TRUE(made.back().first.send(1));
+    run(rt);
+  }
+  EXPECT_TRUE(c.balanced());
 }
 
 }  // namespace

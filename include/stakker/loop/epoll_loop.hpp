@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "stakker/fwd.hpp"
+#include "stakker/loop/unique_fd.hpp"
 #include "stakker/runtime.hpp"
 #include "stakker/time.hpp"
 
@@ -29,6 +30,11 @@ inline void release(loop_link* l) noexcept {
 // delivered for it afterwards, even one already read from the kernel. Move-only. The
 // descriptor itself stays open (the caller owns it). A source may outlive its loop
 // (destroying it then does nothing).
+//
+// Closing the descriptor before the source is allowed (the kernel then drops the
+// registration, as long as no duplicate of the descriptor stays open). If its number is
+// then registered again, by a new source, the old source no longer touches it: resetting
+// it leaves the new registration alone, and rearming it throws std::logic_error.
 class fd_source {
  public:
   fd_source() noexcept = default;
@@ -66,6 +72,22 @@ class fd_source {
 // wake-ups (wakers, channels, piped threads) arrive through one eventfd. Registers itself
 // in the runtime's anymap as `epoll_loop*`, so actors can reach it. One per runtime; not
 // thread-safe (the runtime's thread only).
+//
+// A second loop for a runtime that has one is refused (std::logic_error). Destroying the
+// loop removes what it set on the runtime (its anymap entry and the poll waker), so a new
+// loop can be made for the same runtime later; wakers made meanwhile keep working, their
+// wake-ups waiting for that loop. Destroying the loop from inside one of its callbacks is
+// a misuse (asserted in debug builds).
+//
+// What a readiness callback may do while it runs (on the runtime thread, inside `turn`):
+// - add and reset sources, its own included (a source reset or replaced before its turn in
+//   the batch gets nothing; one added meanwhile waits for the next readiness);
+// - destroy what owns its source (a stream, an actor): the callback itself stays intact
+//   until it returns (the loop holds a copy of the fwd while calling it);
+// - throw: the exception propagates out of `turn` (and `run`), the runtime is not run in
+//   that turn, and nothing is lost: the rest of the batch and every lower level stay
+//   pending, and the next turn delivers them without sleeping;
+// - not call `turn` or `run` (std::logic_error: they are not re-entrant).
 class epoll_loop {
  public:
   static constexpr int max_priority = 10;
@@ -86,6 +108,9 @@ class epoll_loop {
     ~guest() = default;
   };
 
+  // Throws std::logic_error if `rt` already has an epoll_loop, std::system_error if the
+  // kernel refuses a descriptor; then nothing is left behind (no descriptor, nothing set
+  // on the runtime).
   explicit epoll_loop(runtime& rt);
   ~epoll_loop();
   epoll_loop(const epoll_loop&) = delete;
@@ -109,7 +134,7 @@ class epoll_loop {
  private:
   friend class fd_source;
   struct source {
-    int fd = -1;
+    int fd = -1;  // -1 once another source took the number (the registration went)
     std::uint32_t gen = 1;
     int priority = 0;
     fwd<std::uint32_t> ready;
@@ -124,10 +149,16 @@ class epoll_loop {
   bool any_pending() const noexcept;
   runtime& rt_;
   guest* guest_ = nullptr;
-  detail::loop_link* link_;
-  int epfd_ = -1;
-  int wakefd_ = -1;
+  unique_fd epfd_;
+  int wakefd_ = -1;  // owned by the poll waker (shared, as wakers may outlive the loop)
+  detail::loop_link* link_ = nullptr;
+  bool turning_ = false;        // inside turn(): it is not re-entrant
+  bool wake_unpolled_ = false;  // the eventfd was read, but the run that polls was not reached
   std::vector<source> sources_;
+  // By descriptor number: 1 + the id of the source whose registration it is, or 0. Lets a
+  // stale source (its descriptor closed, the number reused) leave the new one alone. One
+  // word per number up to the highest registered.
+  std::vector<std::uint32_t> fd_owner_;
   std::vector<std::uint32_t> free_;
   std::array<std::vector<pending>, max_priority + 1> pending_;
   std::vector<pending> spare_;  // the last delivered batch, kept for its capacity

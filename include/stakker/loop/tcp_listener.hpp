@@ -24,7 +24,8 @@ struct accepted {
 
 // Listens on an address; `ready` is called (edge-triggered, on the runtime thread) when
 // connections are waiting. The owner then calls accept() until it returns no socket.
-// Destroying the listener deregisters and closes it. Move-only.
+// Destroying the listener deregisters and closes it. Move-only. `ready` may close or
+// destroy this listener and may throw, under epoll_loop's rules for readiness callbacks.
 class tcp_listener {
  public:
   tcp_listener() noexcept = default;

@@ -35,6 +35,10 @@ struct read_result {
 //
 // Destroying the stream deregisters it (no `ready` call afterwards) and closes the socket,
 // discarding output not yet flushed. Move-only; the runtime thread only.
+//
+// `ready` may close or destroy this stream (or the actor owning it) and may throw; the
+// rules are epoll_loop's for any readiness callback (the callback stays intact until it
+// returns; an exception propagates out of the loop's turn, losing no other readiness).
 class tcp_stream {
  public:
   tcp_stream() noexcept = default;
@@ -72,7 +76,9 @@ class tcp_stream {
   void write(std::string_view bytes);
   // Sends buffered output until it is all sent or the socket would block (then `ready`
   // is called again when it is writable). Returns the socket error, if any; once an
-  // error is seen the output is discarded and every later flush returns it.
+  // error is seen the output is discarded and every later flush returns it. While a
+  // connect is in progress it also checks its outcome, even with nothing buffered: a
+  // refused connect is returned as connection_refused.
   std::error_code flush();
   std::size_t pending_output() const noexcept { return out_.size(); }
   // Half-close: once the buffered output is flushed, tells the peer no more data follows

@@ -28,7 +28,8 @@ struct datagram {
 // datagram. `ready(events)` runs on the runtime thread; call receive() in it. UDP loses
 // datagrams by design: a datagram the kernel rejects (e.g. message_size, or
 // connection_refused on a connected socket after an ICMP error) is dropped and the error
-// returned, and the queue goes on with the next one. Move-only.
+// returned, and the queue goes on with the next one. Move-only. `ready` may close or
+// destroy this queue and may throw, under epoll_loop's rules for readiness callbacks.
 class udp_queue {
  public:
   udp_queue() noexcept = default;
@@ -53,7 +54,10 @@ class udp_queue {
   std::size_t pending_output() const noexcept { return out_.size(); }
 
   // Appends every waiting datagram (at most `max`) to `out`; returns the first error, if
-  // any (e.g. connection_refused reported for an earlier send on a connected socket).
+  // any (e.g. connection_refused reported for an earlier send on a connected socket). An
+  // error does not end the call: the datagrams waiting behind it are read too (the
+  // kernel reports a pending error first). Only an error that says the call itself is
+  // wrong (bad_file_descriptor, ...) or 64 errors in a row stop it early.
   // Stopping at `max` leaves the rest waiting with no new readiness edge: call again.
   std::error_code receive(std::vector<datagram>& out, std::size_t max = SIZE_MAX);
 

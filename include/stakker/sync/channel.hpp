@@ -35,6 +35,12 @@ struct channel_state {
   std::size_t blocked = 0;      // producers waiting for room
   stakker::waker wake;          // guarded by m (close resets it)
   stakker::waker_ref wake_ref;  // set once before any producer exists; used unlocked
+  // The runtime thread's side (the waker's handler and the guard), unlocked: the batch
+  // being delivered and the next value to hand over (values a throwing receiver left wait
+  // here), and whether the guard closed (delivery stops at once).
+  std::vector<T> batch;
+  std::size_t next = 0;
+  bool guard_closed = false;
 };
 
 }  // namespace detail
@@ -44,6 +50,14 @@ struct channel_state {
 // order sent), delivered by a waker at the start of a later run. Only the first value into
 // an empty channel wakes the runtime. Once the receiver's guard is destroyed the channel is
 // closed: sending fails and values still waiting are discarded.
+//
+// What the receiver may do while it runs (on the runtime thread, inside `run`):
+// - make and close other channels, wakers and piped threads;
+// - close its own channel, or destroy what owns the guard (its actor): the values of the
+//   batch not yet handed over are destroyed at once and none reaches the receiver again;
+// - throw: the exception propagates out of `run`. The value it was given counts as
+//   delivered; the rest of the batch is kept, the runtime is woken, and the next run hands
+//   them over, before any value sent later. Nothing queued is lost.
 template <class T>
 class channel {
  public:
@@ -101,6 +115,8 @@ class channel_guard {
   }
   ~channel_guard() { close(); }
 
+  // Closes now (as destruction does). Runtime thread only. Also from inside the receiver:
+  // the rest of the batch being delivered is destroyed here and delivery stops.
   void close() noexcept {
     if (!state_) return;
     std::vector<T> discarded;
@@ -111,6 +127,10 @@ class channel_guard {
       state_->wake.reset();  // the waker's final call follows on the runtime thread
     }
     state_->room.notify_all();
+    state_->guard_closed = true;
+    std::vector<T> rest = std::move(state_->batch);
+    state_->batch.clear();
+    state_->next = 0;
     state_.reset();
   }
 
@@ -131,25 +151,38 @@ std::pair<channel<T>, channel_guard<T>> make_channel(
   auto s = std::make_shared<detail::channel_state<T>>();
   s->capacity = capacity;
   s->overflow = overflow;
-  // Runs on the runtime thread: takes everything waiting, makes room, then delivers. The
-  // drained vector goes back to the producers with its capacity, so they do not regrow one
-  // from nothing while holding the lock.
-  s->wake = c.waker(
-      [s, receiver = std::move(receiver), batch = std::vector<T>()](core&, bool deleted) mutable {
-        if (deleted) {
-          receiver = fwd<T>();
-          return;
+  // Runs on the runtime thread: hands over what a throwing receiver left, then takes
+  // everything waiting, makes room, and delivers that. The drained vector goes back to the
+  // producers with its capacity, so they do not regrow one from nothing under the lock.
+  s->wake = c.waker([s, receiver = std::move(receiver)](core&, bool deleted) mutable {
+    if (deleted) {
+      receiver = fwd<T>();
+      return;
+    }
+    for (bool took = false;; took = true) {
+      while (!s->guard_closed && s->next < s->batch.size()) {
+        try {
+          receiver(std::move(s->batch[s->next++]));
+        } catch (...) {
+          // The rest stays in the batch; wake again so that the next run delivers it.
+          if (!s->guard_closed && s->next < s->batch.size()) s->wake_ref.wake();
+          throw;
         }
-        bool notify;
-        {
-          std::lock_guard<std::mutex> lock(s->m);
-          batch.swap(s->items);
-          notify = s->blocked != 0;
-        }
-        if (notify) s->room.notify_all();
-        for (T& v : batch) receiver(std::move(v));
-        batch.clear();
-      });
+      }
+      if (s->guard_closed) return;  // close() destroyed the rest
+      s->batch.clear();
+      s->next = 0;
+      if (took) return;
+      bool notify;
+      {
+        std::lock_guard<std::mutex> lock(s->m);
+        s->batch.swap(s->items);
+        notify = s->blocked != 0;
+      }
+      if (notify) s->room.notify_all();
+      if (s->batch.empty()) return;
+    }
+  });
   s->wake_ref = s->wake.ref();
   return {channel<T>(s), channel_guard<T>(s)};
 }

@@ -31,6 +31,12 @@ struct piped_state {
   std::optional<std::string> error;
   stakker::waker wake;  // guarded by m
   std::thread thread;
+  // The runtime thread's side, unlocked: the batch being delivered and the next value to
+  // hand over (values a throwing receiver left wait here), and whether the handle was
+  // destroyed or cancelled (delivery to the receiver stops at once).
+  std::vector<I> batch;
+  std::size_t next = 0;
+  bool handle_gone = false;
 
   ~piped_state() {
     // Only if the runtime went first (it joins otherwise); the thread holds no reference
@@ -83,11 +89,21 @@ class piped_link {
 // A worker thread running `body(piped_link<O, I>&)`, with values of type O sent to it
 // (`send`) and values of type I sent back, delivered to `receiver` on the runtime thread at
 // the start of a later run. When the thread function ends, `on_end` hears it on the runtime
-// thread: empty for a normal return (including after cancellation), or the message of the
-// exception that escaped. Destroying the handle cancels the thread (its `recv` returns
-// empty, its `send` fails) without waiting for it; `on_end` is still called. The thread is
-// joined on the runtime thread once it has reported its end (it is then exiting). Needs a
-// poll waker (set by the loop). Move-only.
+// thread, once, after every value it sent: empty for a normal return (including after
+// cancellation), or the message of the exception that escaped. Destroying the handle
+// cancels the thread (its `recv` returns empty, its `send` fails) without waiting for it:
+// values it sent that were not yet handed to `receiver` are destroyed and none is handed
+// over afterwards, but `on_end` is still called. The thread is joined on the runtime thread
+// once it has reported its end (it is then exiting). Needs a poll waker (set by the loop).
+// Move-only; the handle belongs to the runtime thread.
+//
+// What `receiver` and `on_end` may do while they run (on the runtime thread, inside `run`):
+// - make and destroy other wakers, channels and piped threads;
+// - destroy or cancel this handle (stop the actor owning it): see above;
+// - throw: the exception propagates out of `run`. The value given counts as delivered
+//   (and `on_end`, once called, is never called again); the rest of the batch and the end
+//   report are kept, the runtime is woken, and the next run delivers them, so the thread
+//   is still joined.
 template <class O, class I>
 class piped_thread {
  public:
@@ -95,20 +111,33 @@ class piped_thread {
   piped_thread(core& c, fwd<I> receiver, fwd<std::optional<std::string>> on_end, Body body)
       : s_(std::make_shared<detail::piped_state<O, I>>()) {
     auto s = s_;
-    // Runs on the runtime thread: deliver values, then the end (once), joining the thread.
+    // Runs on the runtime thread: deliver what a throwing receiver left, then the values
+    // waiting, then the end (once), joining the thread.
     s_->wake = c.waker([s, receiver = std::move(receiver), on_end = std::move(on_end),
                         reported = false](core&, bool deleted) mutable {
       if (deleted || reported) return;
-      std::vector<I> batch;
-      bool ended;
+      bool ended = false;
       std::optional<std::string> error;
-      {
+      for (bool took = false;; took = true) {
+        while (!s->handle_gone && s->next < s->batch.size()) {
+          try {
+            receiver(std::move(s->batch[s->next++]));
+          } catch (...) {
+            // The rest (and the end, which a later look finds again) waits; wake again.
+            std::lock_guard<std::mutex> lock(s->m);
+            s->wake.wake();
+            throw;
+          }
+        }
+        s->batch.clear();
+        s->next = 0;
+        if (took) break;
+        // The end is read with the values: once it is seen, every value sent is here.
         std::lock_guard<std::mutex> lock(s->m);
-        batch.swap(s->to_runtime);
+        s->batch.swap(s->to_runtime);
         ended = s->ended;
-        error = s->error;
+        if (ended) error = s->error;
       }
-      for (I& v : batch) receiver(std::move(v));
       if (!ended) return;
       reported = true;
       s->thread.join();  // it reported its end as its last act: this waits for its exit only
@@ -155,14 +184,21 @@ class piped_thread {
     s_->to_thread_ready.notify_one();
   }
 
-  // Cancels the thread now (as destroying the handle does).
+  // Cancels the thread now (as destroying the handle does), also from inside `receiver`:
+  // values not yet handed over are destroyed here.
   void cancel() noexcept {
     if (!s_) return;
+    std::vector<I> discarded;
     {
       std::lock_guard<std::mutex> lock(s_->m);
       s_->cancelled = true;
+      discarded.swap(s_->to_runtime);
     }
     s_->to_thread_ready.notify_all();
+    s_->handle_gone = true;
+    std::vector<I> rest = std::move(s_->batch);
+    s_->batch.clear();
+    s_->next = 0;
     s_.reset();
   }
 

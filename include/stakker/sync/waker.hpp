@@ -36,12 +36,23 @@ struct waker_hub {
   std::atomic<bool> drops_pending{false};
   std::mutex drop_mutex;
   std::vector<std::uint32_t> dropped;  // guarded by drop_mutex
-  std::function<void()> poll_waker;    // set before the first waker exists
+  // The loop's poll waker, replaced or cleared by the runtime thread when loops come and
+  // go. Called with poll_mutex held: once replaced, the old one is neither running nor
+  // called again. Costs one uncontended lock per wake of the loop (not per wake).
+  std::mutex poll_mutex;
+  std::function<void()> poll_waker;  // guarded by poll_mutex (written on the runtime thread)
 
   ~waker_hub();
-  // Any thread. Returns whether the loop must be woken (the caller then calls poll_waker).
+  // Any thread. Returns whether the loop must be woken (the caller then calls wake_loop).
   bool set(std::uint32_t id) noexcept;
   void drop(std::uint32_t id);
+  // Any thread: calls the poll waker, if one is set.
+  void wake_loop() noexcept;
+  // Runtime thread, after a handler threw: sets again the wake-ups collected but not yet
+  // delivered (`bits` of word `wi` of group `gi`, the words `summary` of that group, the
+  // groups `groups_left`), then wakes the loop so that a later run delivers them.
+  void put_back(std::uint32_t gi, std::uint32_t wi, std::uint64_t bits, std::uint64_t summary,
+                std::uint64_t groups_left) noexcept;
 };
 
 }  // namespace detail
@@ -54,7 +65,7 @@ class waker_ref {
   waker_ref() noexcept = default;
   // Thread-safe.
   void wake() const noexcept {
-    if (hub_ && hub_->alive.load(std::memory_order_acquire) && hub_->set(id_)) hub_->poll_waker();
+    if (hub_ && hub_->alive.load(std::memory_order_acquire) && hub_->set(id_)) hub_->wake_loop();
   }
   explicit operator bool() const noexcept { return hub_ != nullptr; }
 
@@ -72,6 +83,15 @@ class waker_ref {
 // into one call, and spurious calls are possible). Destroying the waker, on any thread,
 // delivers one final `h(core&, true)`. Made by `core::waker(handler)`; movable, not
 // copyable. If the runtime is gone, wake and destruction do nothing.
+//
+// What a handler may do while it runs (on the runtime thread, inside `run`):
+// - make and destroy wakers, its own included: the handler itself stays intact until it
+//   returns, and a destroyed waker gets its "deleted" call exactly once, later (a wake
+//   already collected in this run may still reach it first);
+// - throw: the exception propagates out of `run` (and the loop's turn). Nothing else is
+//   lost: the wake-ups and "deleted" calls not yet delivered are kept, the loop is woken,
+//   and the next run delivers them. The throwing call itself counts as delivered;
+// - not call `poll_wake` (std::logic_error: it is not re-entrant), nor destroy the runtime.
 class waker {
  public:
   waker() noexcept = default;
@@ -90,7 +110,7 @@ class waker {
 
   // Thread-safe. A few atomic operations, and at most one wake of the loop.
   void wake() const noexcept {
-    if (hub_ && hub_->alive.load(std::memory_order_acquire) && hub_->set(id_)) hub_->poll_waker();
+    if (hub_ && hub_->alive.load(std::memory_order_acquire) && hub_->set(id_)) hub_->wake_loop();
   }
 
   // Gives up the waker now (the final "deleted" call follows on the runtime thread).

@@ -24,9 +24,11 @@ std::string actor_fail::what() const {
 namespace detail {
 
 recycler::cache::~cache() {
-  for (node* head : free) {
+  for (node*& head : free) {
     while (head != nullptr) ::operator delete(std::exchange(head, head->next));
   }
+  count = {};
+  gone = true;  // later allocations and frees on this thread bypass the cache
 }
 
 void report_escaped(std::exception_ptr e) noexcept {

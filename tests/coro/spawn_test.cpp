@@ -202,6 +202,33 @@ TEST(coro_spawn, an_empty_task_cannot_be_spawned) {
   EXPECT_TRUE(a.once_none());  // the ret was destroyed uncalled
 }
 
+TEST(coro_spawn, a_finished_or_moved_from_task_is_a_logic_error_and_its_ret_answers_none) {
+  runtime rt;
+  answer<int> first;
+  answer<int> refused;
+  answer<int> moved_from;
+  task<int> t = twice(2);
+  spawn(
+      rt, [](task<int>* tp) -> task<int> { co_return co_await *tp; }(&t),  // finishes `t`
+      first.to());
+  run(rt);
+  ASSERT_TRUE(first.once_with_value());
+  EXPECT_THROW(spawn(rt, std::move(t), refused.to()), std::logic_error);
+  EXPECT_TRUE(refused.once_none());
+  task<int> u = twice(3);
+  task<int> v = std::move(u);
+  EXPECT_THROW(spawn(rt, std::move(u), moved_from.to()), std::logic_error);
+  EXPECT_TRUE(moved_from.once_none());
+  run(rt);
+  std::string what;
+  try {
+    spawn(rt, std::move(u), stakker::ret_nop<int>());
+  } catch (const std::logic_error& e) {
+    what = e.what();
+  }
+  EXPECT_EQ(what, "stakker::coro::spawn: an empty, finished or already awaited task");
+}
+
 // Result mode.
 
 TEST(coro_spawn, spawn_result_delivers_the_value_in_a_result) {

@@ -97,8 +97,8 @@ struct start_closure {
 template <bool Result, class T>
 void spawn_on(core& c, actor_block* owner, task<T> t,
               ret<typename spawn_root<T, Result>::answer_type> r) {
+  check_unconsumed(t.handle(), "stakker::coro::spawn");
   auto h = t.release();
-  if (!h) throw std::logic_error("stakker::coro::spawn: empty task");
   context& ctx = context::of(c);
   auto* root = recycled_new<spawn_root<T, Result>>(std::move(r));
   root->frame = h;

@@ -358,6 +358,133 @@ TEST(generator_reader,
   EXPECT_TRUE(k.balanced());
 }
 
+async_generator<int> kills_then_yields(actor_own<owner>* own, std::vector<std::string>* log) {
+  co_yield 1;
+  own->kill("stopped by a generator");
+  log->push_back("killed");
+  co_yield 2;  // would pass control back to the reader: the chain is dropped instead
+  log->push_back("after");
+  co_yield 3;
+}
+
+TEST(generator_body, that_stops_its_readers_actor_yields_nothing_more_and_the_reader_is_dropped) {
+  runtime rt;
+  counts k;
+  actor_own<owner> a = make_owner(rt);
+  std::vector<std::string> log;
+  answer<int> got;
+  call<&owner::start>(
+      a,
+      [](actor_own<owner>* own, std::vector<std::string>* out, counts* kk) -> task<int> {
+        counted local(*kk);
+        auto gen = kills_then_yields(own, out);
+        int sum = 0;
+        while (auto v = co_await gen.next()) {
+          out->push_back("read " + std::to_string(*v));
+          sum += *v;
+        }
+        co_return sum;
+      }(&a, &log, &k),
+      got.to());
+  run(rt);
+  EXPECT_EQ(log, (std::vector<std::string>{"read 1", "killed"}));
+  EXPECT_TRUE(got.once_none());
+  EXPECT_TRUE(k.balanced());
+}
+
+async_generator<int> throws_after_pipe(core& c, std::vector<ret<int>>* asks) {
+  auto [aw, r] = ret_pipe<int>(c);
+  asks->push_back(std::move(r));
+  co_await std::move(aw);
+  throw std::runtime_error("generator threw");
+  co_yield 0;
+}
+
+TEST(generator_body, that_throws_after_its_next_was_abandoned_rethrows_at_the_following_next) {
+  virtual_loop loop;
+  std::vector<ret<int>> asks;
+  answer<std::string> got;
+  spawn(
+      loop.rt(),
+      [](core& c, std::vector<ret<int>>* a) -> task<std::string> {
+        auto gen = throws_after_pipe(c, a);
+        auto first = co_await with_timeout(c, 1ms, gen.next());
+        std::string out = first ? "value" : "timeout";
+        co_await sleep_for(c, 1ms);  // meanwhile it throws, with no next() waiting
+        try {
+          co_await gen.next();
+          out += " then no exception";
+        } catch (const std::runtime_error& e) {
+          out += std::string(" then ") + e.what();
+        }
+        auto last = co_await gen.next();
+        co_return out + (last ? " then a value" : " then end");
+      }(loop.core(), &asks),
+      got.to());
+  loop.run();
+  loop.advance(1ms);
+  ASSERT_EQ(asks.size(), 1u);
+  asks[0](1);
+  loop.advance(1ms);
+  EXPECT_EQ(got.value, "timeout then generator threw then end");
+}
+
+// --- an actor answering a query ---
+
+struct answerer {
+  actor_own<owner>* victim;
+  static answerer init(cx<answerer>&, actor_own<owner>* v) { return {v}; }
+  void ask(cx<answerer>&, ret<int> r) {
+    victim->kill("stopped by the queried actor");
+    r(5);  // to a task already destroyed: nothing happens
+  }
+};
+
+TEST(query_answer, an_actor_that_stops_the_askers_actor_while_answering_drops_the_asking_task) {
+  runtime rt;
+  counts k;
+  actor_own<owner> asker = make_owner(rt);
+  actor_own<answerer> other = make_actor<&answerer::init>(rt, ret_nop<stop_cause>(), &asker);
+  answer<int> got;
+  call<&owner::start>(
+      asker,
+      [](actor_own<answerer>* o, counts* kk) -> task<int> {
+        counted local(*kk);
+        co_return co_await stakker::coro::query<&answerer::ask>(*o);
+      }(&other, &k),
+      got.to());
+  run(rt);
+  EXPECT_TRUE(got.once_none());
+  EXPECT_TRUE(k.balanced());
+}
+
+// --- runtime teardown ---
+
+TEST(runtime_teardown, a_none_answer_may_stop_actors_and_spawn_tasks_and_everything_goes_once) {
+  counts k;
+  int none_answers = 0;
+  auto rtp = std::make_unique<runtime>();
+  runtime& rt = *rtp;
+  actor_own<owner> a = make_owner(rt);
+  auto [aw1, r1] = ret_pipe<int>(rt);
+  auto [aw2, r2] = ret_pipe<int>(rt);
+  // Tied to the runtime, so dropped before the actor's task: its "none" stops the actor
+  // (whose task is dropped there) and spawns a task on the dying runtime (dropped in turn).
+  spawn(rt, waits(std::move(aw1), &k), ret_do<int>([&](std::optional<int>) {
+          ++none_answers;
+          a.kill("stopped by a none answer at teardown");
+          spawn(rt, waits(ret_pipe<int>(rt).first, &k),
+                ret_do<int>([&](std::optional<int>) { ++none_answers; }));
+        }));
+  call<&owner::start>(a, waits(std::move(aw2), &k),
+                      ret_do<int>([&](std::optional<int>) { ++none_answers; }));
+  run(rt);
+  EXPECT_EQ(k.alive(), 2);
+  rtp.reset();
+  EXPECT_EQ(none_answers, 3);
+  EXPECT_TRUE(k.balanced());
+}
+
 // --- fwd_stream's `more` ---
 
 TEST(fwd_stream_more, may_push_and_end_the_stream_it_is_called_for) {

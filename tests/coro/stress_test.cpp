@@ -162,6 +162,9 @@ struct world {
     v.pop_back();
     return out;
   }
+  actor_own<worker>& some_actor_own() {
+    return actors[static_cast<std::size_t>(pick(static_cast<int>(actors.size())))];
+  }
   actor<worker> some_actor() {
     return actors[static_cast<std::size_t>(pick(static_cast<int>(actors.size())))].ref();
   }
@@ -408,7 +411,13 @@ task<int> tree(world* w, int depth) {
 void world::spawn_root(int depth) {
   const std::size_t id = answers.size();
   answers.push_back(0);
-  auto r = ret_do<result<int>>([this, id](std::optional<result<int>>) { ++answers[id]; });
+  // The answer is user code run from the bridge (a completion, or a drop at an actor's stop
+  // or at teardown): it sometimes spawns another root or stops an actor.
+  auto r = ret_do<result<int>>([this, id, depth](std::optional<result<int>>) {
+    ++answers[id];
+    if (answers.size() < 40 && chance(10)) spawn_root(depth);
+    if (!actors.empty() && chance(10)) some_actor_own().kill("stopped by a spawn's answer");
+  });
   if (!actors.empty() && chance(50)) {
     stakker::call<&worker::start>(some_actor(), tree(this, depth), std::move(r));
   } else {

@@ -661,3 +661,37 @@ TEST(spawn_stream_fwd, that_stops_the_owning_actor_forwards_nothing_more) {
   run(rt);
   EXPECT_EQ(seen, (std::vector<std::optional<int>>{0, 1, 2}));
 }
+
+TEST(spawn_stream_fwd, that_throws_ends_the_stream_with_nullopt_and_nothing_more_is_forwarded) {
+  runtime rt;
+  std::vector<std::optional<int>> seen;
+  spawn_stream(rt, ready_values(5), fwd_do<std::optional<int>>([&](std::optional<int> v) {
+                 seen.push_back(v);
+                 if (v == 1) throw std::runtime_error("fwd threw");
+               }));
+  testing::internal::CaptureStderr();
+  run(rt);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(seen, (std::vector<std::optional<int>>{0, 1, std::nullopt}));
+  EXPECT_NE(err.find("fwd threw"), std::string::npos);
+}
+
+TEST(fwd_stream_reader, a_task_may_push_into_the_stream_it_reads) {
+  runtime rt;
+  auto [reader, f] = fwd_stream<int>(rt);
+  answer<int> got;
+  spawn(
+      rt,
+      [](decltype(reader) rd, fwd<std::optional<int>> self) -> task<int> {
+        self(1);
+        int a = *co_await rd.next();  // buffered: no suspension
+        self(2);
+        self(std::nullopt);
+        int b = *co_await rd.next();
+        auto end = co_await rd.next();
+        co_return end ? -1 : a + b;
+      }(std::move(reader), f),
+      got.to());
+  run(rt);
+  EXPECT_EQ(got.value, 3);
+}

@@ -1,5 +1,5 @@
 // Randomized stress of the coroutine bridge in virtual time: trees of when_all, when_any,
-// with_timeout, sequential awaits, ret_pipes, queries, generators and fwd_streams, with
+// with_timeout, sequential awaits, ret_pipes, pulls, queries, generators and fwd_streams, with
 // actor kills, actor failures and runtime teardown at random points.
 //
 // Invariants, checked per seed: every counted value is destroyed exactly once (and no value
@@ -204,11 +204,34 @@ task<int> leaf_pipe(world* w) {
     w->pipes.push_back(std::move(r));
     counted v = co_await std::move(aw);
     w->consume(v);
-  } else {
+  } else if (w->chance(50)) {
     auto [aw, r] = ret_pipe_result<counted>(*w->c);
     w->pipes.push_back(std::move(r));
     result<counted> v = co_await std::move(aw);
     if (v) w->consume(*v);
+  } else {
+    // A pull pipe: the request (user code run inside the first await) files the reply ret
+    // with the others, answers it at once, or drops it.
+    auto request = ret_do<ret<counted>>([w](std::optional<ret<counted>> reply) {
+      if (!reply) return;
+      switch (w->pick(3)) {
+        case 0:
+          w->pipes.push_back(std::move(*reply));
+          break;
+        case 1:
+          (*reply)(w->make_value());
+          break;
+        default:
+          break;
+      }
+    });
+    if (w->chance(50)) {
+      counted v = co_await stakker::coro::pull<counted>(*w->c, std::move(request));
+      w->consume(v);
+    } else {
+      result<counted> v = co_await stakker::coro::pull_result<counted>(*w->c, std::move(request));
+      if (v) w->consume(*v);
+    }
   }
   co_return 1;
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -78,6 +79,25 @@ TEST(recycler, a_runtime_destroyed_after_its_threads_cache_frees_and_spawns_thro
   EXPECT_EQ(report.answers, 1);
   EXPECT_EQ(report.respawned, 1);
   EXPECT_TRUE(report.k.balanced());
+}
+
+TEST(recycler_death, a_static_runtime_destroyed_at_exit_after_the_main_threads_cache_uses_new) {
+  // At exit, the main thread's thread_local cache is destroyed before any static object:
+  // a static runtime's teardown (dropping a task whose "none" spawns another) comes after.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        static runtime rt;
+        static counts k;
+        for (int i = 0; i < 100; ++i) spawn(rt, quick(i), ret_nop<int>());
+        coro_test::run(rt);
+        spawn(rt, waits(rt, counted(k)), ret_do<int>([](std::optional<int> v) {
+                if (!v) spawn(rt, waits(rt, counted(k)), ret_nop<int>());
+              }));
+        coro_test::run(rt);
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(recycler, a_freed_block_is_reused_for_the_next_allocation_of_its_size_class) {

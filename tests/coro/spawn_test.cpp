@@ -185,8 +185,10 @@ TEST(coro_spawn, spawned_tasks_run_independently_and_answer_in_completion_order)
   auto [aw2, r2] = ret_pipe<int>(rt);
   std::vector<int> order;
   auto body = [](auto aw) -> task<int> { co_return co_await std::move(aw); };
-  spawn(rt, body(std::move(aw1)), ret_do<int>([&](std::optional<int> v) { order.push_back(*v); }));
-  spawn(rt, body(std::move(aw2)), ret_do<int>([&](std::optional<int> v) { order.push_back(*v); }));
+  spawn(rt, body(std::move(aw1)),
+        ret_do<int>([&](std::optional<int> v) { order.push_back(v.value_or(-1)); }));
+  spawn(rt, body(std::move(aw2)),
+        ret_do<int>([&](std::optional<int> v) { order.push_back(v.value_or(-1)); }));
   run(rt);
   r2(2);
   run(rt);

@@ -36,11 +36,17 @@
 #include "stakker/testing/counted.hpp"
 #include "stakker/testing/virtual_loop.hpp"
 
-#if defined(__has_include)
-#if __has_include(<sanitizer/common_interface_defs.h>)
-#include <sanitizer/common_interface_defs.h>
-#define STAKKER_STRESS_SANITIZER_CALLBACK 1
+// Under ASan, its report names the seed too (the header exists without ASan; the
+// function does not).
+#if defined(__SANITIZE_ADDRESS__)
+#define STAKKER_STRESS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STAKKER_STRESS_ASAN 1
 #endif
+#endif
+#ifdef STAKKER_STRESS_ASAN
+#include <sanitizer/common_interface_defs.h>
 #endif
 
 namespace {
@@ -566,7 +572,7 @@ std::optional<std::uint64_t> env_number(const char* name) {
 TEST(coro_stress, random_trees_lose_no_value_answer_every_ret_once_and_leak_nothing) {
   std::signal(SIGSEGV, on_fatal_signal);
   std::signal(SIGABRT, on_fatal_signal);
-#ifdef STAKKER_STRESS_SANITIZER_CALLBACK
+#ifdef STAKKER_STRESS_ASAN
   __sanitizer_set_death_callback(say_seed);
 #endif
   if (auto one = env_number("STAKKER_STRESS_SEED")) {

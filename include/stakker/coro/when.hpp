@@ -62,9 +62,12 @@ class when_awaiter {
       p->on_done = &child_done;
       p->on_done_ctx = this;
     }
-    // Started in order; each runs until it first suspends (or finishes).
+    // Started in order; each runs until it first suspends (or finishes). None is started
+    // once a winner is known, or once one stopped the chain's actor (the chain is dropped
+    // when this resumption returns; no more of its code runs).
     for (std::size_t i = 0; i < count; ++i) {
       if (Any && winner_ != count) break;
+      if (n_->root != nullptr && n_->root->owner_gone) break;
       frames_[i].resume();
     }
   }

@@ -81,7 +81,8 @@ TEST(recycler, a_runtime_destroyed_after_its_threads_cache_frees_and_spawns_thro
   EXPECT_TRUE(report.k.balanced());
 }
 
-TEST(recycler_death, a_static_runtime_destroyed_at_exit_after_the_main_threads_cache_uses_new) {
+TEST(recycler_death,
+     a_static_runtime_destroyed_at_exit_after_mains_frame_cache_allocates_through_new) {
   // At exit, the main thread's thread_local cache is destroyed before any static object:
   // a static runtime's teardown (dropping a task whose "none" spawns another) comes after.
   GTEST_FLAG_SET(death_test_style, "threadsafe");

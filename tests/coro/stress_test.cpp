@@ -141,8 +141,9 @@ struct world {
   std::vector<ret<counted>> pipes;                   // pending ret_pipe feeders
   std::vector<std::shared_ptr<producer>> producers;  // pending stream producers
   std::vector<actor_own<worker>> actors;
-  std::vector<int> answers;  // per root spawn: how many times its ret answered
-  int tasks_made = 0;        // bounds the trees a seed grows
+  std::vector<int> answers;   // per root spawn: how many times its ret answered
+  int tasks_made = 0;         // bounds the trees a seed grows
+  bool tearing_down = false;  // the runtime is being destroyed
 
   explicit world(std::uint64_t seed) : rng(seed) {}
 
@@ -442,10 +443,16 @@ void world::spawn_root(int depth) {
   answers.push_back(0);
   // The answer is user code run from the bridge (a completion, or a drop at an actor's stop
   // or at teardown): it sometimes spawns another root or stops an actor.
+  // During teardown the runtime drops chains in an order that depends on addresses (ASLR),
+  // so the choice is then made from the spawn's id, not the generator: a seed replays alike.
   auto r = ret_do<result<int>>([this, id, depth](std::optional<result<int>>) {
     ++answers[id];
-    if (answers.size() < 40 && chance(10)) spawn_root(depth);
-    if (!actors.empty() && chance(10)) some_actor_own().kill("stopped by a spawn's answer");
+    const bool spawn_more = tearing_down ? id % 5 == 0 : chance(10);
+    const bool stop_one = tearing_down ? id % 7 == 0 : chance(10);
+    if (answers.size() < 40 && spawn_more) spawn_root(depth);
+    if (!actors.empty() && stop_one) {
+      (tearing_down ? actors.front() : some_actor_own()).kill("stopped by a spawn's answer");
+    }
   });
   if (!actors.empty() && chance(50)) {
     stakker::call<&worker::start>(some_actor(), tree(this, depth), std::move(r));
@@ -549,6 +556,7 @@ void run_seed(std::uint64_t seed) {
     w.producers.clear();
   }
   if (w.chance(50)) w.actors.clear();
+  w.tearing_down = true;
   loop.reset();
   w.pipes.clear();
   w.producers.clear();

@@ -160,7 +160,8 @@ void context::unlink_owned(task_root* r) noexcept {
 
 void context::actor_stopping(core&, actor_block* b) noexcept {
   // Every chain tied to `b` is dropped now, while the actor's state still exists; one
-  // that is running (it stopped its own actor) is dropped when it next suspends.
+  // that is running (it stopped its own actor) is dropped when it next suspends or
+  // passes control to another frame (see transfer).
   for (;;) {
     auto it = owned_.find(b);
     if (it == owned_.end()) break;

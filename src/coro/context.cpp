@@ -24,9 +24,11 @@ std::string actor_fail::what() const {
 namespace detail {
 
 recycler::cache::~cache() {
-  for (node* head : free) {
+  for (node*& head : free) {
     while (head != nullptr) ::operator delete(std::exchange(head, head->next));
   }
+  count = {};
+  gone = true;  // later allocations and frees on this thread bypass the cache
 }
 
 void report_escaped(std::exception_ptr e) noexcept {
@@ -158,7 +160,8 @@ void context::unlink_owned(task_root* r) noexcept {
 
 void context::actor_stopping(core&, actor_block* b) noexcept {
   // Every chain tied to `b` is dropped now, while the actor's state still exists; one
-  // that is running (it stopped its own actor) is dropped when it next suspends.
+  // that is running (it stopped its own actor) is dropped when it next suspends or
+  // passes control to another frame (see transfer).
   for (;;) {
     auto it = owned_.find(b);
     if (it == owned_.end()) break;

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "stakker/call.hpp"
+#include "stakker/coro/async_generator.hpp"
+#include "stakker/coro/fwd_stream.hpp"
 #include "stakker/coro/ret_pipe.hpp"
 #include "stakker/coro/spawn.hpp"
 #include "stakker/runtime.hpp"
@@ -24,6 +26,7 @@ using stakker::actor_own;
 using stakker::core;
 using stakker::cx;
 using stakker::duration;
+using stakker::fwd;
 using stakker::instant;
 using stakker::make_actor;
 using stakker::ret;
@@ -31,6 +34,8 @@ using stakker::ret_do;
 using stakker::ret_nop;
 using stakker::runtime;
 using stakker::stop_cause;
+using stakker::coro::async_generator;
+using stakker::coro::fwd_stream;
 using stakker::coro::ret_pipe;
 using stakker::coro::sleep_for;
 using stakker::coro::sleep_until;
@@ -75,6 +80,15 @@ struct host {
 };
 
 using entry = std::pair<int, duration>;
+
+// Yields each value a ret_pipe receives; the rets are handed out through `asks`.
+async_generator<int> replies(core& c, std::vector<ret<int>>* asks) {
+  for (;;) {
+    auto [aw, r] = ret_pipe<int>(c);
+    asks->push_back(std::move(r));
+    co_yield co_await std::move(aw);
+  }
+}
 
 }  // namespace
 
@@ -420,4 +434,58 @@ TEST(with_timeout, a_task_destroyed_while_it_waits_destroys_both_sides_and_their
   EXPECT_EQ(answers, 1);
   loop.advance(5s);
   EXPECT_EQ(answers, 1);
+}
+
+// --- with_timeout: a value and the timeout in the same run (issue 13, item 3) ---
+//
+// In both tests a value's wake is queued after the timeout's timer closure but before the
+// awaiting task resumes: the timer registered first (same instant) delivers the value, then
+// the timeout's timer ends the sleep, so the loser's wake sits in the queue when the winner
+// finishes. The loser must be gone by then, leaving the value for the next next().
+
+TEST(with_timeout,
+     a_fwd_stream_value_arriving_in_the_run_the_timeout_fires_is_kept_for_the_next_next) {
+  virtual_loop loop;
+  auto [reader, f] = fwd_stream<int>(loop.core());
+  std::vector<std::string> log;
+  loop.core().after(10ms, [f = f](core&) { f(7); });  // due with the timeout, queued first
+  spawn(
+      loop.rt(),
+      [](core& c, decltype(reader) rd, std::vector<std::string>* out) -> task<void> {
+        auto first = co_await with_timeout(c, 10ms, rd.next());
+        out->push_back(first ? "value" : "timeout");
+        auto second = co_await rd.next();
+        out->push_back(second ? std::to_string(*second) : "end");
+      }(loop.core(), std::move(reader), &log),
+      ret_nop<void>());
+  loop.run();
+  loop.advance(10ms);
+  f(std::nullopt);
+  loop.run();
+  EXPECT_EQ(log, (std::vector<std::string>{"timeout", "7"}));
+}
+
+TEST(with_timeout,
+     a_generator_value_arriving_in_the_run_the_timeout_fires_is_kept_for_the_next_next) {
+  virtual_loop loop;
+  std::vector<ret<int>> asks;
+  std::vector<std::string> log;
+  // Due with the timeout and registered first: answers the generator's pending ret_pipe,
+  // which queues the generator's resumption behind the timeout's.
+  loop.core().after(10ms, [&asks](core&) { asks.at(0)(5); });
+  spawn(
+      loop.rt(),
+      [](core& c, std::vector<ret<int>>* a, std::vector<std::string>* out) -> task<void> {
+        auto gen = replies(c, a);
+        auto first = co_await with_timeout(c, 10ms, gen.next());
+        out->push_back(first && *first ? std::to_string(**first) : "timeout");
+        auto second = co_await with_timeout(c, 10ms, gen.next());
+        out->push_back(second && *second ? std::to_string(**second) : "timeout");
+      }(loop.core(), &asks, &log),
+      ret_nop<void>());
+  loop.run();
+  ASSERT_EQ(asks.size(), 1u);
+  loop.advance(10ms);
+  loop.advance(10ms);
+  EXPECT_EQ(log, (std::vector<std::string>{"timeout", "5"}));
 }

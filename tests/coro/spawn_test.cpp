@@ -185,8 +185,10 @@ TEST(coro_spawn, spawned_tasks_run_independently_and_answer_in_completion_order)
   auto [aw2, r2] = ret_pipe<int>(rt);
   std::vector<int> order;
   auto body = [](auto aw) -> task<int> { co_return co_await std::move(aw); };
-  spawn(rt, body(std::move(aw1)), ret_do<int>([&](std::optional<int> v) { order.push_back(*v); }));
-  spawn(rt, body(std::move(aw2)), ret_do<int>([&](std::optional<int> v) { order.push_back(*v); }));
+  spawn(rt, body(std::move(aw1)),
+        ret_do<int>([&](std::optional<int> v) { order.push_back(v.value_or(-1)); }));
+  spawn(rt, body(std::move(aw2)),
+        ret_do<int>([&](std::optional<int> v) { order.push_back(v.value_or(-1)); }));
   run(rt);
   r2(2);
   run(rt);
@@ -200,6 +202,33 @@ TEST(coro_spawn, an_empty_task_cannot_be_spawned) {
   answer<int> a;
   EXPECT_THROW(spawn(rt, task<int>(), a.to()), std::logic_error);
   EXPECT_TRUE(a.once_none());  // the ret was destroyed uncalled
+}
+
+TEST(coro_spawn, a_finished_or_moved_from_task_is_a_logic_error_and_its_ret_answers_none) {
+  runtime rt;
+  answer<int> first;
+  answer<int> refused;
+  answer<int> moved_from;
+  task<int> t = twice(2);
+  spawn(
+      rt, [](task<int>* tp) -> task<int> { co_return co_await *tp; }(&t),  // finishes `t`
+      first.to());
+  run(rt);
+  ASSERT_TRUE(first.once_with_value());
+  EXPECT_THROW(spawn(rt, std::move(t), refused.to()), std::logic_error);
+  EXPECT_TRUE(refused.once_none());
+  task<int> u = twice(3);
+  task<int> v = std::move(u);
+  EXPECT_THROW(spawn(rt, std::move(u), moved_from.to()), std::logic_error);
+  EXPECT_TRUE(moved_from.once_none());
+  run(rt);
+  std::string what;
+  try {
+    spawn(rt, std::move(u), stakker::ret_nop<int>());
+  } catch (const std::logic_error& e) {
+    what = e.what();
+  }
+  EXPECT_EQ(what, "stakker::coro::spawn: an empty, finished or already awaited task");
 }
 
 // Result mode.

@@ -170,6 +170,17 @@ TEST(spawn_stream, forwards_every_value_then_nullopt_in_order) {
   EXPECT_EQ(log, values_then_end(100));
 }
 
+TEST(spawn_stream, a_default_made_or_moved_from_generator_is_a_logic_error_before_anything_runs) {
+  runtime rt;
+  opt_log log;
+  EXPECT_THROW(spawn_stream(rt, async_generator<int>(), record_into(log)), std::logic_error);
+  auto g = count_up(2);
+  auto h = std::move(g);
+  EXPECT_THROW(spawn_stream(rt, std::move(g), record_into(log)), std::logic_error);
+  run(rt);
+  EXPECT_TRUE(log.empty());
+}
+
 TEST(spawn_stream, an_empty_generator_forwards_only_nullopt) {
   runtime rt;
   opt_log log;

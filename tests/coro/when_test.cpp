@@ -84,6 +84,12 @@ task<int> sleep_value(core& c, duration d, int v, counts* k) {
   co_return v;
 }
 
+// Holds a counted parameter; never started by the tests that use it.
+task<int> holds_counted(counts& k) {
+  counted local(k);
+  co_return 0;
+}
+
 task<void> sleep_void(core& c, duration d, counts* k) {
   counted local(*k);
   co_await sleep_for(c, d);
@@ -360,7 +366,7 @@ TEST(when_any, the_first_to_finish_wins_with_its_index_in_the_variant) {
   EXPECT_EQ(finished, (std::vector<std::size_t>{1}));
 }
 
-TEST(when_any, losers_are_destroyed_where_they_wait_when_the_awaiting_task_resumes) {
+TEST(when_any, losers_are_destroyed_where_they_wait_as_soon_as_the_winner_finishes) {
   runtime rt;
   counts k;
   std::vector<ret<int>> rets(3);
@@ -382,10 +388,35 @@ TEST(when_any, losers_are_destroyed_where_they_wait_when_the_awaiting_task_resum
   rt.defer([&](core&) { alive_between = k.alive(); });  // ... then this, before the task
   run(rt);
   EXPECT_EQ(finished, (std::vector<std::size_t>{2}));
-  EXPECT_EQ(alive_between, 2);    // the winner finished; the losers still wait
-  EXPECT_EQ(alive_at_resume, 0);  // destroyed by the time the awaiting task went on
+  EXPECT_EQ(alive_between, 0);  // the winner finished: the losers went with it
+  EXPECT_EQ(alive_at_resume, 0);
   EXPECT_TRUE(k.balanced());
   EXPECT_EQ(k.constructed, 3);
+}
+
+TEST(when_any, a_loser_whose_wake_is_already_queued_never_runs_past_its_await) {
+  runtime rt;
+  counts k;
+  std::vector<ret<int>> rets(2);
+  std::vector<std::size_t> finished;
+  std::optional<std::size_t> winner;
+  spawn(
+      rt,
+      [](core& c, std::vector<ret<int>>* r, std::vector<std::size_t>* f, counts* kk,
+         std::optional<std::size_t>* w) -> task<void> {
+        auto v = co_await when_any(wait_reply(c, r, 0, f, kk), wait_reply(c, r, 1, f, kk));
+        *w = v.index();
+      }(rt, &rets, &finished, &k, &winner),
+      ret_nop<void>());
+  run(rt);
+  rets[1](11);  // queues child 1's wake ...
+  rets[0](10);  // ... then child 0's, before the awaiting task's
+  run(rt);
+  EXPECT_EQ(winner, 1u);
+  // Child 0 was destroyed when child 1 finished, so its queued wake found it disarmed: it
+  // never took its value (had it been a stream's, the value would have been lost).
+  EXPECT_EQ(finished, (std::vector<std::size_t>{1}));
+  EXPECT_TRUE(k.balanced());
 }
 
 TEST(when_any, in_virtual_time_the_shortest_sleep_wins_and_the_losers_timers_go) {
@@ -496,4 +527,68 @@ TEST(when_any, children_of_a_task_whose_actor_stops_are_all_destroyed) {
   rets[0](1);
   run(rt);
   EXPECT_TRUE(finished.empty());
+}
+
+// --- consuming a task (issue 13, item 6) ---
+
+TEST(when_all, an_empty_finished_or_already_awaited_task_is_a_logic_error_and_nothing_runs) {
+  runtime rt;
+  counts k;
+  std::vector<std::string> log;
+  spawn(
+      rt,
+      [](counts* kk, std::vector<std::string>* out) -> task<void> {
+        task<int> finished = value_of(1);
+        co_await finished;  // now finished: its frame is kept by the task object
+        auto attempt = [&](auto make) -> bool {
+          try {
+            auto aw = make();
+            return false;
+          } catch (const std::logic_error&) {
+            return true;
+          }
+        };
+        out->push_back(attempt([&] { return when_all(std::move(finished)); }) ? "finished refused"
+                                                                              : "finished taken");
+        out->push_back(attempt([] { return when_all(task<int>()); }) ? "empty refused"
+                                                                     : "empty taken");
+        // The other tasks given with a refused one are destroyed unstarted.
+        out->push_back(attempt([&] { return when_all(holds_counted(*kk), task<int>()); })
+                           ? "mixed refused"
+                           : "mixed taken");
+      }(&k, &log),
+      ret_nop<void>());
+  run(rt);
+  EXPECT_EQ(log, (std::vector<std::string>{"finished refused", "empty refused", "mixed refused"}));
+  EXPECT_TRUE(k.balanced());
+}
+
+TEST(when_any, an_empty_finished_or_already_awaited_task_is_a_logic_error_and_nothing_runs) {
+  runtime rt;
+  std::vector<std::string> log;
+  spawn(
+      rt,
+      [](std::vector<std::string>* out) -> task<void> {
+        task<int> finished = value_of(1);
+        co_await finished;
+        try {
+          co_await when_any(value_of(2), std::move(finished));
+          out->push_back("finished taken");
+        } catch (const std::logic_error& e) {
+          out->push_back(e.what());
+        }
+        task<int> moved = value_of(3);
+        task<int> into = std::move(moved);
+        try {
+          co_await when_any(std::move(moved));
+          out->push_back("moved-from taken");
+        } catch (const std::logic_error& e) {
+          out->push_back(e.what());
+        }
+        co_await into;
+      }(&log),
+      ret_nop<void>());
+  run(rt);
+  const std::string msg = "stakker::coro::when_any: an empty, finished or already awaited task";
+  EXPECT_EQ(log, (std::vector<std::string>{msg, msg}));
 }

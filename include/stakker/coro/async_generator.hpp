@@ -127,6 +127,11 @@ class [[nodiscard]] async_generator {
 namespace detail {
 
 template <class T>
+void check_generator(const async_generator<T>& gen) {
+  if (!gen) throw std::logic_error("stakker::coro::spawn_stream: an empty generator");
+}
+
+template <class T>
 task<void> forward_stream(async_generator<T> gen, fwd<std::optional<T>> out) {
   std::exception_ptr error;
   try {
@@ -143,14 +148,18 @@ task<void> forward_stream(async_generator<T> gen, fwd<std::optional<T>> out) {
 // Runs `gen` on `c`'s queue, forwarding every value to `out` and then std::nullopt. If the
 // generator throws, `out` still gets std::nullopt and the exception is reported on stderr;
 // if it is dropped (a drop-mode await inside it failed), nothing more is forwarded.
+// An empty (default-made or moved-from) generator throws std::logic_error here, before
+// anything runs (as spawn does for an empty task); a finished one forwards only nullopt.
 template <class T>
 void spawn_stream(core& c, async_generator<T> gen, fwd<std::optional<T>> out) {
+  detail::check_generator(gen);
   spawn(c, detail::forward_stream(std::move(gen), std::move(out)), ret_nop<void>());
 }
 
 // As above, tied to the calling actor (destroyed when it stops).
 template <class A, class T>
 void spawn_stream(cx<A>& x, async_generator<T> gen, fwd<std::optional<T>> out) {
+  detail::check_generator(gen);
   spawn(x, detail::forward_stream(std::move(gen), std::move(out)), ret_nop<void>());
 }
 

@@ -37,7 +37,7 @@ struct stream_state {
   void wake() {
     if (waiting == nullptr) return;
     wake_node* n = std::exchange(waiting, nullptr);
-    if (failed && buffer.empty() && !ended) n->drop_root = drop_mode;
+    if (failed && buffer.empty() && !ended && !reader_gone) n->drop_root = drop_mode;
     schedule(n);
     release(n);
   }
@@ -97,13 +97,18 @@ class stream_reader {
   class next_awaiter {
    public:
     using stakker_awaitable = void;
-    explicit next_awaiter(stream_state<T>* s) noexcept : s_(s) {}
-    next_awaiter(next_awaiter&& o) noexcept : s_(o.s_), n_(std::exchange(o.n_, nullptr)) {}
+    // Holds a reference to the state: user code run inside the await (`more`, or whatever
+    // owns the reader) may destroy the reader meanwhile; this next() then gives nullopt.
+    explicit next_awaiter(stream_state<T>* s) noexcept : s_(s) { ++s->refs; }
+    next_awaiter(next_awaiter&& o) noexcept
+        : s_(std::exchange(o.s_, nullptr)), n_(std::exchange(o.n_, nullptr)) {}
     ~next_awaiter() {
+      if (s_ == nullptr) return;
       if (n_ != nullptr) {
         if (s_->waiting == n_) release(std::exchange(s_->waiting, nullptr));
         disarm(n_);
       }
+      release(s_);
     }
 
     bool await_ready() {
@@ -124,6 +129,7 @@ class stream_reader {
       if (s_->failed) s_->wake();  // drop mode, with nothing left to read
     }
     std::optional<item_type> await_resume() {
+      if (s_->reader_gone) return std::nullopt;
       if (!s_->buffer.empty()) {
         std::optional<item_type> v(std::in_place, std::move(s_->buffer.front()));
         s_->buffer.pop_front();
@@ -142,7 +148,7 @@ class stream_reader {
 
    private:
     bool ready() const noexcept {
-      return !s_->buffer.empty() || s_->ended || (Result && s_->failed);
+      return !s_->buffer.empty() || s_->ended || s_->reader_gone || (Result && s_->failed);
     }
     stream_state<T>* s_;
     wake_node* n_ = nullptr;
@@ -161,11 +167,14 @@ class stream_reader {
   std::size_t buffered() const noexcept { return s_ ? s_->buffer.size() : 0; }
 
  private:
+  // A next() still waiting (the reader was destroyed by other code than the task reading
+  // it) is woken, through the queue, and gives nullopt.
   void close() noexcept {
     if (s_ == nullptr) return;
     s_->reader_gone = true;
     s_->buffer.clear();
     s_->more = fwd<>();
+    s_->wake();
     release(std::exchange(s_, nullptr));
   }
   stream_state<T>* s_;
@@ -185,7 +194,8 @@ std::pair<stream_reader<T, Result>, fwd<std::optional<T>>> make_fwd_stream(core&
 // can preload everything, refill in batches, or send one value per call (a pull pipe).
 // Wake-ups are queued on `c`, never inline. Drop mode: if the last copy of `f` is
 // destroyed before the end, the reading task is dropped once it has read what was
-// buffered. Destroying the reader makes `f` a no-op.
+// buffered. Destroying the reader makes `f` a no-op; a next() pending on it (the reader was
+// destroyed by `more` or by whatever else owns it) gives std::nullopt, resumed from the queue.
 template <class T>
 std::pair<detail::stream_reader<T, false>, fwd<std::optional<T>>> fwd_stream(core& c,
                                                                              fwd<> more = {}) {

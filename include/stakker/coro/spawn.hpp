@@ -99,8 +99,8 @@ struct start_closure {
 template <bool Result, class T>
 void spawn_on(core& c, actor_block* owner, task<T> t,
               ret<typename spawn_root<T, Result>::answer_type> r) {
+  check_unconsumed(t.handle(), "stakker::coro::spawn");
   auto h = t.release();
-  if (!h) throw std::logic_error("stakker::coro::spawn: empty task");
   context& ctx = context::of(c);
   auto* root = recycled_new<spawn_root<T, Result>>(std::move(r));
   root->frame = h;
@@ -114,7 +114,12 @@ void spawn_on(core& c, actor_block* owner, task<T> t,
 // Runs `t` on `c`'s queue (its first step is queued, never run inside spawn) and delivers
 // its value to `r`. If the task is dropped (a drop-mode await lost its ret or fwd, or the
 // runtime went first) `r` answers "none"; so does an exception escaping the task, which
-// is also reported on stderr (use spawn_result to receive it instead).
+// is also reported on stderr (use spawn_result to receive it instead). An empty, finished
+// or already awaited task throws std::logic_error (and `r` answers "none").
+//
+// `r` is answered inline where the task finishes or is dropped (ret_do runs there; ret_to
+// queues): it may spawn tasks and stop actors, its own included, but must not throw; the
+// answer is given where nothing can unwind, so a throw calls std::terminate.
 template <class T>
 void spawn(core& c, task<T> t, ret<T> r) {
   detail::spawn_on<false>(c, nullptr, std::move(t), std::move(r));

@@ -4,6 +4,8 @@
 #include <coroutine>
 #include <exception>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -42,6 +44,16 @@ struct task_promise<void> : promise_base {
     if (exception) std::rethrow_exception(exception);
   }
 };
+
+// A task is consumed once, before it starts: by a co_await, a spawn or a combinator. An
+// empty (default-made or moved-from), finished or already awaited task is a logic error
+// there, thrown as std::logic_error("<who>: an empty, finished or already awaited task")
+// before anything runs (resuming a finished frame is undefined behaviour).
+template <class P>
+void check_unconsumed(std::coroutine_handle<P> h, const char* who) {
+  if (!h || h.done() || h.promise().continuation)
+    throw std::logic_error(std::string(who) + ": an empty, finished or already awaited task");
+}
 
 template <class T>
 struct task_awaiter {
@@ -95,10 +107,12 @@ class [[nodiscard]] task {
   explicit operator bool() const noexcept { return static_cast<bool>(h_); }
 
   // Runs the task inside the awaiting coroutine's chain; gives its value or rethrows.
-  // Awaiting an empty or already-awaited task is a logic error.
+  // Awaiting an empty, finished or already awaited task throws std::logic_error.
   detail::task_awaiter<T> operator co_await() && { return awaiter(); }
   detail::task_awaiter<T> operator co_await() & { return awaiter(); }
 
+  // Library-internal: the frame, still owned by the task.
+  std::coroutine_handle<promise_type> handle() const noexcept { return h_; }
   // Library-internal: the frame, given up by the task.
   std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }
 
@@ -106,8 +120,7 @@ class [[nodiscard]] task {
   friend struct detail::task_promise<T>;
   explicit task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
   detail::task_awaiter<T> awaiter() {
-    if (!h_ || h_.done() || h_.promise().continuation)
-      throw std::logic_error("stakker::coro::task: awaiting an empty or already awaited task");
+    detail::check_unconsumed(h_, "stakker::coro::task: co_await");
     return {h_};
   }
 

@@ -29,15 +29,12 @@ class when_awaiter {
   using stakker_awaitable = void;
   static constexpr std::size_t count = sizeof...(T);
 
-  explicit when_awaiter(task<T>... tasks) : frames_{tasks.release()...} {
-    for (std::size_t i = 0; i < count; ++i) {
-      if (!frames_[i]) {
-        for (auto h : frames_)
-          if (h) h.destroy();
-        frames_ = {};
-        throw std::logic_error("stakker::coro::when_all/when_any: empty task");
-      }
-    }
+  // Every task is checked before any is taken: on a logic_error the tasks still own (and
+  // destroy) their frames.
+  explicit when_awaiter(task<T>... tasks) {
+    (check_unconsumed(tasks.handle(), Any ? "stakker::coro::when_any" : "stakker::coro::when_all"),
+     ...);
+    frames_ = {tasks.release()...};
     set_promises(std::make_index_sequence<count>());
   }
   when_awaiter(when_awaiter&& o) noexcept
@@ -65,9 +62,12 @@ class when_awaiter {
       p->on_done = &child_done;
       p->on_done_ctx = this;
     }
-    // Started in order; each runs until it first suspends (or finishes).
+    // Started in order; each runs until it first suspends (or finishes). None is started
+    // once a winner is known, or once one stopped the chain's actor (the chain is dropped
+    // when this resumption returns; no more of its code runs).
     for (std::size_t i = 0; i < count; ++i) {
       if (Any && winner_ != count) break;
+      if (n_->root != nullptr && n_->root->owner_gone) break;
       frames_[i].resume();
     }
   }
@@ -92,9 +92,15 @@ class when_awaiter {
   static void child_done(void* ctx, promise_base& p) noexcept {
     auto* self = static_cast<when_awaiter*>(ctx);
     if constexpr (Any) {
-      if (self->winner_ != count) return;
       for (std::size_t i = 0; i < count; ++i)
         if (self->promises_[i] == &p) self->winner_ = i;
+      // The losers are destroyed now, inside the winner's final suspend, not when the
+      // awaiting frame resumes: in between, a loser woken by the queue would take a
+      // generator's or fwd_stream's value only for it to be destroyed with the loser.
+      // Destroyed here, each loser's await disarms its wake and leaves the value where it
+      // was (a generator keeps it, a fwd_stream's buffer keeps it) for the next next().
+      for (std::size_t i = 0; i < count; ++i)
+        if (i != self->winner_ && self->frames_[i]) std::exchange(self->frames_[i], {}).destroy();
       schedule(self->n_);
     } else {
       if (--self->remaining_ == 0) schedule(self->n_);
@@ -125,14 +131,10 @@ class when_awaiter {
     using taker = V (*)(when_awaiter&);
     static constexpr taker table[] = {
         [](when_awaiter& self) { return V(std::in_place_index<I>, self.template take<I>()); }...};
-    V out = table[winner_](*this);
-    // The losers are destroyed where they wait.
-    for (std::size_t i = 0; i < count; ++i)
-      if (i != winner_) std::exchange(frames_[i], {}).destroy();
-    return out;
+    return table[winner_](*this);  // the losers are gone already (child_done)
   }
 
-  std::array<std::coroutine_handle<>, count> frames_;
+  std::array<std::coroutine_handle<>, count> frames_{};
   std::array<promise_base*, count> promises_{};
   wake_node* n_ = nullptr;
   std::size_t remaining_ = 0;
@@ -151,7 +153,9 @@ detail::when_awaiter<false, T...> when_all(task<T>... tasks) {
 
 // Runs every task at once; gives a std::variant whose index is the first to finish and
 // whose value is its value (rethrows if it threw). The others are destroyed where they
-// wait, when the awaiting task resumes.
+// wait the moment the first finishes (before anything can wake them; their locals'
+// destructors run there, inside the winner's completion); the awaiting task resumes
+// through the queue after that.
 template <class... T>
 detail::when_awaiter<true, T...> when_any(task<T>... tasks) {
   return detail::when_awaiter<true, T...>(std::move(tasks)...);

@@ -40,12 +40,15 @@ struct promise_base;
 
 // Continues with `h` (whose promise is `p`, or null if it is not ours) by symmetric
 // transfer, unless this thread has made max_transfer_depth transfers since the queue last
-// resumed a frame: then the resumption is queued instead (disarmed if that frame dies).
+// resumed a frame, or the chain's actor stopped while it ran: then the resumption is queued
+// instead (disarmed if that frame dies), so the running resumption returns and drops the
+// chain before any more of its code runs.
 std::coroutine_handle<> transfer_slow(std::coroutine_handle<> h, promise_base* p,
                                       task_root* root) noexcept;
 inline std::coroutine_handle<> transfer(std::coroutine_handle<> h, promise_base* p,
                                         task_root* root) noexcept {
-  if (++transfer_depth < max_transfer_depth || p == nullptr) [[likely]]
+  if ((++transfer_depth < max_transfer_depth && (root == nullptr || !root->owner_gone)) ||
+      p == nullptr) [[likely]]
     return h;
   return transfer_slow(h, p, root);
 }

@@ -15,7 +15,9 @@ namespace stakker::coro::detail {
 // Per thread rather than per runtime: a frame may be created before any runtime runs (a
 // task made at loop level and then spawned), and every block is an ordinary operator-new
 // allocation, so one freed on another thread (a task made on a worker and handed over) is
-// simply cached there. The cache is emptied when the thread exits.
+// simply cached there. The cache is emptied when the thread exits; from then on (a
+// runtime with static or thread_local storage destroyed later, whose teardown frees frames
+// and may even spawn tasks) blocks go straight to operator new and delete.
 class recycler {
  public:
   static constexpr std::size_t granule = 16;
@@ -27,11 +29,12 @@ class recycler {
 
   static void* allocate(std::size_t size) {
     if (size > max_block) return ::operator new(size);
-    cache& c = local();
     const std::size_t k = (size - 1) / granule;
-    if (node* n = c.free[k]) {
-      c.free[k] = n->next;
-      --c.count[k];
+    cache* c = local();
+    if (c == nullptr) return ::operator new((k + 1) * granule);
+    if (node* n = c->free[k]) {
+      c->free[k] = n->next;
+      --c->count[k];
       return n;
     }
     return ::operator new((k + 1) * granule);
@@ -39,11 +42,12 @@ class recycler {
 
   static void deallocate(void* p, std::size_t size) noexcept {
     if (size > max_block) return ::operator delete(p);
-    cache& c = local();
+    cache* c = local();
     const std::size_t k = (size - 1) / granule;
-    if (c.count[k] * (k + 1) * granule >= max_cached_bytes) return ::operator delete(p);
-    c.free[k] = ::new (p) node{c.free[k]};
-    ++c.count[k];
+    if (c == nullptr || c->count[k] * (k + 1) * granule >= max_cached_bytes)
+      return ::operator delete(p);
+    c->free[k] = ::new (p) node{c->free[k]};
+    ++c->count[k];
   }
 
  private:
@@ -53,11 +57,18 @@ class recycler {
   struct cache {
     std::array<node*, max_block / granule> free{};
     std::array<std::size_t, max_block / granule> count{};
-    ~cache();
+    ~cache();  // frees every cached block, then sets `gone`
   };
-  static cache& local() noexcept {
+  // Set for good once this thread's cache is destroyed. Trivially destructible and
+  // constant-initialized, so it can be read during any later thread_local or static
+  // destructor (the cache object itself must not be touched then).
+  static inline thread_local bool gone = false;
+  // This thread's cache, or null once it is destroyed.
+  static cache* local() noexcept {
+    if (gone) [[unlikely]]
+      return nullptr;
     thread_local cache c;
-    return c;
+    return &c;
   }
 };
 

@@ -118,8 +118,10 @@ void spawn_on(core& c, actor_block* owner, task<T> t,
 // or already awaited task throws std::logic_error (and `r` answers "none").
 //
 // `r` is answered inline where the task finishes or is dropped (ret_do runs there; ret_to
-// queues): it may spawn tasks and stop actors, its own included, but must not throw; the
-// answer is given where nothing can unwind, so a throw calls std::terminate.
+// queues): it may spawn tasks and stop actors, its own included. The answer is given where
+// nothing can unwind, so an exception from it is rethrown from a closure queued on the
+// runtime and leaves the current run() as a plain closure's does (outside any run, it is
+// reported on stderr).
 template <class T>
 void spawn(core& c, task<T> t, ret<T> r) {
   detail::spawn_on<false>(c, nullptr, std::move(t), std::move(r));

@@ -63,7 +63,12 @@ void io_loop::run_now(bool idle) {
   try {
     rt_.run(clock::now(), idle);
   } catch (...) {
-    if (s->loop != nullptr) after_run();  // an escaping closure leaves the io_context's run
+    // An escaping closure leaves the io_context's run. What it left queued on the runtime
+    // gets a run posted, so the next run of the io_context carries on with it.
+    if (s->loop != nullptr) {
+      after_run();
+      request_run();
+    }
     throw;
   }
   if (s->loop != nullptr) after_run();

@@ -7,6 +7,7 @@
 #include "asio/asio_support.hpp"
 #include "stakker/coro/spawn.hpp"
 #include "stakker/coro/task.hpp"
+#include "stakker/testing/counted.hpp"
 
 namespace {
 
@@ -154,6 +155,92 @@ TEST_F(ExecutorTest, an_exception_from_a_task_reaches_the_asio_awaitable) {
   ioc.run_for(1s);
   ASSERT_TRUE(got.once_with_value());
   EXPECT_EQ(*got.value, "boom");
+}
+
+// --- Exactly once: a bare run, a stopped and restarted io_context, a bound slot ------------
+
+TEST_F(ExecutorTest, a_posted_function_runs_once_under_a_bare_run) {
+  int ran = 0;
+  net::post(ex, [&] { ++ran; });
+  ioc.run();
+  EXPECT_EQ(ran, 1);
+}
+
+TEST_F(ExecutorTest, a_posted_function_runs_once_when_the_io_context_is_stopped_and_restarted) {
+  ioc.run();  // the loop's first run
+  ioc.restart();
+  int ran = 0;
+  net::post(ioc, [&] { ioc.stop(); });
+  net::post(ex, [&] { ++ran; });  // its run is posted to ioc behind the stop
+  ioc.run();
+  EXPECT_EQ(ran, 0);
+  ioc.restart();
+  ioc.run();
+  EXPECT_EQ(ran, 1);
+}
+
+// An Asio coroutine that waits on a timer made from the runtime's executor.
+net::awaitable<int> wait_then(stakker::asio::runtime_executor ex, std::chrono::milliseconds d,
+                              int v) {
+  net::steady_timer t(ex, d);
+  co_await t.async_wait(net::use_awaitable);
+  co_return v;
+}
+
+TEST_F(ExecutorTest, co_spawn_on_it_completes_once_under_a_bare_run) {
+  asio_test::answer<int> got;
+  net::co_spawn(ex, wait_then(ex, 5ms, 2), [&](std::exception_ptr e, int v) {
+    EXPECT_FALSE(e);
+    got.record(v);
+  });
+  ioc.run();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 2);
+}
+
+TEST_F(ExecutorTest, co_spawn_on_it_completes_once_when_the_io_context_is_stopped_and_restarted) {
+  asio_test::answer<int> got;
+  net::co_spawn(ex, wait_then(ex, 20ms, 3), [&](std::exception_ptr, int v) { got.record(v); });
+  net::post(ioc, [&] { ioc.stop(); });
+  ioc.run();
+  EXPECT_EQ(got.calls, 0);
+  ioc.restart();
+  ioc.run();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 3);
+}
+
+TEST_F(ExecutorTest,
+       co_spawn_on_it_cancelled_through_its_slot_completes_once_with_operation_aborted) {
+  int calls = 0;
+  bool aborted = false;
+  net::cancellation_signal sig;
+  net::co_spawn(ex, wait_then(ex, 1h, 4),
+                net::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, int) {
+                  ++calls;
+                  try {
+                    if (e) std::rethrow_exception(e);
+                  } catch (const stakker::asio::system_error& se) {
+                    aborted = se.code() == net::error::operation_aborted;
+                  }
+                }));
+  net::post(ioc, [&] { sig.emit(net::cancellation_type::terminal); });
+  EXPECT_LT(run_until_out_of_work(), 2s);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(aborted);
+}
+
+TEST_F(ExecutorTest, a_posted_function_that_throws_leaves_the_io_contexts_run_and_the_next_runs) {
+  stakker::testing::counts counts;
+  int ran = 0;
+  net::post(ex, [c = stakker::testing::counted(counts)] { throw std::runtime_error("posted"); });
+  net::post(ex, [&] { ++ran; });
+  EXPECT_THROW(ioc.run(), std::runtime_error);
+  EXPECT_EQ(counts.alive(), 0);  // the thrower was destroyed once, while unwinding
+  ioc.restart();
+  ioc.run();
+  EXPECT_EQ(ran, 1);
+  EXPECT_TRUE(counts.balanced());
 }
 
 }  // namespace

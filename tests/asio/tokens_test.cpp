@@ -372,6 +372,22 @@ TEST_F(TiedTokens,
   EXPECT_EQ(log, std::vector<std::string>{"fwd " + aborted});
 }
 
+// Regression: the caller's binder used to replace the bridge's slot, so the actor's stop no
+// longer reached the operation, which then ran on for the hour.
+TEST_F(TiedTokens,
+       with_a_slot_of_its_own_an_actor_tied_operation_is_still_cancelled_by_the_actors_stop) {
+  net::steady_timer t(ioc, 1h);
+  net::cancellation_signal sig;
+  stakker::call<&tied::wait_ret>(a, &t, &sig);
+  stakker::call<&tied::wait_fwd>(a, &t, &sig);  // the signal's slot now holds the second one
+  a.reset();                                    // the actor stops with its owner gone
+  loop.request_run();
+  EXPECT_LT(run_until_out_of_work(), 2s);
+  EXPECT_EQ(log, std::vector<std::string>{});  // a stopped actor hears nothing
+  EXPECT_EQ(t.cancel(), 0u);
+  sig.emit(net::cancellation_type::terminal);  // cleared from the slot: nothing left to reach
+}
+
 // --- Callbacks run from the bridge's handlers: throwing, and destroying their owner ---------
 
 TEST_F(TokensTest, a_ret_callback_that_throws_leaves_the_io_contexts_run_and_is_not_called_again) {

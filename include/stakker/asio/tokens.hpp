@@ -117,8 +117,9 @@ class async_result<::stakker::asio::use_ret_owned_t<A, R>, R0(Args...)> {
   using return_type = void;
   template <class Init, class Token, class... InitArgs>
   static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
-    ::stakker::asio::detail::start_owned<void(Args...)>(
-        *token.x, std::move(token.r), std::forward<Init>(init), std::forward<InitArgs>(args)...);
+    ::stakker::asio::detail::start_owned<void(Args...)>(*token.x, std::move(token.r), {},
+                                                        std::forward<Init>(init),
+                                                        std::forward<InitArgs>(args)...);
   }
 };
 
@@ -128,8 +129,40 @@ class async_result<::stakker::asio::use_fwd_owned_t<A, R>, R0(Args...)> {
   using return_type = void;
   template <class Init, class Token, class... InitArgs>
   static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    ::stakker::asio::detail::start_owned<void(Args...)>(*token.x, std::move(token.f), {},
+                                                        std::forward<Init>(init),
+                                                        std::forward<InitArgs>(args)...);
+  }
+};
+
+// An actor-tied token wrapped in net::bind_cancellation_slot: the operation keeps the
+// bridge's slot (the actor's stop still cancels it), and the caller's slot is chained to it.
+// Emit on the runtime's thread.
+template <class A, class R, class R0, class... Args>
+class async_result<
+    cancellation_slot_binder<::stakker::asio::use_ret_owned_t<A, R>, cancellation_slot>,
+    R0(Args...)> {
+ public:
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
     ::stakker::asio::detail::start_owned<void(Args...)>(
-        *token.x, std::move(token.f), std::forward<Init>(init), std::forward<InitArgs>(args)...);
+        *token.get().x, std::move(token.get().r), token.get_cancellation_slot(),
+        std::forward<Init>(init), std::forward<InitArgs>(args)...);
+  }
+};
+
+template <class A, class R, class R0, class... Args>
+class async_result<
+    cancellation_slot_binder<::stakker::asio::use_fwd_owned_t<A, R>, cancellation_slot>,
+    R0(Args...)> {
+ public:
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    ::stakker::asio::detail::start_owned<void(Args...)>(
+        *token.get().x, std::move(token.get().f), token.get_cancellation_slot(),
+        std::forward<Init>(init), std::forward<InitArgs>(args)...);
   }
 };
 

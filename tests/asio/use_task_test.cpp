@@ -250,16 +250,17 @@ TEST_F(UseTaskTest, a_task_that_throws_after_resuming_answers_its_spawn_once) {
 // An actor whose task stops the actor itself once its operation completes.
 struct self_stopper {
   static self_stopper init(stakker::cx<self_stopper>& cx, net::steady_timer* t,
-                           stakker::testing::counts* c) {
-    stakker::coro::spawn(cx, run(cx.this_actor(), t, c), stakker::ret_nop<void>());
+                           stakker::testing::counts* c, int* after) {
+    stakker::coro::spawn(cx, run(cx.this_actor(), t, c, after), stakker::ret_nop<void>());
     return {};
   }
   static task<void> run(stakker::actor<self_stopper> self, net::steady_timer* t,
-                        stakker::testing::counts* c) {
+                        stakker::testing::counts* c, int* after) {
     stakker::testing::counted local(*c);
     co_await t->async_wait(use_task);
     stakker::call<&self_stopper::stop>(self);
     co_await t->async_wait(use_task);  // the actor's stop drops the task here
+    ++*after;
   }
   void stop(stakker::cx<self_stopper>& cx) { cx.stop(); }
 };
@@ -268,10 +269,12 @@ TEST_F(UseTaskTest, a_resumed_task_that_stops_its_own_actor_is_dropped_at_its_ne
   stakker::testing::counts counts;
   asio_test::answer<stakker::stop_cause> stopped;
   net::steady_timer t(ioc, 1ms);
-  auto a = stakker::make_actor<&self_stopper::init>(rt, stopped.to(), &t, &counts);
+  int after = 0;
+  auto a = stakker::make_actor<&self_stopper::init>(rt, stopped.to(), &t, &counts, &after);
   EXPECT_LT(run_until_out_of_work(), 2s);
   EXPECT_TRUE(stopped.once_with_value());
   EXPECT_TRUE(counts.balanced());
+  EXPECT_EQ(after, 0);
 }
 
 TEST(UseTaskMisuse, awaiting_outside_a_bound_runtime_throws) {

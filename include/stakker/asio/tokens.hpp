@@ -14,6 +14,11 @@
 // read into a dynamic buffer then resizes its container, so keep that in a shared_buffer
 // (shared_buffer.hpp), not in the actor's state.
 //
+// Any of them may be wrapped in net::bind_cancellation_slot(slot, token): emitting on that
+// slot cancels the operation, whose operation_aborted then arrives as a value. For the forms
+// tied to an actor the caller's slot is chained to the bridge's, so the actor's stop still
+// cancels too; emit such a signal on the runtime's thread.
+//
 // Completions always arrive through the runtime's queue (the handler's associated executor
 // is the runtime's), on the runtime's thread, whichever thread runs the io_context. The
 // runtime needs an io_binding (io_loop, io_poller, or io_binding itself).

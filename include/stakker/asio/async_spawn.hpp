@@ -112,7 +112,9 @@ class spawn_op {
     auto slot = net::get_associated_cancellation_slot(*h_);
     if (slot.is_connected()) {
       cancel_ = std::make_shared<spawn_cancel>();
-      slot.template emplace<spawn_cancel_handler>(spawn_cancel_handler{cancel_, ex});
+      // blocking.never: the drop is only queued, never run inside the emitter's call.
+      slot.template emplace<spawn_cancel_handler>(
+          spawn_cancel_handler{cancel_, ex.require(net::execution::blocking.never)});
     }
   }
   spawn_op(spawn_op&& o) noexcept

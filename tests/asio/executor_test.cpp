@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "asio/asio_support.hpp"
@@ -196,6 +198,61 @@ TEST_F(ExecutorTest, co_spawn_on_it_completes_once_under_a_bare_run) {
   ioc.run();
   ASSERT_TRUE(got.once_with_value());
   EXPECT_EQ(*got.value, 2);
+}
+
+TEST_F(
+    ExecutorTest,
+    preferring_tracked_work_counts_on_the_io_context_until_the_last_copy_goes_on_another_thread) {
+  ioc.run();  // the loop's first run, before any tracked executor exists
+  ioc.restart();
+  EXPECT_EQ(net::query(ex, net::execution::outstanding_work),
+            net::execution::outstanding_work.untracked);
+  auto tracked = net::prefer(ex, net::execution::outstanding_work.tracked);
+  static_assert(std::is_same_v<decltype(tracked), stakker::asio::tracked_runtime_executor>);
+  static_assert(net::execution::is_executor<decltype(tracked)>::value);
+  EXPECT_EQ(net::query(tracked, net::execution::outstanding_work),
+            net::execution::outstanding_work.tracked);
+  EXPECT_EQ(&net::query(tracked, net::execution::context), &ioc);
+  EXPECT_EQ(net::require(tracked, net::execution::outstanding_work.untracked), ex);
+  {
+    net::any_io_executor any =
+        net::prefer(net::any_io_executor(ex), net::execution::outstanding_work.tracked);
+    EXPECT_TRUE(any.target<stakker::asio::tracked_runtime_executor>() != nullptr);
+  }
+  auto copy = tracked;
+  std::thread release([&] {
+    std::this_thread::sleep_for(20ms);
+    net::post(ioc, [t = std::move(copy)] {});  // the last tracked copy goes with this handler
+  });
+  net::post(ioc, [t = std::move(tracked)] {});
+  const auto start = std::chrono::steady_clock::now();
+  ioc.run();  // returns only once both handlers ran and destroyed their executors
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 15ms);
+  release.join();
+}
+
+// Regression: the runtime's executor ignored outstanding_work.tracked, so co_spawn on it
+// (and any operation whose handler runs on it) held no work on the io_context.
+TEST_F(ExecutorTest,
+       co_spawn_on_it_completes_once_under_a_bare_run_while_the_coroutine_waits_on_another_thread) {
+  net::io_context other;
+  auto other_work = net::make_work_guard(other);
+  std::thread other_thread([&] { other.run(); });
+  asio_test::answer<int> got;
+  auto coro = [&]() -> net::awaitable<int> {
+    net::steady_timer t(other, 30ms);  // completes on the other thread, then hops back here
+    co_await t.async_wait(net::use_awaitable);
+    co_return stakker::detail::running_core == &rt ? 5 : -5;
+  };
+  net::co_spawn(ex, coro(), [&](std::exception_ptr e, int v) {
+    EXPECT_FALSE(e);
+    got.record(v);
+  });
+  ioc.run();
+  other_work.reset();
+  other_thread.join();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 5);
 }
 
 TEST_F(ExecutorTest, co_spawn_on_it_completes_once_when_the_io_context_is_stopped_and_restarted) {

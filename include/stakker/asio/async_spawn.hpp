@@ -180,7 +180,8 @@ class spawn_op {
           net::dispatch(work.get_executor(), std::move(call));
         });
       } else if constexpr (std::is_same_v<handler_executor, runtime_executor>) {
-        if (handler_work_.get_executor() != ex_)
+        if (net::require(handler_work_.get_executor(),
+                         net::execution::outstanding_work.untracked) != ex_)
           net::post(handler_work_.get_executor(), std::move(call));
       } else {
         net::post(handler_work_.get_executor(), std::move(call));

@@ -249,4 +249,31 @@ TEST(AsyncSpawnTeardown,
   EXPECT_TRUE(dropped);
 }
 
+// The handler is bound to the runtime's executor through any_io_executor; the loop goes
+// before the runtime, as when declared after it.
+TEST(
+    AsyncSpawnTeardown,
+    a_task_pending_when_the_runtime_goes_after_its_loop_drops_a_handler_bound_to_that_runtime_uncalled) {
+  net::io_context ioc;
+  stakker::testing::counts counts;
+  int calls = 0;
+  {
+    stakker::runtime rt;
+    auto loop = std::make_unique<stakker::asio::io_loop>(ioc, rt);
+    auto pipe = stakker::coro::ret_pipe<int>(rt);  // never answered
+    net::any_io_executor ex = loop->get_executor();
+    async_spawn(loop->get_executor(), await_pipe(std::move(pipe.first), &counts),
+                net::bind_executor(ex, [&, c = stakker::testing::counted(counts)](
+                                           std::exception_ptr, int) { ++calls; }));
+    ioc.poll();  // the task starts and waits
+    ioc.restart();
+    EXPECT_EQ(counts.alive(), 2);  // the task's local and the handler's capture
+    ex = net::any_io_executor();
+    loop.reset();
+  }  // the runtime drops the task; its handler's runtime is gone (ASan: its binding unused)
+  EXPECT_TRUE(counts.balanced());
+  ioc.run();
+  EXPECT_EQ(calls, 0);
+}
+
 }  // namespace

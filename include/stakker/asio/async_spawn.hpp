@@ -160,7 +160,8 @@ class spawn_op {
   // inline (net::dispatch), and what it throws leaves the runtime's run (and an io_loop's
   // `ioc.run()`) as an escaping closure does, not the task's noexcept completion. Outside a
   // run (the runtime is being destroyed), it is posted, unless its executor is this
-  // runtime's, which will never run again: then it is destroyed uncalled.
+  // runtime's, which will never run again (and whose binding may be gone already): then it is
+  // destroyed uncalled.
   template <class V>
   void complete(std::exception_ptr e, V v) noexcept {
     auto slot = net::get_associated_cancellation_slot(*h_);
@@ -179,11 +180,7 @@ class spawn_op {
                      spawn = std::move(spawn_work_)]() mutable {
           net::dispatch(work.get_executor(), std::move(call));
         });
-      } else if constexpr (std::is_same_v<handler_executor, runtime_executor>) {
-        if (net::require(handler_work_.get_executor(),
-                         net::execution::outstanding_work.untracked) != ex_)
-          net::post(handler_work_.get_executor(), std::move(call));
-      } else {
+      } else if (!on_this_runtime(handler_work_.get_executor())) {
         net::post(handler_work_.get_executor(), std::move(call));
       }
     } catch (...) {
@@ -192,6 +189,21 @@ class spawn_op {
   }
 
  private:
+  // Whether `e` runs its work on this spawn's runtime. Compares bindings by address only.
+  bool on_this_runtime(const runtime_executor& e) const noexcept { return e == ex_; }
+  bool on_this_runtime(const tracked_runtime_executor& e) const noexcept {
+    return net::require(e, net::execution::outstanding_work.untracked) == ex_;
+  }
+  bool on_this_runtime(const net::any_io_executor& e) const noexcept {
+    if (const auto* r = e.target<runtime_executor>()) return on_this_runtime(*r);
+    if (const auto* t = e.target<tracked_runtime_executor>()) return on_this_runtime(*t);
+    return false;
+  }
+  template <class E>
+  bool on_this_runtime(const E&) const noexcept {
+    return false;
+  }
+
   static auto value_or_void() {
     if constexpr (std::is_void_v<T>) {
       return nullptr;

@@ -57,13 +57,21 @@ void io_loop::request_run() {
 
 void io_loop::run_now(bool idle) {
   if (idle) idle_posted_ = false;
+  // A callback of this run may destroy the loop (not the runtime): `s` outlives it and says
+  // so, and nothing of the loop is touched afterwards.
+  const std::shared_ptr<shared> s = shared_;
   try {
     rt_.run(clock::now(), idle);
   } catch (...) {
-    after_run();  // an escaping plain closure propagates out of the io_context's run
+    // An escaping closure leaves the io_context's run. What it left queued on the runtime
+    // gets a run posted, so the next run of the io_context carries on with it.
+    if (s->loop != nullptr) {
+      after_run();
+      request_run();
+    }
     throw;
   }
-  after_run();
+  if (s->loop != nullptr) after_run();
 }
 
 void io_loop::after_run() {

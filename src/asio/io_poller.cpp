@@ -19,9 +19,11 @@ io_poller::~io_poller() {
 
 bool io_poller::poll() {
   if (ioc_.stopped()) ioc_.restart();
-  const std::size_t before = watch_->fired;
+  // A handler may destroy the poller (not `ioc`): `w` outlives it.
+  const std::shared_ptr<watch> w = watch_;
+  const std::size_t before = w->fired;
   const std::size_t ran = ioc_.poll();
-  return ran > watch_->fired - before;
+  return ran > w->fired - before;
 }
 
 bool io_poller::wait(int epoll_fd, duration max) {
@@ -40,10 +42,12 @@ bool io_poller::wait(int epoll_fd, duration max) {
                             });
   }
   if (ioc_.stopped()) ioc_.restart();
-  const std::size_t before = watch_->fired;
-  std::size_t ran = ioc_.run_one_for(max);
-  ran += ioc_.poll();
-  return ran > watch_->fired - before;
+  const std::shared_ptr<watch> w = watch_;  // as in poll()
+  const std::size_t before = w->fired;
+  net::io_context& ioc = ioc_;
+  std::size_t ran = ioc.run_one_for(max);
+  ran += ioc.poll();
+  return ran > w->fired - before;
 }
 
 }  // namespace stakker::asio

@@ -2,11 +2,14 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "asio/asio_support.hpp"
 #include "stakker/coro/spawn.hpp"
 #include "stakker/coro/task.hpp"
+#include "stakker/testing/counted.hpp"
 
 namespace {
 
@@ -154,6 +157,147 @@ TEST_F(ExecutorTest, an_exception_from_a_task_reaches_the_asio_awaitable) {
   ioc.run_for(1s);
   ASSERT_TRUE(got.once_with_value());
   EXPECT_EQ(*got.value, "boom");
+}
+
+// --- Exactly once: a bare run, a stopped and restarted io_context, a bound slot ------------
+
+TEST_F(ExecutorTest, a_posted_function_runs_once_under_a_bare_run) {
+  int ran = 0;
+  net::post(ex, [&] { ++ran; });
+  ioc.run();
+  EXPECT_EQ(ran, 1);
+}
+
+TEST_F(ExecutorTest, a_posted_function_runs_once_when_the_io_context_is_stopped_and_restarted) {
+  ioc.run();  // the loop's first run
+  ioc.restart();
+  int ran = 0;
+  net::post(ioc, [&] { ioc.stop(); });
+  net::post(ex, [&] { ++ran; });  // its run is posted to ioc behind the stop
+  ioc.run();
+  EXPECT_EQ(ran, 0);
+  ioc.restart();
+  ioc.run();
+  EXPECT_EQ(ran, 1);
+}
+
+// An Asio coroutine that waits on a timer made from the runtime's executor.
+net::awaitable<int> wait_then(stakker::asio::runtime_executor ex, std::chrono::milliseconds d,
+                              int v) {
+  net::steady_timer t(ex, d);
+  co_await t.async_wait(net::use_awaitable);
+  co_return v;
+}
+
+TEST_F(ExecutorTest, co_spawn_on_it_completes_once_under_a_bare_run) {
+  asio_test::answer<int> got;
+  net::co_spawn(ex, wait_then(ex, 5ms, 2), [&](std::exception_ptr e, int v) {
+    EXPECT_FALSE(e);
+    got.record(v);
+  });
+  ioc.run();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 2);
+}
+
+TEST_F(
+    ExecutorTest,
+    preferring_tracked_work_counts_on_the_io_context_until_the_last_copy_goes_on_another_thread) {
+  ioc.run();  // the loop's first run, before any tracked executor exists
+  ioc.restart();
+  EXPECT_EQ(net::query(ex, net::execution::outstanding_work),
+            net::execution::outstanding_work.untracked);
+  auto tracked = net::prefer(ex, net::execution::outstanding_work.tracked);
+  static_assert(std::is_same_v<decltype(tracked), stakker::asio::tracked_runtime_executor>);
+  static_assert(net::execution::is_executor<decltype(tracked)>::value);
+  EXPECT_EQ(net::query(tracked, net::execution::outstanding_work),
+            net::execution::outstanding_work.tracked);
+  EXPECT_EQ(&net::query(tracked, net::execution::context), &ioc);
+  EXPECT_EQ(net::require(tracked, net::execution::outstanding_work.untracked), ex);
+  {
+    net::any_io_executor any =
+        net::prefer(net::any_io_executor(ex), net::execution::outstanding_work.tracked);
+    EXPECT_TRUE(any.target<stakker::asio::tracked_runtime_executor>() != nullptr);
+  }
+  auto copy = tracked;
+  std::thread release([&] {
+    std::this_thread::sleep_for(20ms);
+    net::post(ioc, [t = std::move(copy)] {});  // the last tracked copy goes with this handler
+  });
+  net::post(ioc, [t = std::move(tracked)] {});
+  const auto start = std::chrono::steady_clock::now();
+  ioc.run();  // returns only once both handlers ran and destroyed their executors
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 15ms);
+  release.join();
+}
+
+// Regression: the runtime's executor ignored outstanding_work.tracked, so co_spawn on it
+// (and any operation whose handler runs on it) held no work on the io_context.
+TEST_F(ExecutorTest,
+       co_spawn_on_it_completes_once_under_a_bare_run_while_the_coroutine_waits_on_another_thread) {
+  net::io_context other;
+  auto other_work = net::make_work_guard(other);
+  std::thread other_thread([&] { other.run(); });
+  asio_test::answer<int> got;
+  auto coro = [&]() -> net::awaitable<int> {
+    net::steady_timer t(other, 30ms);  // completes on the other thread, then hops back here
+    co_await t.async_wait(net::use_awaitable);
+    co_return stakker::detail::running_core == &rt ? 5 : -5;
+  };
+  net::co_spawn(ex, coro(), [&](std::exception_ptr e, int v) {
+    EXPECT_FALSE(e);
+    got.record(v);
+  });
+  ioc.run();
+  other_work.reset();
+  other_thread.join();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 5);
+}
+
+TEST_F(ExecutorTest, co_spawn_on_it_completes_once_when_the_io_context_is_stopped_and_restarted) {
+  asio_test::answer<int> got;
+  net::co_spawn(ex, wait_then(ex, 20ms, 3), [&](std::exception_ptr, int v) { got.record(v); });
+  net::post(ioc, [&] { ioc.stop(); });
+  ioc.run();
+  EXPECT_EQ(got.calls, 0);
+  ioc.restart();
+  ioc.run();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 3);
+}
+
+TEST_F(ExecutorTest,
+       co_spawn_on_it_cancelled_through_its_slot_completes_once_with_operation_aborted) {
+  int calls = 0;
+  bool aborted = false;
+  net::cancellation_signal sig;
+  net::co_spawn(ex, wait_then(ex, 1h, 4),
+                net::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, int) {
+                  ++calls;
+                  try {
+                    if (e) std::rethrow_exception(e);
+                  } catch (const stakker::asio::system_error& se) {
+                    aborted = se.code() == net::error::operation_aborted;
+                  }
+                }));
+  net::post(ioc, [&] { sig.emit(net::cancellation_type::terminal); });
+  EXPECT_LT(run_until_out_of_work(), 2s);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(aborted);
+}
+
+TEST_F(ExecutorTest, a_posted_function_that_throws_leaves_the_io_contexts_run_and_the_next_runs) {
+  stakker::testing::counts counts;
+  int ran = 0;
+  net::post(ex, [c = stakker::testing::counted(counts)] { throw std::runtime_error("posted"); });
+  net::post(ex, [&] { ++ran; });
+  EXPECT_THROW(ioc.run(), std::runtime_error);
+  EXPECT_EQ(counts.alive(), 0);  // the thrower was destroyed once, while unwinding
+  ioc.restart();
+  ioc.run();
+  EXPECT_EQ(ran, 1);
+  EXPECT_TRUE(counts.balanced());
 }
 
 }  // namespace

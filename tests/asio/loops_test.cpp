@@ -12,10 +12,17 @@
 #include <vector>
 
 #include "asio/asio_support.hpp"
+#include "stakker/coro/ret_pipe.hpp"
 #include "stakker/coro/spawn.hpp"
 #include "stakker/coro/task.hpp"
 #include "stakker/loop/epoll_loop.hpp"
 #include "stakker/stakker.hpp"
+#include "stakker/testing/counted.hpp"
+#if defined(STAKKER_ASIO_USE_BOOST)
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#else
+#include <asio/experimental/awaitable_operators.hpp>
+#endif
 
 namespace {
 
@@ -120,6 +127,27 @@ TEST(IoLoop, handlers_posted_before_the_loop_was_destroyed_do_nothing) {
   EXPECT_EQ(ran, 2);
 }
 
+TEST(IoLoop, a_pending_completion_is_delivered_once_when_run_is_stopped_and_run_again) {
+  net::io_context ioc;
+  stakker::runtime rt;
+  stakker::asio::io_loop loop(ioc, rt);
+  int calls = 0;
+  net::steady_timer t(ioc, 30ms);
+  t.async_wait(stakker::asio::use_ret(
+      rt, stakker::ret_do<stakker::asio::error_code>([&](std::optional<stakker::asio::error_code>) {
+        ++calls;
+        rt.shutdown(stop_cause::stopped());
+      })));
+  net::steady_timer stopper(ioc, 5ms);
+  stopper.async_wait([&](const stakker::asio::error_code&) { ioc.stop(); });
+  EXPECT_EQ(loop.run().kind(), stop_kind::stopped);  // someone else stopped ioc
+  EXPECT_FALSE(rt.is_shutdown());
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(loop.run().kind(), stop_kind::stopped);  // the runtime's shutdown this time
+  EXPECT_TRUE(rt.is_shutdown());
+  EXPECT_EQ(calls, 1);
+}
+
 // --- io_poller: the embedded loop is the outer loop -----------------------------------------
 
 struct IoPollerTest : ::testing::Test {
@@ -206,6 +234,67 @@ TEST_F(IoPollerTest, a_task_exchanges_bytes_over_a_socket_pair) {
   std::string expected;
   for (int i = 0; i < 100; ++i) expected += "message " + std::to_string(i) + ";";
   EXPECT_EQ(received, expected);
+}
+
+TEST_F(IoPollerTest, a_use_ret_completion_is_delivered_once) {
+  int calls = 0;
+  net::steady_timer t(ioc, 5ms);
+  t.async_wait(stakker::asio::use_ret(
+      rt, stakker::ret_do<stakker::asio::error_code>([&](std::optional<stakker::asio::error_code>) {
+        ++calls;
+        rt.shutdown(stop_cause::stopped());
+      })));
+  loop.run();
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(IoPollerTest,
+       a_use_ret_completion_is_delivered_once_after_a_handler_stopped_the_io_context) {
+  int calls = 0;
+  net::steady_timer t(ioc, 20ms);
+  t.async_wait(stakker::asio::use_ret(
+      rt, stakker::ret_do<stakker::asio::error_code>([&](std::optional<stakker::asio::error_code>) {
+        ++calls;
+        rt.shutdown(stop_cause::stopped());
+      })));
+  net::post(ioc, [&] { ioc.stop(); });  // the poller restarts it on its next turn
+  const auto start = clock::now();
+  loop.run();
+  EXPECT_EQ(calls, 1);
+  EXPECT_LT(since(start), 1s);
+}
+
+TEST_F(IoPollerTest,
+       a_use_ret_operation_cancelled_through_its_slot_delivers_operation_aborted_once) {
+  std::vector<stakker::asio::error_code> got;
+  net::cancellation_signal sig;
+  net::steady_timer t(ioc, 1h);
+  t.async_wait(net::bind_cancellation_slot(
+      sig.slot(), stakker::asio::use_ret(rt, stakker::ret_do<stakker::asio::error_code>(
+                                                 [&](std::optional<stakker::asio::error_code> ec) {
+                                                   got.push_back(
+                                                       ec.value_or(stakker::asio::error_code()));
+                                                   rt.shutdown(stop_cause::stopped());
+                                                 }))));
+  rt.after(5ms, [&](stakker::core&) { sig.emit(net::cancellation_type::terminal); });
+  const auto start = clock::now();
+  loop.run();
+  EXPECT_LT(since(start), 1s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], net::error::operation_aborted);
+}
+
+TEST(IoPollerTeardown, a_handler_run_by_the_poller_may_destroy_it) {
+  stakker::runtime rt;
+  stakker::loop::epoll_loop loop(rt);
+  net::io_context ioc;
+  auto poller = std::make_unique<stakker::asio::io_poller>(loop, ioc);
+  net::post(ioc, [&] {
+    poller.reset();  // from inside io_context::poll, called by the poller
+    rt.shutdown(stop_cause::stopped());
+  });
+  loop.run();
+  EXPECT_EQ(poller, nullptr);
 }
 
 TEST(IoPollerMisuse, a_second_guest_is_refused) {
@@ -306,6 +395,39 @@ TEST_F(IoContextThreadTest, posts_from_the_io_thread_run_on_the_runtime_thread_i
   ASSERT_EQ(order.size(), 100u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
   EXPECT_EQ(ran_on, std::this_thread::get_id());
+}
+
+// Awaits `aw` (a ret_pipe's awaiter) with a counted local in the frame.
+template <class Awaiter>
+task<int> await_pipe(Awaiter aw, stakker::testing::counts* counts) {
+  stakker::testing::counted local(*counts);
+  co_return co_await std::move(aw);
+}
+
+TEST_F(IoContextThreadTest,
+       async_spawn_losing_an_or_on_the_io_thread_is_dropped_on_the_runtime_thread) {
+  using namespace net::experimental::awaitable_operators;
+  stakker::testing::counts counts;
+  auto pipe = stakker::coro::ret_pipe<int>(rt);  // never answered
+  std::size_t index = 9;
+  auto race = [&]() -> net::awaitable<void> {
+    net::steady_timer t(ioc, 10ms);
+    auto v = co_await (stakker::asio::async_spawn(binding.get_executor(),
+                                                  await_pipe(std::move(pipe.first), &counts),
+                                                  net::use_awaitable) ||
+                       t.async_wait(net::use_awaitable));
+    index = v.index();
+  };
+  // On the io thread: the cancellation is emitted there, and the handler runs there.
+  net::co_spawn(ioc, race(), [&](std::exception_ptr e) {
+    EXPECT_FALSE(e);
+    net::post(binding.get_executor(), [&] { rt.shutdown(stop_cause::stopped()); });
+  });
+  const auto start = clock::now();
+  loop.run();
+  EXPECT_LT(since(start), 2s);
+  EXPECT_EQ(index, 1u);            // the timer won (read after the inbox's hand-over)
+  EXPECT_TRUE(counts.balanced());  // the task was dropped, on this thread
 }
 
 struct sleeper {

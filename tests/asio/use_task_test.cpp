@@ -157,6 +157,126 @@ TEST_F(UseTaskTest, a_handler_dropped_by_its_io_context_drops_the_task) {
   EXPECT_TRUE(counts.balanced());
 }
 
+// --- Exactly once: a bare run, a stopped and restarted io_context, a bound slot ------------
+
+TEST_F(UseTaskTest, an_awaited_operation_resumes_the_task_once_under_a_bare_run) {
+  asio_test::answer<int> got;
+  net::steady_timer t(ioc, 5ms);
+  auto body = [&]() -> task<int> {
+    co_await t.async_wait(use_task);
+    co_return 1;
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  ioc.run();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(*got.value, 1);
+}
+
+TEST_F(UseTaskTest,
+       an_awaited_operation_resumes_the_task_once_when_the_io_context_is_stopped_and_restarted) {
+  asio_test::answer<int> got;
+  net::steady_timer t(ioc, 20ms);
+  int resumed = 0;
+  auto body = [&]() -> task<int> {
+    co_await t.async_wait(use_task);
+    co_return ++resumed;
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  net::post(ioc, [&] { ioc.stop(); });
+  ioc.run();
+  EXPECT_EQ(got.calls, 0);
+  ioc.restart();
+  ioc.run();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_EQ(resumed, 1);
+}
+
+TEST_F(UseTaskTest,
+       an_operation_cancelled_through_a_bound_slot_resumes_the_task_once_with_operation_aborted) {
+  asio_test::answer<bool> got;
+  net::cancellation_signal sig;
+  net::steady_timer t(ioc, 1h);
+  int resumed = 0;
+  auto body = [&]() -> task<bool> {
+    try {
+      co_await t.async_wait(net::bind_cancellation_slot(sig.slot(), use_task));
+    } catch (const stakker::asio::system_error& e) {
+      ++resumed;
+      co_return e.code() == net::error::operation_aborted;
+    }
+    co_return false;
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  net::post(ioc, [&] { sig.emit(net::cancellation_type::terminal); });
+  EXPECT_LT(run_until_out_of_work(), 2s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_TRUE(*got.value);
+  EXPECT_EQ(resumed, 1);
+}
+
+// Regression: the caller's binder used to replace the bridge's slot, so destroying the task
+// no longer cancelled the operation.
+TEST_F(UseTaskTest, with_a_bound_slot_destroying_the_task_still_cancels_the_operation) {
+  net::steady_timer slow(ioc, 1h);
+  net::cancellation_signal sig;
+  asio_test::answer<bool> got;
+  auto body = [&]() -> task<bool> {
+    co_return co_await stakker::coro::with_timeout(
+        rt, 5ms, slow.async_wait(net::bind_cancellation_slot(sig.slot(), use_task)));
+  };
+  stakker::coro::spawn(rt, body(), got.to());
+  EXPECT_LT(run_until_out_of_work(), 2s);
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_FALSE(*got.value);                    // timed out
+  EXPECT_EQ(slow.cancel(), 0u);                // nothing waits on the timer any more
+  sig.emit(net::cancellation_type::terminal);  // cleared from the slot: nothing to reach
+}
+
+// --- Resumed tasks that throw, or destroy their owner ---------------------------------------
+
+TEST_F(UseTaskTest, a_task_that_throws_after_resuming_answers_its_spawn_once) {
+  asio_test::answer<stakker::coro::result<int>> got;
+  net::steady_timer t(ioc, 1ms);
+  auto body = [&]() -> task<int> {
+    co_await t.async_wait(use_task);
+    throw std::runtime_error("task");
+  };
+  stakker::coro::spawn_result(rt, body(), got.to());
+  ioc.run();
+  ASSERT_TRUE(got.once_with_value());
+  EXPECT_FALSE(got.value->has_value());
+}
+
+// An actor whose task stops the actor itself once its operation completes.
+struct self_stopper {
+  static self_stopper init(stakker::cx<self_stopper>& cx, net::steady_timer* t,
+                           stakker::testing::counts* c, int* after) {
+    stakker::coro::spawn(cx, run(cx.this_actor(), t, c, after), stakker::ret_nop<void>());
+    return {};
+  }
+  static task<void> run(stakker::actor<self_stopper> self, net::steady_timer* t,
+                        stakker::testing::counts* c, int* after) {
+    stakker::testing::counted local(*c);
+    co_await t->async_wait(use_task);
+    stakker::call<&self_stopper::stop>(self);
+    co_await t->async_wait(use_task);  // the actor's stop drops the task here
+    ++*after;
+  }
+  void stop(stakker::cx<self_stopper>& cx) { cx.stop(); }
+};
+
+TEST_F(UseTaskTest, a_resumed_task_that_stops_its_own_actor_is_dropped_at_its_next_wait) {
+  stakker::testing::counts counts;
+  asio_test::answer<stakker::stop_cause> stopped;
+  net::steady_timer t(ioc, 1ms);
+  int after = 0;
+  auto a = stakker::make_actor<&self_stopper::init>(rt, stopped.to(), &t, &counts, &after);
+  EXPECT_LT(run_until_out_of_work(), 2s);
+  EXPECT_TRUE(stopped.once_with_value());
+  EXPECT_TRUE(counts.balanced());
+  EXPECT_EQ(after, 0);
+}
+
 TEST(UseTaskMisuse, awaiting_outside_a_bound_runtime_throws) {
   net::io_context ioc;
   stakker::runtime rt;

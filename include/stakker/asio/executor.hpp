@@ -16,6 +16,7 @@
 namespace stakker::asio {
 
 class io_binding;
+class tracked_runtime_executor;
 
 namespace detail {
 
@@ -58,6 +59,10 @@ struct queued_closure {
 // Satisfies Asio's standard executor requirements, so `net::post`, `net::dispatch`,
 // `net::any_io_executor` and `net::co_spawn` accept it. Two words; the io_binding must
 // outlive every use (as an io_context must outlive its executors' use).
+//
+// `outstanding_work.untracked` (the default); `require(outstanding_work.tracked)` gives a
+// tracked_runtime_executor, which counts outstanding work on the bound io_context while it
+// exists (what co_spawn and Asio's operations prefer for their handler's executor).
 class runtime_executor {
  public:
   explicit runtime_executor(io_binding& b) noexcept : b_(&b) {}
@@ -76,6 +81,14 @@ class runtime_executor {
   runtime_executor require(net::execution::blocking_t::possibly_t) const noexcept {
     return runtime_executor(*b_, true);
   }
+  static constexpr net::execution::outstanding_work_t query(
+      net::execution::outstanding_work_t) noexcept {
+    return net::execution::outstanding_work.untracked;
+  }
+  runtime_executor require(net::execution::outstanding_work_t::untracked_t) const noexcept {
+    return *this;
+  }
+  tracked_runtime_executor require(net::execution::outstanding_work_t::tracked_t) const noexcept;
 
   // The runtime the work runs on.
   core& runtime_core() const noexcept;
@@ -97,6 +110,76 @@ class runtime_executor {
   io_binding* b_;
   bool possibly_ = false;
 };
+
+// A runtime_executor that counts outstanding work on the bound io_context for as long as it
+// (or a copy) exists, as an io_context's own tracked executor does: `ioc.run()` does not
+// return meanwhile. Holding it is how co_spawn on the runtime, and Asio operations whose
+// handler runs on the runtime, keep a bare `ioc.run()` going until their handler is dispatched.
+// Copying or destroying it is one atomic increment or decrement on the io_context. It may be
+// destroyed after the io_binding (as the io_context destroys pending handlers holding one),
+// but not after the io_context; `execute` needs the binding.
+class tracked_runtime_executor {
+  using context_work = std::decay_t<decltype(net::prefer(
+      std::declval<net::io_context::executor_type>(), net::execution::outstanding_work.tracked))>;
+
+ public:
+  explicit tracked_runtime_executor(runtime_executor ex) noexcept
+      : ex_(ex),
+        work_(net::prefer(ex.query(net::execution::context).get_executor(),
+                          net::execution::outstanding_work.tracked)) {}
+
+  template <class F>
+  void execute(F&& f) const {
+    ex_.execute(std::forward<F>(f));
+  }
+
+  net::io_context& query(net::execution::context_t) const noexcept {
+    return net::query(work_, net::execution::context);  // not through the binding
+  }
+  constexpr net::execution::blocking_t query(net::execution::blocking_t) const noexcept {
+    return ex_.query(net::execution::blocking);
+  }
+  static constexpr net::execution::outstanding_work_t query(
+      net::execution::outstanding_work_t) noexcept {
+    return net::execution::outstanding_work.tracked;
+  }
+  tracked_runtime_executor require(net::execution::blocking_t::never_t) const noexcept {
+    return {ex_.require(net::execution::blocking.never), work_};
+  }
+  tracked_runtime_executor require(net::execution::blocking_t::possibly_t) const noexcept {
+    return {ex_.require(net::execution::blocking.possibly), work_};
+  }
+  tracked_runtime_executor require(net::execution::outstanding_work_t::tracked_t) const noexcept {
+    return *this;
+  }
+  runtime_executor require(net::execution::outstanding_work_t::untracked_t) const noexcept {
+    return ex_;
+  }
+
+  core& runtime_core() const noexcept { return ex_.runtime_core(); }
+  io_binding& binding() const noexcept { return ex_.binding(); }
+  bool running_in_this_thread() const noexcept { return ex_.running_in_this_thread(); }
+
+  friend bool operator==(const tracked_runtime_executor& a,
+                         const tracked_runtime_executor& b) noexcept {
+    return a.ex_ == b.ex_;
+  }
+  friend bool operator!=(const tracked_runtime_executor& a,
+                         const tracked_runtime_executor& b) noexcept {
+    return a.ex_ != b.ex_;
+  }
+
+ private:
+  tracked_runtime_executor(runtime_executor ex, context_work w) noexcept
+      : ex_(ex), work_(std::move(w)) {}
+  runtime_executor ex_;
+  context_work work_;
+};
+
+inline tracked_runtime_executor runtime_executor::require(
+    net::execution::outstanding_work_t::tracked_t) const noexcept {
+  return tracked_runtime_executor(*this);
+}
 
 // Ties a runtime to the io_context its Asio operations live on, and gives out the runtime's
 // executor. Registered in the runtime's anymap (as `io_binding*`), so tokens made inside a

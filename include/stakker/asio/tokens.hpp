@@ -14,6 +14,11 @@
 // read into a dynamic buffer then resizes its container, so keep that in a shared_buffer
 // (shared_buffer.hpp), not in the actor's state.
 //
+// Any of them may be wrapped in net::bind_cancellation_slot(slot, token): emitting on that
+// slot cancels the operation, whose operation_aborted then arrives as a value. For the forms
+// tied to an actor the caller's slot is chained to the bridge's, so the actor's stop still
+// cancels too; emit such a signal on the runtime's thread.
+//
 // Completions always arrive through the runtime's queue (the handler's associated executor
 // is the runtime's), on the runtime's thread, whichever thread runs the io_context. The
 // runtime needs an io_binding (io_loop, io_poller, or io_binding itself).
@@ -117,8 +122,9 @@ class async_result<::stakker::asio::use_ret_owned_t<A, R>, R0(Args...)> {
   using return_type = void;
   template <class Init, class Token, class... InitArgs>
   static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
-    ::stakker::asio::detail::start_owned<void(Args...)>(
-        *token.x, std::move(token.r), std::forward<Init>(init), std::forward<InitArgs>(args)...);
+    ::stakker::asio::detail::start_owned<void(Args...)>(*token.x, std::move(token.r), {},
+                                                        std::forward<Init>(init),
+                                                        std::forward<InitArgs>(args)...);
   }
 };
 
@@ -128,8 +134,40 @@ class async_result<::stakker::asio::use_fwd_owned_t<A, R>, R0(Args...)> {
   using return_type = void;
   template <class Init, class Token, class... InitArgs>
   static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    ::stakker::asio::detail::start_owned<void(Args...)>(*token.x, std::move(token.f), {},
+                                                        std::forward<Init>(init),
+                                                        std::forward<InitArgs>(args)...);
+  }
+};
+
+// An actor-tied token wrapped in net::bind_cancellation_slot: the operation keeps the
+// bridge's slot (the actor's stop still cancels it), and the caller's slot is chained to it.
+// Emit on the runtime's thread.
+template <class A, class R, class R0, class... Args>
+class async_result<
+    cancellation_slot_binder<::stakker::asio::use_ret_owned_t<A, R>, cancellation_slot>,
+    R0(Args...)> {
+ public:
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
     ::stakker::asio::detail::start_owned<void(Args...)>(
-        *token.x, std::move(token.f), std::forward<Init>(init), std::forward<InitArgs>(args)...);
+        *token.get().x, std::move(token.get().r), token.get_cancellation_slot(),
+        std::forward<Init>(init), std::forward<InitArgs>(args)...);
+  }
+};
+
+template <class A, class R, class R0, class... Args>
+class async_result<
+    cancellation_slot_binder<::stakker::asio::use_fwd_owned_t<A, R>, cancellation_slot>,
+    R0(Args...)> {
+ public:
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    ::stakker::asio::detail::start_owned<void(Args...)>(
+        *token.get().x, std::move(token.get().f), token.get_cancellation_slot(),
+        std::forward<Init>(init), std::forward<InitArgs>(args)...);
   }
 };
 

@@ -11,7 +11,9 @@
 // The task resumes from the runtime's queue on the runtime's thread, whichever thread runs
 // the io_context. Destroying the waiting task (dropped, its actor stopped, abandoned by
 // when_any or with_timeout) cancels the operation through its cancellation slot (terminal:
-// it ends with operation_aborted) and nothing is resumed. The operation's last step still
+// it ends with operation_aborted) and nothing is resumed. A slot of the caller's own
+// (net::bind_cancellation_slot(slot, use_task)), emitted on the runtime's thread, cancels it
+// too; the task then resumes with the operation's error. The operation's last step still
 // runs afterwards: a composed read into a dynamic buffer then resizes its container, so keep
 // that in a shared_buffer (shared_buffer.hpp), not in the frame. If the operation's handler is
 // destroyed uncalled (its io_context went first), the task is dropped (drop mode). Only
@@ -114,24 +116,45 @@ auto unpack_completion(V&& v) {
   }
 }
 
+// Installed in a cancellation slot of the caller's own (net::bind_cancellation_slot around
+// use_task): passes what is emitted there on to the operation's own signal. Cleared from that
+// slot before the signal goes (task_op below), so the pointer never dangles.
+struct cancel_forwarder {
+  net::cancellation_signal* to;
+  void operator()(net::cancellation_type type) { to->emit(type); }
+};
+
+// No slot of the caller's own.
+struct no_user_slot {};
+
 // The awaitable returned by an initiating function given use_task: holds the initiation
-// and its arguments until awaited.
-template <class Sig, class Init, class... InitArgs>
+// and its arguments until awaited. `Slot` is the caller's own cancellation slot, if the token
+// was wrapped in net::bind_cancellation_slot: what is emitted there cancels the operation too,
+// alongside the task's destruction (the operation itself sees the bridge's slot).
+template <class Sig, class Slot, class Init, class... InitArgs>
 class task_op;
 
-template <class R0, class... Args, class Init, class... InitArgs>
-class task_op<R0(Args...), Init, InitArgs...> : public op_awaiter<completion_value_t<Args...>> {
+template <class R0, class... Args, class Slot, class Init, class... InitArgs>
+class task_op<R0(Args...), Slot, Init, InitArgs...>
+    : public op_awaiter<completion_value_t<Args...>> {
   using base = op_awaiter<completion_value_t<Args...>>;
   using node = typename base::node;
 
  public:
   template <class I, class... A>
-  explicit task_op(I&& init, A&&... args)
-      : init_(std::forward<I>(init)), args_(std::forward<A>(args)...) {}
-  task_op(task_op&&) noexcept = default;
+  explicit task_op(Slot slot, I&& init, A&&... args)
+      : slot_(std::move(slot)), init_(std::forward<I>(init)), args_(std::forward<A>(args)...) {}
+  task_op(task_op&& o) noexcept
+      : base(std::move(o)),
+        slot_(std::move(o.slot_)),
+        armed_(std::exchange(o.armed_, false)),
+        init_(std::move(o.init_)),
+        args_(std::move(o.args_)) {}
+  ~task_op() { disarm_slot(); }
 
   bool await_ready() const noexcept { return false; }
   auto await_resume() {
+    disarm_slot();  // the operation ended: the caller's slot is free again
     if constexpr (sizeof...(Args) == 0) {
       base::await_resume();
     } else {
@@ -148,15 +171,32 @@ class task_op<R0(Args...), Init, InitArgs...> : public op_awaiter<completion_val
     n->root = coro::detail::root_of(h);
     try {
       auto handler = base::template make_handler<void(Args...)>(c, n);
+      if constexpr (!std::is_same_v<Slot, no_user_slot>) {
+        if (slot_.is_connected()) {
+          slot_.template emplace<cancel_forwarder>(cancel_forwarder{&n->extra.signal});
+          armed_ = true;
+        }
+      }
       std::apply([&](InitArgs&... a) { std::move(init_)(std::move(handler), std::move(a)...); },
                  args_);
     } catch (...) {
+      disarm_slot();
       n->handle = {};  // the dropped handler's wake does nothing; the exception resumes h
       throw;
     }
   }
 
  private:
+  // Only if this awaiter armed it: after await_resume the caller may reuse the slot.
+  void disarm_slot() noexcept {
+    if constexpr (!std::is_same_v<Slot, no_user_slot>) {
+      if (armed_) slot_.clear();
+      armed_ = false;
+    }
+  }
+
+  [[no_unique_address]] Slot slot_;
+  bool armed_ = false;
   Init init_;
   std::tuple<InitArgs...> args_;
 };
@@ -171,9 +211,23 @@ class async_result<::stakker::asio::use_task_t, R0(Args...)> {
  public:
   template <class Init, class... InitArgs>
   static auto initiate(Init&& init, ::stakker::asio::use_task_t, InitArgs&&... args) {
-    return ::stakker::asio::detail::task_op<void(Args...), std::decay_t<Init>,
+    return ::stakker::asio::detail::task_op<void(Args...), ::stakker::asio::detail::no_user_slot,
+                                            std::decay_t<Init>, std::decay_t<InitArgs>...>(
+        {}, std::forward<Init>(init), std::forward<InitArgs>(args)...);
+  }
+};
+
+// use_task wrapped in net::bind_cancellation_slot: the operation keeps the bridge's slot (the
+// task's destruction still cancels it), and the caller's slot is chained to it. Emit on the
+// runtime's thread.
+template <class Slot, class R0, class... Args>
+class async_result<cancellation_slot_binder<::stakker::asio::use_task_t, Slot>, R0(Args...)> {
+ public:
+  template <class Init, class Token, class... InitArgs>
+  static auto initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    return ::stakker::asio::detail::task_op<void(Args...), Slot, std::decay_t<Init>,
                                             std::decay_t<InitArgs>...>(
-        std::forward<Init>(init), std::forward<InitArgs>(args)...);
+        token.get_cancellation_slot(), std::forward<Init>(init), std::forward<InitArgs>(args)...);
   }
 };
 

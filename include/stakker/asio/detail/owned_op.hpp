@@ -18,11 +18,17 @@ template <class Callback>
 struct owned_op final : coro::detail::task_root {
   Callback cb;
   net::cancellation_signal signal;
+  // The caller's own slot (net::bind_cancellation_slot around the token), chained to
+  // `signal` while the operation is pending: what is emitted there reaches the operation too.
+  // Cleared as soon as the operation settles or the actor stops (either frees the slot for
+  // reuse, and the signal behind it must then no longer be needed).
+  net::cancellation_slot user_slot;
 
   explicit owned_op(Callback c) noexcept : cb(std::move(c)) {
     frame = std::noop_coroutine();         // "registered"; destroying it does nothing
     abandon = [](task_root* r) noexcept {  // the actor stopped (or the runtime went)
       auto* self = static_cast<owned_op*>(r);
+      self->release_user_slot();
       try {
         self->signal.emit(net::cancellation_type::terminal);
       } catch (...) {
@@ -35,14 +41,30 @@ struct owned_op final : coro::detail::task_root {
     };
   }
 
+  void chain_user_slot(net::cancellation_slot s) {
+    user_slot = s;
+    user_slot.template emplace<forwarder>(forwarder{&signal});
+  }
+  void release_user_slot() noexcept {
+    if (user_slot.is_connected()) user_slot.clear();
+    user_slot = net::cancellation_slot();
+  }
+
   // The operation ended first: leaves the actor's list. False if the actor stopped first.
   bool settle() noexcept {
+    release_user_slot();
     if (!frame) return false;
     frame = {};
     ctx->unlink(this);
     release(this);  // the registration's reference; the caller holds another
     return true;
   }
+
+ private:
+  struct forwarder {
+    net::cancellation_signal* to;
+    void operator()(net::cancellation_type type) { to->emit(type); }
+  };
 };
 
 // The handler's reference to an owned_op; giving it up settles the operation (the
@@ -95,9 +117,11 @@ class owned_handler<Callback, R0(Args...)> : public handler_base {
   owned_ref<Callback> ref_;
 };
 
-// Starts `init(handler, args...)` with the operation tied to the actor of `x`.
+// Starts `init(handler, args...)` with the operation tied to the actor of `x`, and to
+// `user_slot` if that is connected.
 template <class Sig, class Callback, class A, class Init, class... InitArgs>
-void start_owned(cx<A>& x, Callback cb, Init&& init, InitArgs&&... args) {
+void start_owned(cx<A>& x, Callback cb, net::cancellation_slot user_slot, Init&& init,
+                 InitArgs&&... args) {
   core& c = x.core();
   runtime_executor ex = io_binding::of(c).get_executor();
   auto* op = coro::detail::recycled_new<owned_op<Callback>>(std::move(cb));
@@ -108,6 +132,7 @@ void start_owned(cx<A>& x, Callback cb, Init&& init, InitArgs&&... args) {
     throw;
   }
   coro::detail::add_ref(op);  // the handler's
+  if (user_slot.is_connected()) op->chain_user_slot(user_slot);
   std::forward<Init>(init)(owned_handler<Callback, Sig>(op, ex), std::forward<InitArgs>(args)...);
 }
 

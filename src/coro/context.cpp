@@ -76,7 +76,7 @@ std::coroutine_handle<> transfer_slow(std::coroutine_handle<> h, promise_base* p
   if (p->bounce == nullptr) p->bounce = recycled_new<plain_wake_node>(*c);
   p->bounce->c = c;
   p->bounce->handle = h;
-  p->bounce->root = root;
+  set_root(p->bounce, root);
   schedule(p->bounce);
   return std::noop_coroutine();
 }

@@ -157,6 +157,14 @@ struct streamer {
   }
 };
 
+// A generator that sleeps between values.
+async_generator<int> slow_numbers(core& c) {
+  for (int i = 1; i <= 3; ++i) {
+    co_await sleep_for(c, 20ms);
+    co_yield i;
+  }
+}
+
 }  // namespace
 
 // --- spawn_stream: Stream → Fwd ---
@@ -561,4 +569,35 @@ TEST(async_generator, a_value_yielded_after_its_next_was_abandoned_is_kept_for_t
   loop.advance(9ms);
   EXPECT_EQ(log, (std::vector<std::string>{"timeout", "31"}));
   EXPECT_TRUE(k.balanced());
+}
+
+TEST(async_generator, one_kept_after_the_task_that_abandoned_its_next_runs_on_and_yields_later) {
+  // The reading task gives up on a next() (timeout) and ends, handing the generator out
+  // while it still sleeps inside that next(): the sleep's wake must not refer to the
+  // finished task. A later task reads on from where it is.
+  virtual_loop loop;
+  std::optional<async_generator<int>> kept;
+  std::vector<std::string> log;
+  spawn(
+      loop.rt(),
+      [](core& c, std::optional<async_generator<int>>* out,
+         std::vector<std::string>* l) -> task<void> {
+        auto gen = slow_numbers(c);
+        auto first = co_await stakker::coro::with_timeout(c, 5ms, gen.next());
+        l->push_back(first ? "value" : "timeout");
+        *out = std::move(gen);  // the generator outlives this task
+      }(loop.rt(), &kept, &log),
+      ret_nop<void>());
+  loop.run();
+  loop.advance(5ms);  // the timeout wins; the task ends
+  EXPECT_EQ(log, (std::vector<std::string>{"timeout"}));
+  loop.advance(20ms);  // the generator's sleep ends: it runs on to its co_yield
+  spawn(
+      loop.rt(),
+      [](async_generator<int>* g, std::vector<std::string>* l) -> task<void> {
+        while (auto v = co_await g->next()) l->push_back(std::to_string(*v));
+      }(&*kept, &log),
+      ret_nop<void>());
+  for (int i = 0; i < 5; ++i) loop.advance(20ms);
+  EXPECT_EQ(log, (std::vector<std::string>{"timeout", "1", "2", "3"}));
 }

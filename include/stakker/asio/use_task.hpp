@@ -168,7 +168,7 @@ class task_op<R0(Args...), Slot, Init, InitArgs...>
     node* n = coro::detail::recycled_new<node>(c, true);
     this->n_ = n;
     n->handle = h;
-    n->root = coro::detail::root_of(h);
+    coro::detail::set_root(n, coro::detail::root_of(h));
     try {
       auto handler = base::template make_handler<void(Args...)>(c, n);
       if constexpr (!std::is_same_v<Slot, no_user_slot>) {

@@ -112,7 +112,8 @@ class [[nodiscard]] async_generator {
   // The next value, or std::nullopt at the end. One next() at a time. A next() abandoned
   // before it completes (its awaiting frame destroyed, e.g. the loser of with_timeout or
   // when_any) leaves the generator to run on to its next co_yield; the following next()
-  // gets that value. (The generator must then live in the same task as its reader.)
+  // gets that value. The generator may outlive that task meanwhile (handed to another
+  // reader), even while it waits inside an await of its own.
   next_awaiter next() {
     if (!h_) throw std::logic_error("stakker::coro::async_generator::next: empty generator");
     return next_awaiter(h_);

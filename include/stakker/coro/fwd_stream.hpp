@@ -123,7 +123,7 @@ class stream_reader {
     void await_suspend(std::coroutine_handle<P> h) {
       n_ = recycled_new<plain_wake_node>(*s_->c);
       n_->handle = h;
-      n_->root = root_of(h);
+      set_root(n_, root_of(h));
       add_ref(n_);
       s_->waiting = n_;
       if (s_->failed) s_->wake();  // drop mode, with nothing left to read

@@ -37,7 +37,7 @@ class sleep_awaiter {
   void await_suspend(std::coroutine_handle<P> h) {
     n_ = recycled_new<plain_wake_node>(*c_);
     n_->handle = h;
-    n_->root = root_of(h);
+    set_root(n_, root_of(h));
     key_ = c_->at(at_, wake_closure(n_));
   }
   void await_resume() const noexcept {}

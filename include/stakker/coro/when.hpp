@@ -55,7 +55,7 @@ class when_awaiter {
     core& c = running_core_or_throw("stakker::coro::when_all/when_any awaited outside a run");
     n_ = recycled_new<plain_wake_node>(c);
     n_->handle = h;
-    n_->root = root_of(h);
+    set_root(n_, root_of(h));
     remaining_ = count;
     for (promise_base* p : promises_) {
       p->root = n_->root;

@@ -102,7 +102,7 @@ class foreign_awaiter {
     context& ctx = context::of(*c);
     wake_ = recycled_new<plain_wake_node>(*c);
     wake_->handle = h;
-    if constexpr (std::is_base_of_v<promise_base, P>) wake_->root = h.promise().root;
+    if constexpr (std::is_base_of_v<promise_base, P>) set_root(wake_, h.promise().root);
     cross_ = recycled_new<cross_node>(ctx.cross(), wake_);
     trampoline t = make_trampoline(cross_);
     // When the foreign awaitable does not keep the handle (it resumes at once, or throws),

@@ -91,7 +91,7 @@ class pipe_awaiter {
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
     n_->handle = h;
-    n_->root = root_of(h);
+    set_root(n_, root_of(h));
     if (n_->state == node::state_t::dropped) schedule(n_);  // dropped before the await
   }
   auto await_resume() {

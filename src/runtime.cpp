@@ -17,14 +17,8 @@ void misuse(const char* what, const char* file, int line) noexcept {
   std::abort();
 }
 
-void callback_threw(std::exception_ptr e) noexcept {
-  if (core* c = running_core) {
-    try {
-      c->defer([e](core&) { std::rethrow_exception(e); });
-      return;
-    } catch (...) {  // no memory for the closure: fall through and report
-    }
-  }
+namespace {
+void report_lost(const std::exception_ptr& e) noexcept {
   std::fprintf(stderr, "stakker: an exception escaped a callback outside any run: ");
   try {
     std::rethrow_exception(e);
@@ -34,6 +28,29 @@ void callback_threw(std::exception_ptr e) noexcept {
     std::fprintf(stderr, "(not a std::exception)\n");
   }
   std::fflush(stderr);
+}
+
+// Rethrows from the queue; destroyed unrun (the runtime went first), it reports instead.
+struct rethrow_closure {
+  std::exception_ptr e;
+  explicit rethrow_closure(std::exception_ptr x) noexcept : e(std::move(x)) {}
+  rethrow_closure(rethrow_closure&& o) noexcept : e(std::exchange(o.e, nullptr)) {}
+  ~rethrow_closure() {
+    if (e) report_lost(e);
+  }
+  void operator()(core&) { std::rethrow_exception(std::exchange(e, nullptr)); }
+};
+}  // namespace
+
+void callback_threw(std::exception_ptr e) noexcept {
+  if (core* c = running_core) {
+    try {
+      c->defer(rethrow_closure(e));
+    } catch (...) {  // no memory for the closure: the unqueued one has reported it
+    }
+    return;
+  }
+  report_lost(e);
 }
 }  // namespace detail
 

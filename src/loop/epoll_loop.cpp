@@ -160,7 +160,9 @@ void epoll_loop::remove(std::uint32_t id, std::uint32_t gen) noexcept {
   }
   s.fd = -1;
   s.live = false;
-  s.ready = fwd<std::uint32_t>();
+  // The callback's capture is destroyed last: its destructor may add sources, which can
+  // move sources_ (and `s` with it).
+  fwd<std::uint32_t> gone = std::move(s.ready);
   if (++s.gen == 0) s.gen = 1;  // readiness already read for it no longer matches
   free_.push_back(id);
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include "asio/asio_support.hpp"
@@ -274,6 +275,101 @@ TEST(
   EXPECT_TRUE(counts.balanced());
   ioc.run();
   EXPECT_EQ(calls, 0);
+}
+
+// A request emitted after the handler was destroyed uncalled (its runtime went, then the
+// loop): nothing is left to cancel, and the runtime's binding is gone.
+TEST(AsyncSpawnTeardown, a_cancellation_emitted_after_the_runtime_went_does_nothing) {
+  net::io_context ioc;
+  net::cancellation_signal sig;
+  completions got;
+  {
+    auto rt = std::make_unique<stakker::runtime>();
+    auto loop = std::make_unique<stakker::asio::io_loop>(ioc, *rt);
+    auto [aw, r] = stakker::coro::ret_pipe<int>(*rt);
+    stakker::testing::counts counts;
+    async_spawn(loop->get_executor(), await_pipe(std::move(aw), &counts),
+                net::bind_cancellation_slot(sig.slot(), got.handler()));
+    ioc.poll();  // the task starts and waits
+    loop.reset();
+    rt.reset();  // the handler (on the runtime's executor) is destroyed uncalled
+  }
+  sig.emit(net::cancellation_type::terminal);  // ASan: no use of the gone binding
+  ioc.restart();
+  ioc.poll();
+  EXPECT_EQ(got.calls, 0);
+}
+
+// The same with the task_dropped completion posted to the io_context but not yet run: the
+// operation has not completed, so emitting is legal.
+TEST(AsyncSpawnTeardown, a_cancellation_emitted_while_task_dropped_is_posted_does_nothing_more) {
+  net::io_context ioc;
+  net::cancellation_signal sig;
+  completions got;
+  {
+    auto rt = std::make_unique<stakker::runtime>();
+    auto loop = std::make_unique<stakker::asio::io_loop>(ioc, *rt);
+    auto [aw, r] = stakker::coro::ret_pipe<int>(*rt);
+    stakker::testing::counts counts;
+    async_spawn(loop->get_executor(), await_pipe(std::move(aw), &counts),
+                net::bind_cancellation_slot(sig.slot(), net::bind_executor(ioc, got.handler())));
+    ioc.poll();
+    loop.reset();
+    rt.reset();  // task_dropped is posted to ioc
+  }
+  sig.emit(net::cancellation_type::terminal);
+  ioc.restart();
+  ioc.poll();
+  EXPECT_EQ(got.calls, 1);
+  EXPECT_FALSE(got.aborted());  // task_dropped, as posted
+}
+
+// A handler bound to a strand over the runtime's executor runs on that runtime too: when
+// the runtime goes, it is destroyed uncalled, not posted through the gone binding.
+TEST(AsyncSpawnTeardown, a_handler_on_a_strand_over_the_runtime_is_dropped_uncalled_with_it) {
+  net::io_context ioc;
+  int calls = 0;
+  {
+    auto rt = std::make_unique<stakker::runtime>();
+    auto loop = std::make_unique<stakker::asio::io_loop>(ioc, *rt);
+    auto [aw, r] = stakker::coro::ret_pipe<int>(*rt);
+    stakker::testing::counts counts;
+    auto strand = net::make_strand(loop->get_executor());
+    async_spawn(loop->get_executor(), await_pipe(std::move(aw), &counts),
+                net::bind_executor(strand, [&calls](std::exception_ptr, int) { ++calls; }));
+    ioc.poll();
+    loop.reset();
+    rt.reset();
+  }
+  ioc.restart();
+  ioc.poll();
+  EXPECT_EQ(calls, 0);
+}
+
+// The task finished and its completion was queued on the runtime, but an exception left
+// that run first and the runtime then went: the handler still runs once, with the value.
+task<int> seven_behind_a_throw(stakker::core& c) {
+  c.defer([](stakker::core&) { throw std::runtime_error("unrelated closure"); });
+  co_return 7;
+}
+
+TEST(AsyncSpawnTeardown, a_completion_queued_behind_a_throwing_closure_still_reaches_its_handler) {
+  net::io_context ioc;
+  completions got;
+  {
+    auto rt = std::make_unique<stakker::runtime>();
+    auto loop = std::make_unique<stakker::asio::io_loop>(ioc, *rt);
+    async_spawn(loop->get_executor(), seven_behind_a_throw(*rt),
+                net::bind_executor(ioc, got.handler()));
+    EXPECT_THROW(ioc.poll(), std::runtime_error);
+    loop.reset();
+    rt.reset();
+  }
+  ioc.restart();
+  ioc.poll();
+  EXPECT_EQ(got.calls, 1);
+  EXPECT_FALSE(got.error);
+  EXPECT_EQ(got.value, 7);
 }
 
 }  // namespace

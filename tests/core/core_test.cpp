@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "stakker/ret.hpp"
 #include "stakker/runtime.hpp"
 #include "stakker/testing/counted.hpp"
 
@@ -385,6 +386,21 @@ TEST(core, running_the_runtime_from_inside_a_closure_is_a_logic_error) {
   });
   rt.run(t0, false);
   EXPECT_TRUE(threw);
+}
+
+TEST(core, an_exception_from_a_dropped_ret_whose_rethrow_never_ran_is_reported_at_teardown) {
+  testing::internal::CaptureStderr();
+  {
+    runtime rt(t0);
+    rt.defer([](core&) {
+      stakker::ret<int> r = stakker::ret_do<int>(
+          [](std::optional<int>) { throw std::runtime_error("dropped answer"); });
+    });  // queues the rethrow at the end of the queue
+    rt.defer([](core&) { throw std::logic_error("first"); });  // leaves run before it
+    EXPECT_THROW(rt.run(t0, false), std::logic_error);
+  }  // the rethrow closure is destroyed unrun
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("dropped answer"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -502,4 +502,37 @@ TEST(epoll_loop, a_throwing_channel_receiver_does_not_make_the_loop_sleep_on_the
   EXPECT_EQ(got, (std::vector<int>{1, 2}));
 }
 
+// Resetting a source destroys its callback's capture; that destructor may add sources,
+// which can move the loop's table of sources.
+TEST(epoll_loop, a_callback_capture_whose_destructor_adds_sources_may_be_reset) {
+  runtime rt;
+  epoll_loop loop(rt);
+  std::vector<fd_source> keep;
+  std::vector<int> opened;
+  struct adds_on_destroy {
+    epoll_loop* loop;
+    std::vector<fd_source>* keep;
+    std::vector<int>* opened;
+    ~adds_on_destroy() {
+      for (int i = 0; i < 64; ++i) {
+        int p[2];
+        if (::pipe(p) != 0) return;
+        opened->insert(opened->end(), {p[0], p[1]});
+        keep->push_back(loop->add(p[0], EPOLLIN, 0, fwd_do<std::uint32_t>([](std::uint32_t) {})));
+      }
+    }
+  };
+  auto obj = std::make_shared<adds_on_destroy>(&loop, &keep, &opened);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  fd_source a = loop.add(fds[0], EPOLLIN, 0, fwd_do<std::uint32_t>([obj](std::uint32_t) {}));
+  obj.reset();  // the callback holds the last reference
+  a.reset();
+  EXPECT_EQ(keep.size(), 64u);
+  keep.clear();
+  for (int fd : opened) ::close(fd);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
 }  // namespace

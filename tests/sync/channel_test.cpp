@@ -354,4 +354,25 @@ TEST(channel, a_receiver_that_makes_and_drops_channels_keeps_receiving) {
   EXPECT_TRUE(c.balanced());
 }
 
+// The receiver throws on the last value a previous throw left, while newer values already
+// wait in the channel: their one wake-up was this very call, so the runtime must be woken
+// again or they would wait forever.
+TEST(channel, values_sent_while_a_thrown_batch_is_handed_over_are_not_stranded_by_a_second_throw) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  std::vector<int> got;
+  auto [ch, guard] = make_channel<int>(rt, fwd_do<int>([&got](int v) {
+                                         got.push_back(v);
+                                         if (v == 1 || v == 2) throw std::runtime_error("no");
+                                       }));
+  ASSERT_TRUE(ch.send(1));
+  ASSERT_TRUE(ch.send(2));
+  EXPECT_THROW(run(rt), std::runtime_error);  // 1 delivered; 2 kept
+  ASSERT_TRUE(ch.send(3));                    // first into an empty channel: wakes
+  EXPECT_THROW(run(rt), std::runtime_error);  // 2 delivered and throws; 3 waits
+  ASSERT_TRUE(ch.send(4));                    // not the first: no wake of its own
+  for (int i = 0; i < 3; ++i) run(rt);
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4}));
+}
+
 }  // namespace

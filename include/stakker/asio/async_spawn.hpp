@@ -6,6 +6,7 @@
 // The mirror of `net::co_spawn(runtime_executor, awaitable, stakker::asio::use_task)`.
 #pragma once
 
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -58,12 +59,16 @@ class work_guard<Executor, std::enable_if_t<!net::execution::is_executor<Executo
   net::executor_work_guard<Executor> guard_;
 };
 
-// What the handler's cancellation slot and the runtime share. The fields are only touched
-// on the runtime's thread; the count is atomic because the slot's handler may be emitted,
-// and destroyed, on another thread.
+// What the handler's cancellation slot and the runtime share. `root` and `cancelled` are
+// only touched on the runtime's thread; `settled` is read by the slot's handler on the thread
+// that emits (the handler executor's), and the count is atomic because the slot's handler
+// may be destroyed there too.
 struct spawn_cancel {
   coro::detail::task_root* root = nullptr;  // the spawned chain, from its start to its end
   bool cancelled = false;
+  // The completion has left the runtime (or the operation was destroyed): a request emitted
+  // now has nothing to cancel, and the runtime's binding may be gone.
+  std::atomic<bool> settled{false};
 
   // On the runtime's thread, from its queue (so never while the chain runs): drops the
   // chain at its suspension point (its spawn then answers actor_fail, which completes the
@@ -83,6 +88,7 @@ struct spawn_cancel_handler {
   runtime_executor ex;
   void operator()(net::cancellation_type type) {
     if ((type & net::cancellation_type::terminal) == net::cancellation_type::none) return;
+    if (state->settled.load(std::memory_order_acquire)) return;
     ex.execute([s = state] { s->cancel(); });
   }
 };
@@ -164,6 +170,7 @@ class spawn_op {
   // destroyed uncalled.
   template <class V>
   void complete(std::exception_ptr e, V v) noexcept {
+    if (cancel_) cancel_->settled.store(true, std::memory_order_release);
     auto slot = net::get_associated_cancellation_slot(*h_);
     auto call = [h = std::move(*h_), slot, e, v = std::move(v)]() mutable {
       slot.clear();  // on the handler's executor, as the signal is emitted there
@@ -176,10 +183,9 @@ class spawn_op {
     h_.reset();
     try {
       if (stakker::detail::running_core == core_) {
-        ex_.execute([call = std::move(call), work = std::move(handler_work_),
-                     spawn = std::move(spawn_work_)]() mutable {
-          net::dispatch(work.get_executor(), std::move(call));
-        });
+        const bool elsewhere = !on_this_runtime(handler_work_.get_executor());
+        ex_.execute(dispatch_closure<decltype(call)>{std::move(call), std::move(handler_work_),
+                                                     std::move(spawn_work_), elsewhere});
       } else if (!on_this_runtime(handler_work_.get_executor())) {
         net::post(handler_work_.get_executor(), std::move(call));
       }
@@ -200,9 +206,47 @@ class spawn_op {
     return false;
   }
   template <class E>
+  bool on_this_runtime(const net::strand<E>& e) const noexcept {
+    return on_this_runtime(e.get_inner_executor());
+  }
+  template <class E>
   bool on_this_runtime(const E&) const noexcept {
     return false;
   }
+
+  // Queued on the runtime to dispatch the handler. Destroyed unrun (an exception left the
+  // run before it, then the runtime went), it posts the handler to its executor instead,
+  // unless that executor is the dying runtime's: the handler still runs exactly once.
+  template <class Call>
+  struct dispatch_closure {
+    std::optional<Call> call;
+    work_guard<handler_executor> work;
+    work_guard<spawn_executor> spawn;
+    bool post_if_dropped;
+    dispatch_closure(Call c, work_guard<handler_executor> w, work_guard<spawn_executor> s,
+                     bool p) noexcept
+        : call(std::move(c)), work(std::move(w)), spawn(std::move(s)), post_if_dropped(p) {}
+    dispatch_closure(dispatch_closure&& o) noexcept
+        : call(std::move(o.call)),
+          work(std::move(o.work)),
+          spawn(std::move(o.spawn)),
+          post_if_dropped(o.post_if_dropped) {
+      o.call.reset();  // a moved-from optional stays engaged: the source must not post
+    }
+    dispatch_closure& operator=(dispatch_closure&&) = delete;
+    ~dispatch_closure() {
+      if (!call || !post_if_dropped) return;
+      try {
+        net::post(work.get_executor(), std::move(*call));
+      } catch (...) {  // out of memory: the handler is destroyed uncalled
+      }
+    }
+    void operator()() {
+      Call c = std::move(*call);
+      call.reset();
+      net::dispatch(work.get_executor(), std::move(c));
+    }
+  };
 
   static auto value_or_void() {
     if constexpr (std::is_void_v<T>) {
@@ -266,8 +310,9 @@ struct initiate_spawn {
 // net::bind_cancellation_slot, or awaitable_operators' `||` on the losing side) drops the
 // task at its suspension point, from the runtime's queue (its frames' locals are destroyed,
 // as when its actor stops); the handler then completes with a system_error holding
-// operation_aborted. The slot's handler may be emitted on any thread. Partial and total
-// requests are ignored.
+// operation_aborted. Emit the request where the handler's executor runs (as Asio asks of any
+// operation's slot): the bridge clears the slot there. Partial and total requests are
+// ignored; a request after the task ended does nothing.
 template <class T, class Token>
 auto async_spawn(runtime_executor ex, coro::task<T> t, Token&& token) {
   static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,

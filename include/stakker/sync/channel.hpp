@@ -164,8 +164,9 @@ std::pair<channel<T>, channel_guard<T>> make_channel(
         try {
           receiver(std::move(s->batch[s->next++]));
         } catch (...) {
-          // The rest stays in the batch; wake again so that the next run delivers it.
-          if (!s->guard_closed && s->next < s->batch.size()) s->wake_ref.wake();
+          // The rest stays in the batch; wake again so that the next run delivers it, and
+          // takes what producers sent meanwhile (their one wake-up was this very call).
+          if (!s->guard_closed) s->wake_ref.wake();
           throw;
         }
       }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "stakker/coro/detail/promise.hpp"
 #include "stakker/coro/spawn.hpp"
@@ -28,6 +29,27 @@ class [[nodiscard]] async_generator {
     std::optional<T> slot;
     bool running = false;    // resumed by a next(), not yet at a co_yield or the end
     bool unclaimed = false;  // `slot` was yielded while no next() was waiting
+    // Chains whose next() was abandoned while this generator waited inside an await of its
+    // own: its pending wakes still name them, so it keeps them (counted) until its next
+    // co_yield or its end. Rare: empty, and allocation-free, otherwise.
+    std::vector<detail::task_root*> held;
+
+    promise_type() = default;
+    promise_type(const promise_type&) = delete;
+    promise_type& operator=(const promise_type&) = delete;
+    ~promise_type() { release_held(); }
+    void hold_root() {
+      if (root != nullptr) {
+        held.push_back(root);
+        detail::add_ref(root);
+      }
+    }
+    // On the runtime's thread, inside a resumption that holds a count of its own on the
+    // chain it runs in (resume_in), so releasing that chain here frees nothing in use.
+    void release_held() noexcept {
+      for (detail::task_root* r : held) detail::release(r);
+      held.clear();
+    }
 
     async_generator get_return_object() noexcept {
       return async_generator(std::coroutine_handle<promise_type>::from_promise(*this));
@@ -37,6 +59,8 @@ class [[nodiscard]] async_generator {
       std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
         promise_type& p = h.promise();
         p.running = false;
+        if (!p.held.empty()) [[unlikely]]
+          p.release_held();     // no wake of an abandoned next() is pending any more
         if (!p.continuation) {  // its next() was abandoned: keep the value for the next one
           p.unclaimed = true;
           return std::noop_coroutine();
@@ -67,6 +91,14 @@ class [[nodiscard]] async_generator {
         promise_type& p = h_.promise();
         p.continuation = {};
         p.parent = nullptr;
+        // Still inside an await of its own, whose wake names the reader's chain: keep that
+        // chain until the generator next yields, so the wake never finds it freed.
+        if (p.running) {
+          try {
+            p.hold_root();
+          } catch (...) {  // out of memory for the list: the reader's chain is not kept
+          }
+        }
       }
     }
 

@@ -82,19 +82,12 @@ struct plain_wake_node final : wake_node {
 
 inline void add_ref(wake_node* n) noexcept { ++n->refs; }
 inline void release(wake_node* n) noexcept {
-  if (--n->refs == 0) {
-    if (task_root* r = std::exchange(n->root, nullptr)) release(r);
-    n->destroy(n);
-  }
+  if (--n->refs == 0) n->destroy(n);
 }
-// Sets the chain a wake resumes in. The node holds a count on it: a frame can outlive its
-// chain (a generator handed on after its next() was abandoned, still waiting inside an
-// await of its own), and its wake must then find the finished root, never a freed one.
-// A finished root resumes nothing of its own (its frame is null) and drops nothing.
-inline void set_root(wake_node* n, task_root* r) noexcept {
-  if (r != nullptr) add_ref(r);
-  if (task_root* old = std::exchange(n->root, r)) release(old);
-}
+// Sets the chain a wake resumes in. Not counted: the chain outlives every wake of its
+// frames, except for a generator whose next() was abandoned while it waited inside an await
+// of its own; that generator holds a count on the chain itself (async_generator.hpp).
+inline void set_root(wake_node* n, task_root* r) noexcept { n->root = r; }
 // Clears the handle and gives up the awaiter's reference.
 inline void disarm(wake_node*& n) noexcept {
   if (n != nullptr) {

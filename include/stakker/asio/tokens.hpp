@@ -87,6 +87,36 @@ use_fwd_owned_t<A, R> use_fwd(cx<A>& x, fwd<R> f) {
   return {&x, std::move(f)};
 }
 
+namespace detail {
+
+template <class A, class R>
+ret<R>&& owned_callback(use_ret_owned_t<A, R>& t) noexcept {
+  return std::move(t.r);
+}
+template <class A, class R>
+fwd<R>&& owned_callback(use_fwd_owned_t<A, R>& t) noexcept {
+  return std::move(t.f);
+}
+
+// async_result's initiation for an actor-tied token, bare or in a cancellation_slot_binder
+// (then the caller's slot is chained to the bridge's).
+template <class Sig>
+struct owned_result {
+  using return_type = void;
+  template <class Init, class Token, class... InitArgs>
+  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
+    if constexpr (requires { token.get_cancellation_slot(); }) {
+      start_owned<Sig>(*token.get().x, owned_callback(token.get()), token.get_cancellation_slot(),
+                       std::forward<Init>(init), std::forward<InitArgs>(args)...);
+    } else {
+      start_owned<Sig>(*token.x, owned_callback(token), {}, std::forward<Init>(init),
+                       std::forward<InitArgs>(args)...);
+    }
+  }
+};
+
+}  // namespace detail
+
 }  // namespace stakker::asio
 
 STAKKER_ASIO_NAMESPACE_BEGIN
@@ -115,60 +145,23 @@ class async_result<::stakker::asio::use_fwd_t<R>, R0(Args...)> {
   }
 };
 
-// The operation starts at once, registered with the actor (detail/owned_op.hpp).
+// The actor-tied tokens, bare or wrapped in net::bind_cancellation_slot: the operation starts
+// at once, registered with the actor (detail/owned_op.hpp, owned_result above). Wrapped, the
+// operation keeps the bridge's slot (the actor's stop still cancels it) and the caller's slot
+// is chained to it; emit on the runtime's thread.
 template <class A, class R, class R0, class... Args>
-class async_result<::stakker::asio::use_ret_owned_t<A, R>, R0(Args...)> {
- public:
-  using return_type = void;
-  template <class Init, class Token, class... InitArgs>
-  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
-    ::stakker::asio::detail::start_owned<void(Args...)>(*token.x, std::move(token.r), {},
-                                                        std::forward<Init>(init),
-                                                        std::forward<InitArgs>(args)...);
-  }
-};
-
+class async_result<::stakker::asio::use_ret_owned_t<A, R>, R0(Args...)>
+    : public ::stakker::asio::detail::owned_result<void(Args...)> {};
 template <class A, class R, class R0, class... Args>
-class async_result<::stakker::asio::use_fwd_owned_t<A, R>, R0(Args...)> {
- public:
-  using return_type = void;
-  template <class Init, class Token, class... InitArgs>
-  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
-    ::stakker::asio::detail::start_owned<void(Args...)>(*token.x, std::move(token.f), {},
-                                                        std::forward<Init>(init),
-                                                        std::forward<InitArgs>(args)...);
-  }
-};
-
-// An actor-tied token wrapped in net::bind_cancellation_slot: the operation keeps the
-// bridge's slot (the actor's stop still cancels it), and the caller's slot is chained to it.
-// Emit on the runtime's thread.
+class async_result<::stakker::asio::use_fwd_owned_t<A, R>, R0(Args...)>
+    : public ::stakker::asio::detail::owned_result<void(Args...)> {};
 template <class A, class R, class R0, class... Args>
 class async_result<
     cancellation_slot_binder<::stakker::asio::use_ret_owned_t<A, R>, cancellation_slot>,
-    R0(Args...)> {
- public:
-  using return_type = void;
-  template <class Init, class Token, class... InitArgs>
-  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
-    ::stakker::asio::detail::start_owned<void(Args...)>(
-        *token.get().x, std::move(token.get().r), token.get_cancellation_slot(),
-        std::forward<Init>(init), std::forward<InitArgs>(args)...);
-  }
-};
-
+    R0(Args...)> : public ::stakker::asio::detail::owned_result<void(Args...)> {};
 template <class A, class R, class R0, class... Args>
 class async_result<
     cancellation_slot_binder<::stakker::asio::use_fwd_owned_t<A, R>, cancellation_slot>,
-    R0(Args...)> {
- public:
-  using return_type = void;
-  template <class Init, class Token, class... InitArgs>
-  static void initiate(Init&& init, Token&& token, InitArgs&&... args) {
-    ::stakker::asio::detail::start_owned<void(Args...)>(
-        *token.get().x, std::move(token.get().f), token.get_cancellation_slot(),
-        std::forward<Init>(init), std::forward<InitArgs>(args)...);
-  }
-};
+    R0(Args...)> : public ::stakker::asio::detail::owned_result<void(Args...)> {};
 
 STAKKER_ASIO_NAMESPACE_END

@@ -16,7 +16,7 @@
 
 namespace chat {
 
-// Longest line either side accepts; a longer one is a protocol error.
+// Longest line either side accepts, its '\n' included; a longer one is a protocol error.
 inline constexpr std::size_t max_line = 4096;
 
 // Parses the decimal number at the start of `s` and removes it (and one space after it).
@@ -41,6 +41,29 @@ std::size_t for_each_line(std::string_view input, F&& line) {
     if (!line(input.substr(used, nl - used))) return used;
     used = nl + 1;
   }
+}
+
+// What a server makes of a client's unconsumed input: the first `used` bytes are complete,
+// valid "SAY <text>" lines (at most max_line bytes each, '\n' included), to be said in
+// the room and consumed. `error` is set at the first line that breaks the protocol (not a
+// SAY, or too long), and also when the unterminated rest is already too long to become a
+// valid line, so a client cannot make the server hold more than max_line bytes of it.
+struct scan_result {
+  std::size_t used = 0;
+  std::string_view error;  // static text; empty if the input is fine so far
+};
+
+inline scan_result scan_input(std::string_view input) {
+  scan_result r;
+  r.used = for_each_line(input, [&](std::string_view line) {
+    if (line.size() + 1 > max_line)
+      r.error = "line too long";
+    else if (!line.starts_with("SAY "))
+      r.error = "unknown command";
+    return r.error.empty();
+  });
+  if (r.error.empty() && input.size() - r.used >= max_line) r.error = "line too long";
+  return r;
 }
 
 }  // namespace chat

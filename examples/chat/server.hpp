@@ -156,17 +156,12 @@ inline void connection::ready(cx<connection>& x, std::uint32_t events) {
   }
   const loop::read_result r = stream_.read(events);
   const std::string_view input = stream_.input();
-  bool bad = false;
-  const std::size_t used = for_each_line(input, [&](std::string_view line) {
-    bad = !line.starts_with("SAY ");
-    return !bad;
-  });
-  if (used != 0) {
-    call<&room::say>(room_, id_, std::string(input.substr(0, used)));
-    stream_.consume(used);
+  const scan_result scan = scan_input(input);
+  if (scan.used != 0) {
+    call<&room::say>(room_, id_, std::string(input.substr(0, scan.used)));
+    stream_.consume(scan.used);
   }
-  if (bad) return reject(x, "unknown command");
-  if (stream_.input().size() > max_line) return reject(x, "line too long");
+  if (!scan.error.empty()) return reject(x, scan.error);
   if (r.error) {
     ++stats_->dropped;
     return x.stop();

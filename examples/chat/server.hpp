@@ -2,13 +2,17 @@
 // the runtime driven by the embedded epoll_loop.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "protocol.hpp"
+#include "stakker/loop/byte_budget.hpp"
 #include "stakker/loop/epoll_loop.hpp"
 #include "stakker/loop/tcp_listener.hpp"
 #include "stakker/loop/tcp_stream.hpp"
@@ -20,12 +24,41 @@ using namespace stakker;
 
 class connection;
 
+// What the server allows its clients: the library's limits for its listener and streams.
+struct server_limits {
+  std::size_t max_connections = 10'000;
+  std::size_t max_output = std::size_t{4} << 20;  // per client: one that lets more pile up
+                                                  // unread is cut off
+  std::size_t total_output = std::size_t{256} << 20;  // all clients; see stream_options
+  std::size_t total_input = std::size_t{64} << 20;    // all clients
+  duration idle_timeout = std::chrono::minutes(5);    // nothing sent or received
+  duration line_timeout = std::chrono::seconds(30);   // a line begun must end by then
+  duration closing_timeout = std::chrono::seconds(10);  // to flush what is owed at the end
+
+  // The streams' options, with the budgets shared by all connections.
+  loop::stream_options stream_options() const {
+    loop::stream_options o;
+    // Input never holds more than the lines of one read: complete ones are said and
+    // consumed at once, and an unterminated rest of max_line bytes is an error.
+    o.max_read_per_call = 64 << 10;
+    o.max_input = 64 << 10;
+    o.max_output = max_output;
+    o.input_budget = std::make_shared<loop::byte_budget>(total_input);
+    o.output_budget = std::make_shared<loop::byte_budget>(total_output);
+    o.idle_timeout = idle_timeout;
+    o.read_timeout = line_timeout;
+    o.closing_timeout = closing_timeout;
+    return o;
+  }
+};
+
 // What the server counts, read by main at the end (loop level, after the run).
 struct server_stats {
   std::uint64_t connections = 0;
   std::uint64_t messages = 0;    // said in the room
   std::uint64_t broadcasts = 0;  // batches sent to the members
   std::uint64_t dropped = 0;     // connections ended by an error or a protocol violation
+  std::uint64_t accept_errors = 0;  // accept() failures (out of descriptors, say)
 };
 
 // Holds the members and broadcasts what they say. Messages said during one run of the
@@ -58,8 +91,8 @@ class room {
 // broadcasts. Output is flushed once per run of the queue (lazily), not once per message.
 class connection {
  public:
-  static connection init(cx<connection>& x, loop::unique_fd socket, std::uint64_t id, actor<room> r,
-                         server_stats* stats);
+  static connection init(cx<connection>& x, loop::accepted a, std::uint64_t id, actor<room> r,
+                         loop::stream_options options, server_stats* stats);
 
   // Readiness from the loop: read, handle whole lines, flush.
   void ready(cx<connection>& x, std::uint32_t events);
@@ -75,9 +108,6 @@ class connection {
   void reject(cx<connection>& x, std::string_view reason);
   void finish(cx<connection>& x);
 
-  // A client that lets this much output pile up unread is disconnected.
-  static constexpr std::size_t max_pending_output = 16 << 20;
-
   std::uint64_t id_;
   actor<room> room_;
   server_stats* stats_;
@@ -90,7 +120,8 @@ class connection {
 // it stops.
 class server {
  public:
-  static server init(cx<server>& x, loop::socket_address at, server_stats* stats);
+  static server init(cx<server>& x, loop::socket_address at, server_limits limits,
+                     server_stats* stats);
 
   void ready(cx<server>& x, std::uint32_t events);
   void closed(cx<server>& x, std::uint64_t id, std::optional<stop_cause> cause);
@@ -98,9 +129,11 @@ class server {
   std::uint16_t port() const { return listener_.local_address().port(); }
 
  private:
-  explicit server(server_stats* stats) : stats_(stats) {}
+  server(const server_limits& limits, server_stats* stats)
+      : options_(limits.stream_options()), stats_(stats) {}
 
   loop::tcp_listener listener_;
+  loop::stream_options options_;  // every connection's, with the shared budgets
   actor_own<room> room_;
   std::unordered_map<std::uint64_t, actor_own<connection>> connections_;
   std::uint64_t next_id_ = 1;
@@ -135,13 +168,14 @@ inline void room::flush(cx<room>&) {
 
 // --- connection ----------------------------------------------------------------------------
 
-inline connection connection::init(cx<connection>& x, loop::unique_fd socket, std::uint64_t id,
-                                   actor<room> r, server_stats* stats) {
+inline connection connection::init(cx<connection>& x, loop::accepted a, std::uint64_t id,
+                                   actor<room> r, loop::stream_options options,
+                                   server_stats* stats) {
   connection c(id, std::move(r), stats);
   // The loop is found through the runtime's anymap, where it registered itself.
   loop::epoll_loop& lp = *x.core().anymap_get<loop::epoll_loop*>();
-  c.stream_ = loop::tcp_stream(lp, std::move(socket),
-                               fwd_to<std::uint32_t, &connection::ready>(x.this_actor()));
+  c.stream_ = loop::tcp_stream(lp, std::move(a),
+                               fwd_to<std::uint32_t, &connection::ready>(x.this_actor()), options);
   c.stream_.set_nodelay(true);  // lines are small and flushed once per run already
   c.stream_.write("HELLO " + std::to_string(id) + '\n');
   c.queue_flush(x);
@@ -172,7 +206,8 @@ inline void connection::ready(cx<connection>& x, std::uint32_t events) {
 
 inline void connection::deliver(cx<connection>& x, std::shared_ptr<const std::string> batch) {
   if (closing_) return;
-  if (stream_.pending_output() > max_pending_output) return reject(x, "too slow");
+  // Past the output limits the stream fails (no_buffer_space), its output freed at once:
+  // the flush sees it and ends the connection. (No ERROR line: the client is not reading.)
   stream_.write(*batch);
   queue_flush(x);
 }
@@ -208,11 +243,14 @@ inline void connection::finish(cx<connection>& x) {
 
 // --- server --------------------------------------------------------------------------------
 
-inline server server::init(cx<server>& x, loop::socket_address at, server_stats* stats) {
-  server s(stats);
+inline server server::init(cx<server>& x, loop::socket_address at, server_limits limits,
+                           server_stats* stats) {
+  server s(limits, stats);
   loop::epoll_loop& lp = *x.core().anymap_get<loop::epoll_loop*>();
-  s.listener_ =
-      loop::tcp_listener::bind(lp, at, fwd_to<std::uint32_t, &server::ready>(x.this_actor()));
+  loop::listener_options lo;
+  lo.max_connections = limits.max_connections;
+  s.listener_ = loop::tcp_listener::bind(
+      lp, at, fwd_to<std::uint32_t, &server::ready>(x.this_actor()), lo);
   s.room_ = make_actor<&room::init>(x, ret_failthru(x), stats);
   return s;
 }
@@ -221,16 +259,20 @@ inline void server::ready(cx<server>& x, std::uint32_t) {
   for (;;) {
     loop::accepted a = listener_.accept();
     if (a.error) {
-      // E.g. out of descriptors: the connection stays queued; retry on the next one.
-      std::fprintf(stderr, "chat server: accept: %s\n", a.error.message().c_str());
+      // E.g. out of descriptors: the connection stays queued, and the listener calls this
+      // again after a pause (growing while the errors last).
+      if (stats_->accept_errors++ == 0 || stats_->accept_errors % 100 == 0)
+        std::fprintf(stderr, "chat server: accept: %s (%llu so far)\n", a.error.message().c_str(),
+                     static_cast<unsigned long long>(stats_->accept_errors));
       return;
     }
+    // None waiting, or max_connections reached (a connection ending calls this again).
     if (!a.socket) return;
     const std::uint64_t id = next_id_++;
     ++stats_->connections;
     connections_.emplace(id, make_actor<&connection::init>(
                                  x, ret_to<stop_cause>(x.this_actor(), &server::closed, id),
-                                 std::move(a.socket), id, room_.ref(), stats_));
+                                 std::move(a), id, room_.ref(), options_, stats_));
   }
 }
 

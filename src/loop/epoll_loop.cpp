@@ -55,6 +55,14 @@ void fd_source::rearm(std::uint32_t events) {
   link_->loop->modify(id_, gen_, events);
 }
 
+bool fd_notifier::operator()(std::uint32_t events) const {
+  return link_ != nullptr && link_->loop != nullptr && link_->loop->post(id_, gen_, events);
+}
+
+bool fd_notifier::live() const noexcept {
+  return link_ != nullptr && link_->loop != nullptr && link_->loop->is_live(id_, gen_);
+}
+
 void fd_source::reset() noexcept {
   if (link_ == nullptr) return;
   detail::loop_link* l = std::exchange(link_, nullptr);
@@ -167,6 +175,14 @@ void epoll_loop::remove(std::uint32_t id, std::uint32_t gen) noexcept {
   free_.push_back(id);
 }
 
+bool epoll_loop::post(std::uint32_t id, std::uint32_t gen, std::uint32_t events) {
+  if (!is_live(id, gen)) return false;
+  // Delivered after what the kernel reports in the next turn at this level (or, posted
+  // while this level's batch runs, in the next turn); the turn does not sleep meanwhile.
+  pending_[static_cast<std::size_t>(sources_[id].priority)].push_back({id, gen, events});
+  return true;
+}
+
 bool epoll_loop::any_pending() const noexcept {
   for (const auto& q : pending_)
     if (!q.empty()) return true;
@@ -177,8 +193,8 @@ bool epoll_loop::deliver_highest() {
   for (int level = max_priority; level >= 0; --level) {
     auto& q = pending_[static_cast<std::size_t>(level)];
     if (q.empty()) continue;
-    // The batch vector is kept between turns (no allocation per turn). Nothing adds to `q`
-    // while the callbacks run: only turn() does, and it is not re-entrant.
+    // The batch vector is kept between turns (no allocation per turn). While the callbacks
+    // run only post() adds to `q`; what it adds waits for the next turn.
     std::vector<pending> batch = std::move(spare_);
     batch.clear();
     batch.swap(q);
@@ -193,7 +209,9 @@ bool epoll_loop::deliver_highest() {
       }
     } catch (...) {
       // The callback at `i` had its call; the rest go back, in order, for the next turn.
+      // Readiness posted by the callbacks meanwhile goes after them.
       batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      batch.insert(batch.end(), q.begin(), q.end());
       q.swap(batch);
       spare_ = std::move(batch);
       throw;

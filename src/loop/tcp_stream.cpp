@@ -4,8 +4,10 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <stdexcept>
 
+#include "stakker/loop/detail/stream_timeouts.hpp"
 #include "sys.hpp"
 
 namespace stakker::loop {
@@ -21,16 +23,84 @@ constexpr std::size_t read_chunk = 16 * 1024;
 constexpr std::size_t keep_output_capacity = 64 * 1024;
 }  // namespace
 
-tcp_stream::tcp_stream(epoll_loop& loop, unique_fd socket, fwd<std::uint32_t> ready, int priority)
-    : socket_(loop, std::move(socket), stream_events, priority, std::move(ready)) {}
+tcp_stream::tcp_stream(epoll_loop& loop, unique_fd socket, fwd<std::uint32_t> ready,
+                       const stream_options& o)
+    : socket_(loop, std::move(socket), stream_events, o.priority, std::move(ready)),
+      max_read_(o.max_read_per_call),
+      max_input_(o.max_input),
+      max_output_(o.max_output) {
+  if (max_read_ == 0 || max_input_ == 0)
+    throw std::invalid_argument(
+        "stakker::loop::tcp_stream: max_read_per_call and max_input must be at least 1");
+  const bool timed = o.idle_timeout > duration::zero() || o.read_timeout > duration::zero() ||
+                     o.closing_timeout > duration::zero();
+  if (!o.input_budget && !o.output_budget && !timed) return;
+  guard_ = std::make_unique<guard>();
+  guard_->input = o.input_budget;
+  guard_->output = o.output_budget;
+  if (timed) {
+    auto t = std::make_shared<detail::stream_timeouts>();
+    t->rt = &loop.rt();
+    t->wake = socket_.source().notifier();
+    t->idle = o.idle_timeout;
+    t->read = o.read_timeout;
+    t->closing = o.closing_timeout;
+    t->last_activity = clock::now();
+    t->arm_by(t->deadline());
+    guard_->timeouts = std::move(t);
+  }
+}
+
+tcp_stream::tcp_stream(epoll_loop& loop, accepted&& a, fwd<std::uint32_t> ready,
+                       const stream_options& options)
+    : tcp_stream(loop, std::move(a.socket), std::move(ready), options) {
+  slot_ = std::move(a.slot);
+}
+
+tcp_stream& tcp_stream::operator=(tcp_stream&& o) noexcept {
+  if (this != &o) {
+    release();
+    socket_ = std::move(o.socket_);
+    in_ = std::move(o.in_);
+    out_ = std::move(o.out_);
+    error_ = o.error_;
+    max_read_ = o.max_read_;
+    max_input_ = o.max_input_;
+    max_output_ = o.max_output_;
+    guard_ = std::move(o.guard_);
+    slot_ = std::move(o.slot_);
+    input_full_ = o.input_full_;
+    hangup_ = o.hangup_;
+    eof_ = o.eof_;
+    write_closing_ = o.write_closing_;
+    write_closed_ = o.write_closed_;
+    connecting_ = o.connecting_;
+  }
+  return *this;
+}
+
+// Gives back what the budgets lent, stops the timeouts, deregisters and closes.
+void tcp_stream::release() noexcept {
+  if (guard_ != nullptr) {
+    if (guard_->input) guard_->input->give(in_.size());
+    if (guard_->output) guard_->output->give(out_.size());
+    // The runtime exists while the loop does (the loop holds it).
+    if (guard_->timeouts) guard_->timeouts->cancel(socket_.source().loop() != nullptr);
+    guard_.reset();
+  }
+  socket_.reset();
+  in_ = detail::io_buffer();
+  out_ = detail::io_buffer();
+  slot_.release();
+}
 
 tcp_stream tcp_stream::connect(epoll_loop& loop, const socket_address& to, fwd<std::uint32_t> ready,
-                               int priority) {
+                               const stream_options& options) {
   unique_fd s = sys::make_socket(to, SOCK_STREAM);
   // A non-blocking connect returns EINPROGRESS; EINTR also leaves it going on.
   const int rc = ::connect(s.get(), to.native(), to.native_size());
   const int err = rc < 0 ? errno : 0;
-  tcp_stream stream(loop, std::move(s), std::move(ready), priority);
+  tcp_stream stream(loop, std::move(s), std::move(ready), options);
   // An immediate failure is reported by read/flush; the unconnected socket polls as
   // hung up, so `ready` is called.
   if (err == EINPROGRESS || err == EINTR)
@@ -42,12 +112,38 @@ tcp_stream tcp_stream::connect(epoll_loop& loop, const socket_address& to, fwd<s
 
 void tcp_stream::fail(int err) noexcept {
   if (!error_) error_ = sys::errno_code(err);
-  out_.clear();
+  if (guard_ != nullptr && guard_->output) guard_->output->give(out_.size());
+  // The memory goes now, not when the owner gets round to closing.
+  out_ = detail::io_buffer();
+}
+
+bool tcp_stream::check_timeouts() noexcept {
+  if (guard_ == nullptr || !guard_->timeouts || !guard_->timeouts->expired) return false;
+  if (!error_) fail(ETIMEDOUT);
+  return true;
+}
+
+void tcp_stream::consumed(std::size_t n) {
+  if (guard_ != nullptr) {
+    if (guard_->input) guard_->input->give(n);
+    if (guard_->timeouts && in_.empty()) guard_->timeouts->input_since.reset();
+  }
+  if (input_full_ && n != 0) {
+    input_full_ = false;
+    socket_.source().post(EPOLLIN);
+  }
+}
+
+void tcp_stream::sent(std::size_t n) noexcept {
+  if (guard_ == nullptr) return;
+  if (guard_->output) guard_->output->give(n);
+  if (guard_->timeouts) guard_->timeouts->last_activity = clock::now();
 }
 
 read_result tcp_stream::read(std::uint32_t events) {
   if (!socket_) throw std::logic_error("stakker::loop::tcp_stream::read: stream is closed");
   read_result r;
+  check_timeouts();
   if (error_) {
     r.error = error_;
     return r;
@@ -56,37 +152,103 @@ read_result tcp_stream::read(std::uint32_t events) {
     r.eof = true;
     return r;
   }
-  // A hang-up may have come with the data: then read on to see the end-of-stream.
-  const bool stop_short = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0;
+  // A hang-up may have come with the data: then read on to see the end-of-stream. It is
+  // remembered: a read that stopped at a limit resumes with plain EPOLLIN.
+  constexpr std::uint32_t hangup_events = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  if (events != all_events) hangup_ |= events & hangup_events;
+  const bool stop_short = ((events | hangup_) & hangup_events) == 0;
+  // What this call may take: the least of its own cap, the room under max_input and the
+  // input budget's room. Which one binds decides how reading resumes.
+  const std::size_t buffer_room = max_input_ > in_.size() ? max_input_ - in_.size() : 0;
+  std::size_t room = std::min(max_read_, buffer_room);
+  byte_budget* budget = guard_ != nullptr ? guard_->input.get() : nullptr;
+  const std::size_t budget_room = budget != nullptr ? budget->available() : room;
+  if (budget != nullptr) guard_->waiting_input = false;
+  room = std::min(room, budget_room);
+  const bool was_empty = in_.empty();
+  // Called when `room` is used up: more may be waiting in the socket, with no new edge.
+  auto stopped = [&] {
+    if (room == buffer_room) {
+      r.full = input_full_ = true;  // consume() resumes
+    } else if (budget != nullptr && room == budget_room) {
+      r.full = true;  // the budget resumes, once some is given back
+      if (!guard_->waiting_input) {
+        guard_->waiting_input = true;
+        budget->wait(socket_.source().notifier());
+      }
+    } else {
+      socket_.source().post(EPOLLIN);  // the per-call cap: the next turn goes on
+    }
+  };
+  auto note_input = [&] {
+    if (guard_ == nullptr || !guard_->timeouts) return;
+    detail::stream_timeouts& t = *guard_->timeouts;
+    t.last_activity = clock::now();
+    if (was_empty && !in_.empty() && t.read > duration::zero()) {
+      t.input_since = t.last_activity;
+      t.arm_by(saturating_add(t.last_activity, t.read));
+    }
+  };
   for (;;) {
-    std::span<char> space = in_.prepare(read_chunk);
-    const ssize_t n = ::recv(socket_.get(), space.data(), space.size(), 0);
+    if (r.bytes == room) {
+      stopped();
+      break;
+    }
+    const std::size_t want = std::min(read_chunk, room - r.bytes);
+    std::span<char> space = in_.prepare(want);
+    const std::size_t ask = std::min(space.size(), room - r.bytes);
+    const ssize_t n = ::recv(socket_.get(), space.data(), ask, 0);
     if (n > 0) {
-      in_.commit(static_cast<std::size_t>(n));
-      r.bytes += static_cast<std::size_t>(n);
-      if (stop_short && static_cast<std::size_t>(n) < space.size()) return r;
+      const auto got = static_cast<std::size_t>(n);
+      in_.commit(got);
+      if (budget != nullptr) budget->force_take(got);  // within its room, taken above
+      r.bytes += got;
+      if (stop_short && got < ask) break;
     } else if (n == 0) {
       eof_ = r.eof = true;
-      return r;
+      break;
     } else if (errno == EINTR) {
       continue;
     } else if (sys::would_block(errno)) {
-      return r;
+      break;
     } else {
       fail(errno);
       r.error = error_;
-      return r;
+      break;
     }
   }
+  if (r.bytes != 0) note_input();
+  return r;
 }
 
 void tcp_stream::write(std::string_view bytes) {
   if (write_closing_) throw std::logic_error("stakker::loop::tcp_stream::write: after close_write");
-  if (!error_) out_.append(bytes);
+  if (error_ || bytes.empty()) return;
+  if (bytes.size() > max_output_ - std::min(max_output_, out_.size())) {
+    fail(ENOBUFS);
+    socket_.source().post(EPOLLERR);  // the owner may not flush before its next readiness
+    return;
+  }
+  byte_budget* budget = guard_ != nullptr ? guard_->output.get() : nullptr;
+  if (budget != nullptr && !budget->try_take(bytes.size())) {
+    if (!out_.empty()) {
+      fail(ENOBUFS);
+      socket_.source().post(EPOLLERR);
+      return;
+    }
+    budget->force_take(bytes.size());  // a stream that keeps up may always buffer
+  }
+  try {
+    out_.append(bytes);
+  } catch (...) {
+    if (budget != nullptr) budget->give(bytes.size());
+    throw;
+  }
 }
 
 std::error_code tcp_stream::flush() {
   if (!socket_) throw std::logic_error("stakker::loop::tcp_stream::flush: stream is closed");
+  check_timeouts();
   if (error_) return error_;
   while (!out_.empty()) {
     const std::string_view d = out_.data();
@@ -94,6 +256,7 @@ std::error_code tcp_stream::flush() {
     if (n >= 0) {
       connecting_ = false;  // nothing is sent before the handshake is done
       out_.consume(static_cast<std::size_t>(n));
+      sent(static_cast<std::size_t>(n));
     } else if (errno == EINTR) {
       continue;
     } else if (sys::would_block(errno)) {
@@ -104,6 +267,8 @@ std::error_code tcp_stream::flush() {
     }
   }
   if (out_.capacity() > keep_output_capacity) out_.release_if_empty();
+  if (write_closing_ && guard_ != nullptr && guard_->timeouts)
+    guard_->timeouts->closing_since.reset();  // all sent: the closing timeout is met
   // Nothing sent proves the connection yet: ask the socket, or a failed connect would go
   // unseen by a client that only writes (its readiness edge came once). Costs a
   // getsockopt and a getpeername per flush until the connect is seen to be done.
@@ -141,6 +306,11 @@ bool tcp_stream::connect_done() noexcept {
 }
 
 std::error_code tcp_stream::close_write() {
+  if (!write_closing_ && guard_ != nullptr && guard_->timeouts) {
+    detail::stream_timeouts& t = *guard_->timeouts;
+    t.closing_since = clock::now();
+    t.arm_by(saturating_add(*t.closing_since, t.closing));
+  }
   write_closing_ = true;
   return flush();
 }
@@ -155,10 +325,6 @@ socket_address tcp_stream::local_address() const { return sys::local_address_of(
 
 socket_address tcp_stream::peer_address() const { return sys::peer_address_of(socket_.get()); }
 
-void tcp_stream::close() noexcept {
-  socket_.reset();
-  in_ = detail::io_buffer();
-  out_ = detail::io_buffer();
-}
+void tcp_stream::close() noexcept { release(); }
 
 }  // namespace stakker::loop

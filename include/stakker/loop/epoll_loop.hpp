@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "stakker/fwd.hpp"
@@ -26,6 +27,47 @@ inline void release(loop_link* l) noexcept {
 }
 }  // namespace detail
 
+// A copyable handle that delivers readiness to one source's callback, as if epoll had
+// reported it, in the loop's next turn (which then does not sleep). Made by
+// fd_source::notifier(); for timers and other deferred work that must reach a source
+// which may be gone by then: once the source is reset (or its number taken by another
+// source) or its loop destroyed, calling it does nothing. The runtime's thread only.
+class fd_notifier {
+ public:
+  fd_notifier() noexcept = default;
+  fd_notifier(const fd_notifier& o) noexcept : link_(o.link_), id_(o.id_), gen_(o.gen_) {
+    if (link_ != nullptr) ++link_->refs;
+  }
+  fd_notifier(fd_notifier&& o) noexcept : link_(o.link_), id_(o.id_), gen_(o.gen_) {
+    o.link_ = nullptr;
+  }
+  fd_notifier& operator=(fd_notifier o) noexcept {
+    std::swap(link_, o.link_);
+    id_ = o.id_;
+    gen_ = o.gen_;
+    return *this;
+  }
+  ~fd_notifier() {
+    if (link_ != nullptr) detail::release(link_);
+  }
+
+  // Queues `events` for the source's callback; false if the source or its loop is gone.
+  // Throws std::bad_alloc only.
+  bool operator()(std::uint32_t events) const;
+  // Whether its source is still registered with a live loop.
+  bool live() const noexcept;
+
+ private:
+  friend class fd_source;
+  fd_notifier(detail::loop_link* l, std::uint32_t id, std::uint32_t gen) noexcept
+      : link_(l), id_(id), gen_(gen) {
+    ++l->refs;
+  }
+  detail::loop_link* link_ = nullptr;
+  std::uint32_t id_ = 0;
+  std::uint32_t gen_ = 0;
+};
+
 // A registered file descriptor. Destroying it deregisters the descriptor: no readiness is
 // delivered for it afterwards, even one already read from the kernel. Move-only. The
 // descriptor itself stays open (the caller owns it). A source may outlive its loop
@@ -47,6 +89,19 @@ class fd_source {
   // Changes the events of interest (EPOLLIN, EPOLLOUT, ...; edge-triggered as registered),
   // which also re-arms an edge-triggered source. Throws std::system_error on failure.
   void rearm(std::uint32_t events);
+  // Delivers `events` to the callback in the loop's next turn, as if epoll had reported
+  // them (that turn does not sleep). For a reader that stopped before the descriptor
+  // would block: edge-triggered, no new edge comes for data already waiting. Does nothing
+  // on an empty source. Throws std::bad_alloc only.
+  void post(std::uint32_t events) const {
+    if (*this) fd_notifier(link_, id_, gen_)(events);
+  }
+  // A handle that posts to this source later (see fd_notifier); empty for an empty source.
+  fd_notifier notifier() const noexcept {
+    return *this ? fd_notifier(link_, id_, gen_) : fd_notifier();
+  }
+  // The loop it is registered with, or null (empty, or the loop is gone).
+  epoll_loop* loop() const noexcept { return *this ? link_->loop : nullptr; }
   // Deregisters now.
   void reset() noexcept;
   // Whether it is registered with a loop that still exists.
@@ -133,6 +188,7 @@ class epoll_loop {
 
  private:
   friend class fd_source;
+  friend class fd_notifier;
   struct source {
     int fd = -1;  // -1 once another source took the number (the registration went)
     std::uint32_t gen = 1;
@@ -144,6 +200,11 @@ class epoll_loop {
     std::uint32_t id, gen, events;
   };
   void remove(std::uint32_t id, std::uint32_t gen) noexcept;
+  bool post(std::uint32_t id, std::uint32_t gen, std::uint32_t events);
+  bool is_live(std::uint32_t id, std::uint32_t gen) const noexcept {
+    return id < sources_.size() && sources_[id].live && sources_[id].gen == gen &&
+           sources_[id].fd >= 0;
+  }
   void modify(std::uint32_t id, std::uint32_t gen, std::uint32_t events);
   bool deliver_highest();
   bool any_pending() const noexcept;

@@ -3,15 +3,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <memory>
 #include <string_view>
 #include <system_error>
 
 #include "stakker/fwd.hpp"
+#include "stakker/loop/byte_budget.hpp"
 #include "stakker/loop/detail/io_buffer.hpp"
 #include "stakker/loop/detail/registered_socket.hpp"
 #include "stakker/loop/epoll_loop.hpp"
 #include "stakker/loop/socket_address.hpp"
+#include "stakker/loop/tcp_listener.hpp"
 #include "stakker/loop/unique_fd.hpp"
+#include "stakker/time.hpp"
 
 namespace stakker::loop {
 
@@ -21,7 +26,44 @@ struct read_result {
   std::size_t bytes = 0;  // appended to input() by this call
   bool eof = false;       // the peer has closed its sending side: no more input, ever
   std::error_code error;  // a socket error (e.g. connection_reset); the stream is dead
+  // Reading stopped because input() reached max_input or the input budget is spent. More
+  // is read once input is consumed (consume() then calls `ready` in the loop's next turn)
+  // or the budget has room again (the same).
+  bool full = false;
 };
+
+// Limits of one tcp_stream. The defaults bound only the work of one read() call; the
+// rest is unlimited until set. A stream fails with an error the owner sees from read() or
+// flush() (as for a socket error; its output is discarded at once, freeing the memory),
+// and `ready` is called so the owner looks:
+// - std::errc::no_buffer_space when output is over max_output or the output budget,
+// - std::errc::timed_out when a timeout passes.
+struct stream_options {
+  int priority = 5;  // of the readiness callback (epoll_loop levels 0..10)
+  // One read() takes at most this much; more waiting in the socket is delivered as
+  // readiness in the loop's next turn, so one fast peer cannot hold the thread.
+  std::size_t max_read_per_call = 256 * 1024;
+  // Unconsumed input never grows past this: read() stops there (read_result::full) and the
+  // rest waits in the kernel, whose window then slows the peer down. A protocol with
+  // messages of at most M bytes needs max_input >= M.
+  std::size_t max_input = std::numeric_limits<std::size_t>::max();
+  // A write() that would take pending output past this fails the stream.
+  std::size_t max_output = std::numeric_limits<std::size_t>::max();
+  // Shared caps over many streams (optional). Input: read() takes only what the budget
+  // allows and waits for room (read_result::full). Output: when the budget is spent, a
+  // write() to a stream that still has output pending fails it, so the clients that fall
+  // behind are cut off, while a stream with nothing pending may always buffer its write.
+  std::shared_ptr<byte_budget> input_budget;
+  std::shared_ptr<byte_budget> output_budget;
+  // Timeouts; zero turns one off. Measured with clock::now() on the runtime's timers.
+  duration idle_timeout{};     // no byte received and none sent for this long
+  duration read_timeout{};     // input left unconsumed (an incomplete message) this long
+  duration closing_timeout{};  // close_write() called and output still unsent this long
+};
+
+namespace detail {
+struct stream_timeouts;
+}
 
 // A connected (or connecting) TCP socket registered edge-triggered with an epoll_loop,
 // with an input and an output buffer, after Stakker's TcpStreamBuf.
@@ -44,21 +86,33 @@ class tcp_stream {
   tcp_stream() noexcept = default;
   // Takes a connected non-blocking socket (e.g. from tcp_listener::accept) and registers
   // it. Throws std::system_error if epoll refuses it.
-  tcp_stream(epoll_loop& loop, unique_fd socket, fwd<std::uint32_t> ready, int priority = 5);
+  tcp_stream(epoll_loop& loop, unique_fd socket, fwd<std::uint32_t> ready, int priority = 5)
+      : tcp_stream(loop, std::move(socket), std::move(ready), with_priority(priority)) {}
+  tcp_stream(epoll_loop& loop, unique_fd socket, fwd<std::uint32_t> ready,
+             const stream_options& options);
+  // Takes an accepted connection, keeping its slot (max_connections) while it lives.
+  tcp_stream(epoll_loop& loop, accepted&& a, fwd<std::uint32_t> ready,
+             const stream_options& options = {});
   tcp_stream(tcp_stream&&) noexcept = default;
-  tcp_stream& operator=(tcp_stream&&) noexcept = default;
+  tcp_stream& operator=(tcp_stream&& o) noexcept;
+  ~tcp_stream() { release(); }
 
   // Starts a non-blocking connect. The outcome arrives as readiness: once connected the
   // socket becomes writable; a refused or failed connect shows as an error from the next
   // read() or flush(). Throws std::system_error only if no socket can be made.
   static tcp_stream connect(epoll_loop& loop, const socket_address& to, fwd<std::uint32_t> ready,
-                            int priority = 5);
+                            int priority = 5) {
+    return connect(loop, to, std::move(ready), with_priority(priority));
+  }
+  static tcp_stream connect(epoll_loop& loop, const socket_address& to, fwd<std::uint32_t> ready,
+                            const stream_options& options);
 
   explicit operator bool() const noexcept { return static_cast<bool>(socket_); }
   int native_handle() const noexcept { return socket_.get(); }
 
-  // Reads until the socket would block (retrying EINTR), appending to input(). After an
-  // end-of-stream or an error, returns that again without reading.
+  // Reads until the socket would block (retrying EINTR) or a limit is reached (see
+  // stream_options), appending to input(). After an end-of-stream or an error, returns
+  // that again without reading.
   read_result read() { return read(all_events); }
   // The same, given the events of the `ready` call being handled: unless they report a
   // hang-up or error, a read that fills less than the space offered ends the call (the
@@ -68,10 +122,15 @@ class tcp_stream {
   // Unconsumed input, oldest first.
   std::string_view input() const noexcept { return in_.data(); }
   // Drops the first `n` bytes of input. Throws std::out_of_range if n > input().size().
-  void consume(std::size_t n) { in_.consume(n); }
+  // If reading had stopped at max_input, `ready` is called in the loop's next turn.
+  void consume(std::size_t n) {
+    in_.consume(n);
+    if (guard_ != nullptr || input_full_) consumed(n);
+  }
   bool input_eof() const noexcept { return eof_; }
 
-  // Appends to the output buffer (discarded once the stream has failed). Throws
+  // Appends to the output buffer (discarded once the stream has failed). Past a limit
+  // (max_output, the output budget) the stream fails instead (no_buffer_space). Throws
   // std::logic_error after close_write().
   void write(std::string_view bytes);
   // Sends buffered output until it is all sent or the socket would block (then `ready`
@@ -94,18 +153,41 @@ class tcp_stream {
   socket_address local_address() const;
   socket_address peer_address() const;
 
-  // Deregisters and closes now (as destruction does).
+  // Deregisters and closes now (as destruction does), giving back what the budgets lent
+  // and releasing the connection slot.
   void close() noexcept;
 
  private:
   static constexpr std::uint32_t all_events = ~std::uint32_t{0};
+  static stream_options with_priority(int priority) {
+    stream_options o;
+    o.priority = priority;
+    return o;
+  }
+  // Budgets and timeouts, allocated only when some are set.
+  struct guard {
+    std::shared_ptr<byte_budget> input, output;
+    std::shared_ptr<detail::stream_timeouts> timeouts;
+    bool waiting_input = false;  // on input->wait()
+  };
   void fail(int err) noexcept;
   bool connect_done() noexcept;
+  void consumed(std::size_t n);
+  void sent(std::size_t n) noexcept;
+  bool check_timeouts() noexcept;
+  void release() noexcept;
 
   detail::registered_socket socket_;
   detail::io_buffer in_;
   detail::io_buffer out_;
   std::error_code error_;
+  std::size_t max_read_ = 256 * 1024;
+  std::size_t max_input_ = std::numeric_limits<std::size_t>::max();
+  std::size_t max_output_ = std::numeric_limits<std::size_t>::max();
+  std::unique_ptr<guard> guard_;
+  connection_slot slot_;
+  bool input_full_ = false;  // read() stopped at max_input: consume() wakes the owner
+  std::uint32_t hangup_ = 0;  // hang-up events seen by read(events): read to the end
   bool eof_ = false;
   bool write_closing_ = false;  // close_write() called
   bool write_closed_ = false;   // shutdown(SHUT_WR) done

@@ -30,6 +30,7 @@ class registered_socket {
   ~registered_socket() { reset(); }
 
   int get() const noexcept { return fd_.get(); }
+  const fd_source& source() const noexcept { return source_; }
   explicit operator bool() const noexcept { return static_cast<bool>(fd_); }
   void reset() noexcept {
     source_.reset();

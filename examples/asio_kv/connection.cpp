@@ -1,5 +1,6 @@
 #include "connection.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <memory>
@@ -9,6 +10,7 @@
 #include "stakker/coro/query.hpp"
 #include "stakker/coro/sleep.hpp"
 #include "stakker/coro/spawn.hpp"
+#include "stakker/timers.hpp"
 
 namespace kv {
 
@@ -22,21 +24,43 @@ constexpr std::string_view bye_reply = "BYE\n";
 }  // namespace
 
 connection connection::init(stakker::cx<connection>& x, net::ip::tcp::socket socket,
-                            stakker::share<store> s, server_stats* stats) {
+                            stakker::share<store> s, server_limits limits,
+                            std::shared_ptr<stakker::loop::byte_budget> input,
+                            server_stats* stats) {
   ++stats->connections;
   // Replies are written whole, one per command: send each at once.
   stakker::asio::error_code ignored;  // a socket already reset by the peer fails later
   socket.set_option(net::ip::tcp::no_delay(true), ignored);
   x.call<&connection::start>();  // runs once the state is installed (the actor is Ready)
-  return connection(x.core(), std::move(socket), std::move(s), stats);
+  return connection(x.core(), std::move(socket), std::move(s), limits, std::move(input), stats);
 }
 
 void connection::start(stakker::cx<connection>& x) {
+  expect_within(limits_.idle_timeout);
+  watchdog_ = stakker::at<&connection::check>(
+      x, std::min(deadline_, stakker::saturating_add(core_->now(), limits_.io_timeout)));
   stakker::coro::spawn(x, serve(), stakker::ret_to<session_end, &connection::ended>(x));
+}
+
+void connection::check(stakker::cx<connection>& x) {
+  watchdog_ = {};
+  const stakker::instant now = core_->now();
+  if (now >= deadline_) {
+    timed_out_ = true;
+    stakker::asio::error_code ignored;
+    socket_.close(ignored);  // the pending operation completes with an error
+    return;
+  }
+  // Deadlines only move while the session runs: wake at the nearer of the deadline and
+  // one io_timeout from now (a deadline moved nearer is seen then).
+  watchdog_ = stakker::at<&connection::check>(
+      x, std::min(deadline_, stakker::saturating_add(now, limits_.io_timeout)));
 }
 
 void connection::ended(stakker::cx<connection>& x, std::optional<session_end> how) {
   if (!how) ++stats_->broken;
+  if (timed_out_) ++stats_->timed_out;
+  x.core().timer_del(watchdog_);
   x.stop();  // the socket closes as the state goes
 }
 
@@ -46,7 +70,9 @@ stakker::coro::task<session_end> connection::serve() {
   bool between = true;      // not inside a command: the stream may end here
   try {
     for (;;) {
+      expect_within(limits_.idle_timeout);
       const command c = parse_command(co_await in_.line(socket_));
+      expect_within(limits_.io_timeout);
       if (c.what == verb::blank) continue;
       between = false;
       if (c.what == verb::bad) {
@@ -67,6 +93,8 @@ stakker::coro::task<session_end> connection::serve() {
   } catch (const stakker::asio::system_error& e) {
     if (e.code() == net::error::not_found) {
       reason = "line too long";
+    } else if (e.code() == net::error::no_buffer_space) {
+      reason = "busy: too many values being received";
     } else if (e.code() == net::error::eof && between && in_.buffered() == 0) {
       end = session_end::closed;
     }
@@ -105,7 +133,7 @@ stakker::coro::task<void> connection::handle(verb what, std::string key, std::si
   value_ptr value;  // a GET's: stays alive (shared with the store) until the write has finished
   switch (what) {
     case verb::set: {
-      value_ptr v = co_await in_.value(socket_, length);
+      value_ptr v = co_await in_.value(socket_, length, input_.get());
       store_.rw(*core_)->set(std::move(key), std::move(v));
       line = ok_reply;
       break;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "server_stats.hpp"
 #include "stakker/asio/asio.hpp"
 #include "stakker/coro/task.hpp"
+#include "stakker/loop/byte_budget.hpp"
 #include "stakker/stakker.hpp"
 #include "store.hpp"
 
@@ -37,18 +39,32 @@ enum class session_end {
 class connection {
  public:
   static connection init(stakker::cx<connection>& x, net::ip::tcp::socket socket,
-                         stakker::share<store> s, server_stats* stats);
+                         stakker::share<store> s, server_limits limits,
+                         std::shared_ptr<stakker::loop::byte_budget> input, server_stats* stats);
 
   // The session's answer (empty if the task threw something unexpected, which spawn
   // reports on stderr). Stops the actor.
   // (The session counts its own outcome in the stats before it closes its side, so a
   // client that has seen the end of the stream sees the stats up to date.)
   void ended(stakker::cx<connection>& x, std::optional<session_end> how);
+  // The watchdog's timer: closes the socket once the current deadline has passed (the
+  // pending read or write then fails and the session ends), or re-arms.
+  void check(stakker::cx<connection>& x);
 
  private:
   connection(stakker::core& c, net::ip::tcp::socket socket, stakker::share<store> s,
+             const server_limits& limits, std::shared_ptr<stakker::loop::byte_budget> input,
              server_stats* stats)
-      : core_(&c), socket_(std::move(socket)), store_(std::move(s)), stats_(stats) {}
+      : core_(&c),
+        socket_(std::move(socket)),
+        store_(std::move(s)),
+        limits_(limits),
+        input_(std::move(input)),
+        stats_(stats) {}
+
+  // The session's next step must be done within `d` (one store: the watchdog timer
+  // re-arms itself lazily, at most every io_timeout).
+  void expect_within(stakker::duration d) { deadline_ = stakker::saturating_add(core_->now(), d); }
 
   // Queued by init: spawns the session once the state is in its final place.
   void start(stakker::cx<connection>& x);
@@ -60,7 +76,12 @@ class connection {
   net::ip::tcp::socket socket_;
   line_reader in_;
   stakker::share<store> store_;
+  server_limits limits_;
+  std::shared_ptr<stakker::loop::byte_budget> input_;  // value bytes in flight, all connections
   server_stats* stats_;
+  stakker::instant deadline_ = stakker::instant::max();
+  stakker::timer_key watchdog_;
+  bool timed_out_ = false;
 };
 
 }  // namespace kv

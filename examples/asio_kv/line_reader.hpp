@@ -9,6 +9,7 @@
 
 #include "stakker/asio/asio.hpp"
 #include "stakker/coro/task.hpp"
+#include "stakker/loop/byte_budget.hpp"
 
 namespace kv {
 
@@ -31,8 +32,12 @@ class line_reader {
   stakker::coro::task<std::string_view> line(net::ip::tcp::socket& s);
 
   // The next `n` bytes: first what is buffered, then the rest read straight into the
-  // string given back. Throws as line() does.
-  stakker::coro::task<std::shared_ptr<std::string>> value(net::ip::tcp::socket& s, std::size_t n);
+  // string given back, which grows as the bytes arrive (a length declared but never sent
+  // takes no memory). Each step of up to 64 KiB is charged to `budget` (if any) while the
+  // value is being received; a step that does not fit throws std::system_error
+  // (no_buffer_space). Otherwise throws as line() does.
+  stakker::coro::task<std::shared_ptr<std::string>> value(
+      net::ip::tcp::socket& s, std::size_t n, stakker::loop::byte_budget* budget = nullptr);
 
   // Reads and drops everything until the stream ends or fails.
   stakker::coro::task<void> skip_rest(net::ip::tcp::socket& s);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <utility>
 
 #include "stakker/coro/spawn.hpp"
@@ -10,15 +11,21 @@ namespace kv {
 
 using stakker::asio::use_task;
 
-server server::init(stakker::cx<server>& x, net::ip::tcp::endpoint at, server_stats* stats) {
+server server::init_limited(stakker::cx<server>& x, net::ip::tcp::endpoint at, server_limits limits,
+                            server_stats* stats) {
   // Opens, binds (SO_REUSEADDR) and listens; throws if it cannot, which fails the actor.
   net::ip::tcp::acceptor acceptor(stakker::asio::executor_of(x), at);
   x.call<&server::start>();  // runs once the state is installed
-  return server(x, std::move(acceptor), stats);
+  return server(x, std::move(acceptor), limits, stats);
 }
 
-server::server(stakker::cx<server>& x, net::ip::tcp::acceptor acceptor, server_stats* stats)
-    : acceptor_(std::move(acceptor)), store_(x, stats), stats_(stats) {}
+server::server(stakker::cx<server>& x, net::ip::tcp::acceptor acceptor, const server_limits& limits,
+               server_stats* stats)
+    : acceptor_(std::move(acceptor)),
+      store_(x, stats),
+      limits_(limits),
+      input_(std::make_shared<stakker::loop::byte_budget>(limits.total_input)),
+      stats_(stats) {}
 
 void server::start(stakker::cx<server>& x) {
   // The loop never ends by itself: if it throws something unexpected (reported on stderr),
@@ -27,8 +34,17 @@ void server::start(stakker::cx<server>& x) {
 }
 
 void server::accepted(stakker::cx<server>& x, net::ip::tcp::socket socket) {
+  if (connections_.size() >= limits_.max_connections) {
+    // Told why at once (a short line fits any socket buffer), then closed.
+    ++stats_->refused;
+    const std::string text = error_line("busy: too many connections");
+    stakker::asio::error_code ignored;
+    socket.write_some(net::buffer(text), ignored);
+    socket.shutdown(net::socket_base::shutdown_both, ignored);
+    return;
+  }
   connections_.make<&connection::init>(x, stakker::ret_nop<stakker::stop_cause>(),
-                                       std::move(socket), store_, stats_);
+                                       std::move(socket), store_, limits_, input_, stats_);
 }
 
 stakker::coro::task<void> server::accept_loop(net::ip::tcp::acceptor* acceptor,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "connection.hpp"
 #include "server_stats.hpp"
@@ -25,7 +26,11 @@ namespace kv {
 // the runtime's executor, so even plain completion handlers on them run on the runtime.
 class server {
  public:
-  static server init(stakker::cx<server>& x, net::ip::tcp::endpoint at, server_stats* stats);
+  static server init(stakker::cx<server>& x, net::ip::tcp::endpoint at, server_stats* stats) {
+    return init_limited(x, at, server_limits{}, stats);
+  }
+  static server init_limited(stakker::cx<server>& x, net::ip::tcp::endpoint at,
+                             server_limits limits, server_stats* stats);
 
   void accepted(stakker::cx<server>& x, net::ip::tcp::socket socket);
 
@@ -33,7 +38,8 @@ class server {
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
  private:
-  server(stakker::cx<server>& x, net::ip::tcp::acceptor acceptor, server_stats* stats);
+  server(stakker::cx<server>& x, net::ip::tcp::acceptor acceptor, const server_limits& limits,
+         server_stats* stats);
 
   void start(stakker::cx<server>& x);
   // The accept loop; ends only when destroyed (the actor stopped) or on a fatal error.
@@ -43,6 +49,8 @@ class server {
   net::ip::tcp::acceptor acceptor_;
   stakker::share<store> store_;
   stakker::actor_own_slab<connection> connections_;  // each removed when it stops
+  server_limits limits_;
+  std::shared_ptr<stakker::loop::byte_budget> input_;  // value bytes in flight
   server_stats* stats_;
 };
 

@@ -81,7 +81,8 @@ TEST(fd_notifier, a_notifier_does_nothing_once_its_source_is_reset_or_its_loop_i
   fd_notifier kept;
   {
     epoll_loop loop(rt);
-    fd_source src = loop.add(p.r, EPOLLIN, 5, fwd_do<std::uint32_t>([&](std::uint32_t) { ++calls; }));
+    fd_source src =
+        loop.add(p.r, EPOLLIN, 5, fwd_do<std::uint32_t>([&](std::uint32_t) { ++calls; }));
     fd_notifier n = src.notifier();
     EXPECT_TRUE(n.live());
     EXPECT_TRUE(n(EPOLLIN));
@@ -104,7 +105,8 @@ TEST(fd_notifier, a_notifier_does_nothing_once_its_source_is_reset_or_its_loop_i
   EXPECT_FALSE(fd_notifier()(EPOLLIN));
 }
 
-TEST(fd_notifier, readiness_posted_by_callbacks_before_one_throws_is_kept_after_the_rest_of_the_batch) {
+TEST(fd_notifier,
+     readiness_posted_by_callbacks_before_one_throws_is_kept_after_the_rest_of_the_batch) {
   runtime rt;
   epoll_loop loop(rt);
   pipe_fds a, b;

@@ -107,7 +107,8 @@ struct acceptor {
   }
 };
 
-TEST_F(tcp_listener_limits, accept_failing_for_lack_of_descriptors_is_retried_without_a_new_connection) {
+TEST_F(tcp_listener_limits,
+       accept_failing_for_lack_of_descriptors_is_retried_without_a_new_connection) {
   SKIP_WITHOUT_SPARE_DESCRIPTORS();
   stakker::loop::epoll_loop& lp = loop;
   acceptor acc;
@@ -122,7 +123,8 @@ TEST_F(tcp_listener_limits, accept_failing_for_lack_of_descriptors_is_retried_wi
   {
     // Room for one accepted socket only: the rest fail with EMFILE and stay queued.
     fd_limit limit(static_cast<rlim_t>(next_fd() + 1));
-    ASSERT_TRUE(turn_until(lp, [&] { return !acc.errors.empty(); }, 5s));
+    ASSERT_TRUE(turn_until(
+        lp, [&] { return !acc.errors.empty(); }, 5s));
     EXPECT_EQ(acc.conns.size(), 1u);
     EXPECT_EQ(acc.errors.front(), std::errc::too_many_files_open);
   }
@@ -144,7 +146,8 @@ TEST_F(tcp_listener_limits, the_retry_delay_doubles_from_retry_min_up_to_retry_m
   unique_fd c1 = connect_to(at);
   {
     fd_limit limit(static_cast<rlim_t>(next_fd()));  // no room at all
-    ASSERT_TRUE(turn_until(lp, [&] { return acc.errors.size() >= 6; }, 5s));
+    ASSERT_TRUE(turn_until(
+        lp, [&] { return acc.errors.size() >= 6; }, 5s));
   }
   // Gaps between calls: at least 10, 20, 40, 40, 40 ms (timers never fire early).
   const stakker::duration expected[] = {10ms, 20ms, 40ms, 40ms, 40ms};
@@ -176,7 +179,8 @@ TEST_F(tcp_listener_limits, at_max_connections_new_connections_wait_until_a_slot
   EXPECT_FALSE(acc.l.at_limit());
 }
 
-TEST_F(tcp_listener_limits, a_slot_may_outlive_its_listener_and_a_pending_retry_calls_nothing_once_it_is_closed) {
+TEST_F(tcp_listener_limits,
+       a_slot_may_outlive_its_listener_and_a_pending_retry_calls_nothing_once_it_is_closed) {
   SKIP_WITHOUT_SPARE_DESCRIPTORS();
   stakker::loop::epoll_loop& lp = loop;
   acceptor acc;
@@ -187,8 +191,10 @@ TEST_F(tcp_listener_limits, a_slot_may_outlive_its_listener_and_a_pending_retry_
   bool closed = false;
   acc.l = tcp_listener::bind(loop, socket_address::loopback_v4(0),
                              fwd_do<std::uint32_t>([&](std::uint32_t) {
-                               if (closed) ++calls_after_close;
-                               else acc.ready();
+                               if (closed)
+                                 ++calls_after_close;
+                               else
+                                 acc.ready();
                              }),
                              o);
   const socket_address at = socket_address::loopback_v4(acc.l.local_address().port());
@@ -197,7 +203,8 @@ TEST_F(tcp_listener_limits, a_slot_may_outlive_its_listener_and_a_pending_retry_
   unique_fd c2 = connect_to(at);
   {
     fd_limit limit(static_cast<rlim_t>(next_fd()));
-    ASSERT_TRUE(turn_until(lp, [&] { return !acc.errors.empty(); }, 5s));
+    ASSERT_TRUE(turn_until(
+        lp, [&] { return !acc.errors.empty(); }, 5s));
   }
   closed = true;
   acc.l.close();  // a retry is pending

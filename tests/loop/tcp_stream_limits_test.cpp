@@ -78,7 +78,8 @@ struct rig {
 
 using tcp_stream_limits = stakker_test::loop_fixture;
 
-TEST_F(tcp_stream_limits, one_read_takes_at_most_max_read_per_call_and_the_rest_comes_in_the_next_turn) {
+TEST_F(tcp_stream_limits,
+       one_read_takes_at_most_max_read_per_call_and_the_rest_comes_in_the_next_turn) {
   stream_options o;
   o.max_read_per_call = 1000;
   rig r(loop, o);
@@ -119,7 +120,8 @@ TEST_F(tcp_stream_limits, reading_stops_at_max_input_and_consuming_calls_ready_t
   EXPECT_EQ(r.s.input().size(), 4096u);
 }
 
-TEST_F(tcp_stream_limits, a_hang_up_seen_before_a_limit_stopped_reading_still_ends_in_end_of_stream) {
+TEST_F(tcp_stream_limits,
+       a_hang_up_seen_before_a_limit_stopped_reading_still_ends_in_end_of_stream) {
   stream_options o;
   o.max_read_per_call = 1000;
   rig r(loop, o);
@@ -137,7 +139,8 @@ TEST_F(tcp_stream_limits, a_hang_up_seen_before_a_limit_stopped_reading_still_en
   EXPECT_EQ(r.s.input().size(), 3000u);
 }
 
-TEST_F(tcp_stream_limits, the_input_budget_caps_all_streams_together_and_giving_back_resumes_a_waiting_reader) {
+TEST_F(tcp_stream_limits,
+       the_input_budget_caps_all_streams_together_and_giving_back_resumes_a_waiting_reader) {
   auto budget = std::make_shared<byte_budget>(6000);
   stream_options o;
   o.input_budget = budget;
@@ -164,7 +167,8 @@ TEST_F(tcp_stream_limits, the_input_budget_caps_all_streams_together_and_giving_
   EXPECT_EQ(budget->used(), 0u);
 }
 
-TEST_F(tcp_stream_limits, a_write_past_max_output_fails_the_stream_with_no_buffer_space_and_frees_its_output) {
+TEST_F(tcp_stream_limits,
+       a_write_past_max_output_fails_the_stream_with_no_buffer_space_and_frees_its_output) {
   stream_options o;
   o.max_output = 10000;
   rig r(loop, o);
@@ -184,7 +188,8 @@ TEST_F(tcp_stream_limits, a_write_past_max_output_fails_the_stream_with_no_buffe
   EXPECT_EQ(r.ready_calls, calls + 1);
 }
 
-TEST_F(tcp_stream_limits, over_the_output_budget_a_stream_with_output_pending_fails_and_one_with_none_may_write) {
+TEST_F(tcp_stream_limits,
+       over_the_output_budget_a_stream_with_output_pending_fails_and_one_with_none_may_write) {
   auto budget = std::make_shared<byte_budget>(1000);
   stream_options o;
   o.output_budget = budget;
@@ -225,7 +230,8 @@ TEST_F(tcp_stream_limits, an_idle_stream_times_out_and_activity_postpones_it) {
   EXPECT_NE(r.last_events & EPOLLERR, 0u);  // the owner was called to look
 }
 
-TEST_F(tcp_stream_limits, input_left_unconsumed_past_the_read_timeout_fails_the_stream_though_bytes_trickle_in) {
+TEST_F(tcp_stream_limits,
+       input_left_unconsumed_past_the_read_timeout_fails_the_stream_though_bytes_trickle_in) {
   stream_options o;
   o.read_timeout = 80ms;
   o.idle_timeout = 1h;  // the trickle keeps it from being idle
@@ -256,7 +262,8 @@ TEST_F(tcp_stream_limits, consuming_all_input_in_time_keeps_the_read_timeout_fro
   }
 }
 
-TEST_F(tcp_stream_limits, output_still_unsent_when_the_closing_timeout_passes_after_close_write_fails_the_stream) {
+TEST_F(tcp_stream_limits,
+       output_still_unsent_when_the_closing_timeout_passes_after_close_write_fails_the_stream) {
   stream_options o;
   o.closing_timeout = 50ms;
   rig r(loop, o);

@@ -93,7 +93,8 @@ struct KvLimits : ::testing::Test {
   }
 };
 
-TEST_F(KvLimits, a_connection_beyond_max_connections_is_told_busy_and_closed_while_the_others_are_served) {
+TEST_F(KvLimits,
+       a_connection_beyond_max_connections_is_told_busy_and_closed_while_the_others_are_served) {
   kv::server_limits l;
   l.max_connections = 2;
   l.idle_timeout = 300ms;

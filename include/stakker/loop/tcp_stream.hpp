@@ -70,7 +70,9 @@ struct stream_timeouts;
 //
 // The loop calls `ready(events)` (at the source's priority, on the runtime thread) whenever
 // the socket becomes readable, writable, or fails. The owner then calls `read()`, which
-// reads until the socket would block, handles `input()` and `consume()`s what it used, and
+// reads until the socket would block or a limit is reached (stream_options: the stream
+// then calls `ready` again when reading can go on), handles `input()` and `consume()`s
+// what it used, and
 // calls `flush()` if it has output pending. Readiness is edge-triggered: a `ready` call that
 // is ignored is not repeated, so read in every `ready` call that may carry input (or keep a
 // note to read later). `write` only buffers; nothing is sent until `flush`.

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 
+#include <cstddef>
 #include <stdexcept>
 #include <utility>
 
@@ -14,7 +15,16 @@ void byte_budget::give(std::size_t n) {
   // Every waiter retries in the loop's next turn; those that find no room wait again.
   std::vector<fd_notifier> woken = std::move(waiting_);
   waiting_.clear();
-  for (const fd_notifier& w : woken) w(EPOLLIN);
+  for (std::size_t i = 0; i < woken.size(); ++i) {
+    try {
+      woken[i](EPOLLIN);
+    } catch (...) {
+      // Out of memory queueing readiness: the rest keep waiting for the next give().
+      woken.erase(woken.begin(), woken.begin() + static_cast<std::ptrdiff_t>(i));
+      waiting_ = std::move(woken);  // no allocation
+      return;
+    }
+  }
 }
 
 void byte_budget::wait(fd_notifier ready) {

@@ -126,7 +126,14 @@ bool tcp_stream::check_timeouts() noexcept {
 void tcp_stream::consumed(std::size_t n) {
   if (guard_ != nullptr) {
     if (guard_->input) guard_->input->give(n);
-    if (guard_->timeouts && in_.empty()) guard_->timeouts->input_since.reset();
+    // Progress: the read timeout starts again for what is left (a peer that pipelines
+    // rarely leaves the buffer empty), or stops when nothing is.
+    if (guard_->timeouts && n != 0) {
+      if (in_.empty())
+        guard_->timeouts->input_since.reset();
+      else if (guard_->timeouts->read > duration::zero())
+        guard_->timeouts->input_since = clock::now();
+    }
   }
   if (input_full_ && n != 0) {
     input_full_ = false;

@@ -262,6 +262,30 @@ TEST_F(tcp_stream_limits, consuming_all_input_in_time_keeps_the_read_timeout_fro
   }
 }
 
+TEST_F(
+    tcp_stream_limits,
+    a_peer_that_pipelines_so_input_is_never_empty_does_not_hit_the_read_timeout_while_messages_complete) {
+  stream_options o;
+  o.read_timeout = 50ms;
+  rig r(loop, o);
+  const auto start = clock::now();
+  // Every turn a message and a half arrive; each complete message is consumed, the half
+  // stays: the buffer is never empty, yet messages keep completing.
+  bool first = true;
+  while (clock::now() - start < 200ms) {
+    const std::string chunk = first ? std::string("abc\nde") : std::string("f\nde");
+    first = false;
+    ASSERT_EQ(::send(r.peer.get(), chunk.data(), chunk.size(), 0),
+              static_cast<ssize_t>(chunk.size()));
+    loop.turn(10ms);
+    const read_result res = r.s.read(EPOLLIN);
+    ASSERT_FALSE(res.error) << res.error.message();
+    const std::size_t nl = r.s.input().rfind('\n');
+    if (nl != std::string::npos) r.s.consume(nl + 1);
+    ASSERT_FALSE(r.s.input().empty());
+  }
+}
+
 TEST_F(tcp_stream_limits,
        output_still_unsent_when_the_closing_timeout_passes_after_close_write_fails_the_stream) {
   stream_options o;

@@ -27,12 +27,12 @@ class connection;
 // What the server allows its clients: the library's limits for its listener and streams.
 struct server_limits {
   std::size_t max_connections = 10'000;
-  std::size_t max_output = std::size_t{4} << 20;  // per client: one that lets more pile up
-                                                  // unread is cut off
-  std::size_t total_output = std::size_t{256} << 20;  // all clients; see stream_options
-  std::size_t total_input = std::size_t{64} << 20;    // all clients
-  duration idle_timeout = std::chrono::minutes(5);    // nothing sent or received
-  duration line_timeout = std::chrono::seconds(30);   // a line begun must end by then
+  std::size_t max_output = std::size_t{4} << 20;        // per client: one that lets more pile up
+                                                        // unread is cut off
+  std::size_t total_output = std::size_t{256} << 20;    // all clients; see stream_options
+  std::size_t total_input = std::size_t{64} << 20;      // all clients
+  duration idle_timeout = std::chrono::minutes(5);      // nothing sent or received
+  duration line_timeout = std::chrono::seconds(30);     // a line begun must end by then
   duration closing_timeout = std::chrono::seconds(10);  // to flush what is owed at the end
 
   // The streams' options, with the budgets shared by all connections.
@@ -55,9 +55,9 @@ struct server_limits {
 // What the server counts, read by main at the end (loop level, after the run).
 struct server_stats {
   std::uint64_t connections = 0;
-  std::uint64_t messages = 0;    // said in the room
-  std::uint64_t broadcasts = 0;  // batches sent to the members
-  std::uint64_t dropped = 0;     // connections ended by an error or a protocol violation
+  std::uint64_t messages = 0;       // said in the room
+  std::uint64_t broadcasts = 0;     // batches sent to the members
+  std::uint64_t dropped = 0;        // connections ended by an error or a protocol violation
   std::uint64_t accept_errors = 0;  // accept() failures (out of descriptors, say)
 };
 
@@ -127,6 +127,10 @@ class server {
   void closed(cx<server>& x, std::uint64_t id, std::optional<stop_cause> cause);
   // The port actually bound (for port 0).
   std::uint16_t port() const { return listener_.local_address().port(); }
+  // Connections alive (accepted, their actor not yet gone).
+  std::size_t connections() const { return listener_.connections(); }
+  // Every connection's options, with the budgets they share (the tests watch them).
+  const loop::stream_options& stream_options() const { return options_; }
 
  private:
   server(const server_limits& limits, server_stats* stats)
@@ -249,8 +253,8 @@ inline server server::init(cx<server>& x, loop::socket_address at, server_limits
   loop::epoll_loop& lp = *x.core().anymap_get<loop::epoll_loop*>();
   loop::listener_options lo;
   lo.max_connections = limits.max_connections;
-  s.listener_ = loop::tcp_listener::bind(
-      lp, at, fwd_to<std::uint32_t, &server::ready>(x.this_actor()), lo);
+  s.listener_ =
+      loop::tcp_listener::bind(lp, at, fwd_to<std::uint32_t, &server::ready>(x.this_actor()), lo);
   s.room_ = make_actor<&room::init>(x, ret_failthru(x), stats);
   return s;
 }

@@ -235,6 +235,19 @@ TEST_F(chat_server, an_idle_client_is_disconnected_after_the_idle_timeout) {
   EXPECT_EQ(connections(), 0u);
 }
 
+TEST_F(chat_server, a_client_cut_off_by_a_timeout_leaves_the_room) {
+  chat::server_limits limits = small_limits();
+  limits.idle_timeout = 300ms;
+  start(limits);
+  line_client idle(port_);
+  ASSERT_TRUE(all_greeted({&idle}));
+  EXPECT_EQ(stats_.members, 1u);
+  ASSERT_TRUE(drive_clients(
+      {&idle}, [&] { return idle.closed(); }, 4s));
+  settle();
+  EXPECT_EQ(stats_.members, 0u);
+}
+
 // Idle means nothing received and nothing sent: the room's messages keep a lurker.
 TEST_F(chat_server, a_client_that_only_receives_the_rooms_messages_is_not_idle) {
   chat::server_limits limits = small_limits();

@@ -3,7 +3,8 @@
 // (another thread). It passes if no good client loses a line or is cut off, and if the
 // process's resident set stays under a bound derived from the server's limits.
 //
-//   stakker_chat_soak [seconds [seed]]    (or STAKKER_SOAK_SECONDS, STAKKER_SOAK_SEED)
+//   stakker_chat_soak [seconds [seed [hostile]]]
+//   (or STAKKER_SOAK_SECONDS, STAKKER_SOAK_SEED, STAKKER_SOAK_HOSTILE: at most 48, the default)
 //
 // Default 120 s. The seed is printed; giving it back replays the clients' choices (the
 // timing of a run on real sockets is not replayable, only what each client decides).
@@ -28,7 +29,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 constexpr int good_count = 6;
-constexpr std::size_t hostile_max_alive = 48;
 
 // The limits the soak runs with: small enough that the RSS bound below means something.
 chat::server_limits soak_limits() {
@@ -73,11 +73,16 @@ double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 10
 int main(int argc, char** argv) {
   using namespace stakker;
   const std::uint64_t seconds = number_arg(argc, argv, 1, "STAKKER_SOAK_SECONDS", 120);
+  // Hostile connections alive at once (at most 48: the bound counts on it).
+  const std::size_t hostile_alive =
+      std::min<std::size_t>(48, number_arg(argc, argv, 3, "STAKKER_SOAK_HOSTILE", 48));
   const std::uint64_t seed =
       number_arg(argc, argv, 2, "STAKKER_SOAK_SEED", std::random_device{}() | 1u);
-  std::printf("chat soak: %llu s, seed %llu (replay: stakker_chat_soak %llu %llu)\n",
+  const std::string replay = "stakker_chat_soak " + std::to_string(seconds) + ' ' +
+                             std::to_string(seed) + ' ' + std::to_string(hostile_alive);
+  std::printf("chat soak: %llu s, seed %llu, %zu hostile clients at once (replay: %s)\n",
               static_cast<unsigned long long>(seconds), static_cast<unsigned long long>(seed),
-              static_cast<unsigned long long>(seconds), static_cast<unsigned long long>(seed));
+              hostile_alive, replay.c_str());
   std::fflush(stdout);
 
   runtime rt;
@@ -101,7 +106,7 @@ int main(int argc, char** argv) {
     --running;
   });
   std::thread hostile_thread([&] {
-    hostile = soak::hostile_clients({port, hostile_max_alive, 2, seed + 1, until}).run();
+    hostile = soak::hostile_clients({port, hostile_alive, 2, seed + 1, until}).run();
     --running;
   });
 
@@ -195,7 +200,6 @@ int main(int argc, char** argv) {
     std::printf("failure: the server stopped: %s\n", rt.shutdown_cause()->text().c_str());
     ok = false;
   }
-  std::printf("%s (replay: stakker_chat_soak %llu %llu)\n", ok ? "PASSED" : "FAILED",
-              static_cast<unsigned long long>(seconds), static_cast<unsigned long long>(seed));
+  std::printf("%s (replay: %s)\n", ok ? "PASSED" : "FAILED", replay.c_str());
   return ok ? 0 : 1;
 }

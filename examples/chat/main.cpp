@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
 
   chat::server_stats stats;
   const auto at = loop::socket_address::loopback_v4(static_cast<std::uint16_t>(opt->port));
-  auto srv = make_actor<&chat::server::init>(rt, ret_shutdown(rt), at, chat::server_limits{},
-                                             &stats);
+  auto srv =
+      make_actor<&chat::server::init>(rt, ret_shutdown(rt), at, chat::server_limits{}, &stats);
   rt.run(clock::now(), false);  // runs the init: the listener is bound after this
   if (rt.is_shutdown()) {
     std::fprintf(stderr, "stakker_demo: %s\n", rt.shutdown_cause()->text().c_str());

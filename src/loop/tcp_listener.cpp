@@ -92,7 +92,8 @@ accepted tcp_listener::accept() {
     break;
   }
   // The connections stay queued and raise no new edge: call `ready` again later.
-  st.backoff = st.backoff == duration::zero() ? st.retry_min : std::min(st.backoff * 2, st.retry_max);
+  st.backoff =
+      st.backoff == duration::zero() ? st.retry_min : std::min(st.backoff * 2, st.retry_max);
   if (!st.retry_armed) {
     st.retry_armed = true;
     // The timer holds the state, not the listener: a listener closed meanwhile gets

@@ -186,7 +186,7 @@ class tcp_stream {
   std::size_t max_output_ = std::numeric_limits<std::size_t>::max();
   std::unique_ptr<guard> guard_;
   connection_slot slot_;
-  bool input_full_ = false;  // read() stopped at max_input: consume() wakes the owner
+  bool input_full_ = false;   // read() stopped at max_input: consume() wakes the owner
   std::uint32_t hangup_ = 0;  // hang-up events seen by read(events): read to the end
   bool eof_ = false;
   bool write_closing_ = false;  // close_write() called

@@ -59,6 +59,7 @@ struct server_stats {
   std::uint64_t broadcasts = 0;     // batches sent to the members
   std::uint64_t dropped = 0;        // connections ended by an error or a protocol violation
   std::uint64_t accept_errors = 0;  // accept() failures (out of descriptors, say)
+  std::uint64_t members = 0;        // in the room now
 };
 
 // Holds the members and broadcasts what they say. Messages said during one run of the
@@ -70,8 +71,12 @@ class room {
 
   void join(cx<room>&, std::uint64_t id, actor<connection> member) {
     members_.emplace(id, std::move(member));
+    stats_->members = members_.size();
   }
-  void leave(cx<room>&, std::uint64_t id) { members_.erase(id); }
+  void leave(cx<room>&, std::uint64_t id) {
+    members_.erase(id);
+    stats_->members = members_.size();
+  }
 
   // `lines` holds complete "SAY <text>" lines from one member, already checked.
   void say(cx<room>& x, std::uint64_t id, const std::string& lines);
@@ -127,6 +132,10 @@ class server {
   void closed(cx<server>& x, std::uint64_t id, std::optional<stop_cause> cause);
   // The port actually bound (for port 0).
   std::uint16_t port() const { return listener_.local_address().port(); }
+  // Connections alive (accepted, their actor not yet gone).
+  std::size_t connections() const { return listener_.connections(); }
+  // Every connection's options, with the budgets they share (the tests watch them).
+  const loop::stream_options& stream_options() const { return options_; }
 
  private:
   server(const server_limits& limits, server_stats* stats)
@@ -278,6 +287,9 @@ inline void server::ready(cx<server>& x, std::uint32_t) {
 
 inline void server::closed(cx<server>&, std::uint64_t id, std::optional<stop_cause> cause) {
   if (cause && cause->has_error()) ++stats_->dropped;
+  // However it ended (an error or a timeout stops it without finish()), it leaves the room:
+  // otherwise every broadcast goes on calling it, and the room keeps it forever.
+  call<&room::leave>(room_, id);
   connections_.erase(id);
 }
 

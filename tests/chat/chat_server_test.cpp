@@ -330,45 +330,17 @@ TEST_F(chat_server, at_max_connections_further_clients_wait_and_are_served_once_
   EXPECT_EQ(second.lines()[1], third.from_prefix() + "in");
 }
 
-// Lowers the soft RLIMIT_NOFILE for the scope and fills every descriptor under it, so
-// that accept() fails with EMFILE; free() closes the filler.
-class descriptors_exhausted {
- public:
-  descriptors_exhausted() {
-    ::getrlimit(RLIMIT_NOFILE, &saved_);
-    const int lowest_free = ::dup(0);
-    ::close(lowest_free);
-    rlimit lower = saved_;
-    lower.rlim_cur = static_cast<rlim_t>(lowest_free) + 8;
-    ok_ = ::setrlimit(RLIMIT_NOFILE, &lower) == 0;
-    for (int fd; ok_ && (fd = ::dup(0)) >= 0;) filler_.emplace_back(fd);
-  }
-  ~descriptors_exhausted() {
-    free();
-    ::setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-  descriptors_exhausted(const descriptors_exhausted&) = delete;
-  descriptors_exhausted& operator=(const descriptors_exhausted&) = delete;
-
-  bool ok() const { return ok_ && !filler_.empty(); }
-  void free() { filler_.clear(); }
-
- private:
-  rlimit saved_{};
-  bool ok_ = false;
-  std::vector<stakker::loop::unique_fd> filler_;
-};
-
 TEST_F(chat_server, accept_failing_with_emfile_does_not_stall_the_server_once_descriptors_free) {
+  SKIP_WITHOUT_SPARE_DESCRIPTORS();
   start(small_limits());
   // Three clients wait in the backlog before the server turns.
   line_client a(port_), b(port_), c(port_);
-  descriptors_exhausted exhausted;
+  stakker_test::descriptor_shortage exhausted;
   ASSERT_TRUE(exhausted.ok());
   ASSERT_TRUE(drive([&] { return stats_.accept_errors >= 2; }, 5s));  // retried
   EXPECT_EQ(stats_.connections, 0u);
   // Descriptors free; no client connects: the listener's own retry must find the three.
-  exhausted.free();
+  exhausted.end();
   ASSERT_TRUE(all_greeted({&a, &b, &c}));
   EXPECT_EQ(stats_.connections, 3u);
 }

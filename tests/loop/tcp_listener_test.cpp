@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,36 +37,6 @@ unique_fd connect_to(const socket_address& at) {
   if (!s || ::connect(s.get(), at.native(), at.native_size()) != 0)
     throw std::system_error(errno, std::generic_category(), "connect");
   return s;
-}
-
-// Lowers the soft descriptor limit for the scope.
-struct fd_limit {
-  rlimit saved{};
-  explicit fd_limit(rlim_t soft) {
-    ::getrlimit(RLIMIT_NOFILE, &saved);
-    rlimit l = saved;
-    l.rlim_cur = soft;
-    if (::setrlimit(RLIMIT_NOFILE, &l) != 0) throw std::runtime_error("setrlimit");
-  }
-  fd_limit(const fd_limit&) = delete;
-  fd_limit& operator=(const fd_limit&) = delete;
-  ~fd_limit() { ::setrlimit(RLIMIT_NOFILE, &saved); }
-};
-
-// UBSan (in the ASan leg) checks calls on polymorphic objects by probing memory through a
-// pipe, which fails while descriptors are short: these tests run in the other legs.
-#if defined(__SANITIZE_ADDRESS__)
-#define SKIP_WITHOUT_SPARE_DESCRIPTORS() \
-  GTEST_SKIP() << "UBSan needs spare descriptors; run in the plain and clang legs"
-#else
-#define SKIP_WITHOUT_SPARE_DESCRIPTORS() (void)0
-#endif
-
-// The highest descriptor number open now, plus one.
-int next_fd() {
-  const int fd = ::dup(0);
-  ::close(fd);
-  return fd;
 }
 
 using tcp_listener_limits = stakker_test::loop_fixture;
@@ -122,7 +91,8 @@ TEST_F(tcp_listener_limits,
   for (int i = 0; i < 5; ++i) clients.push_back(connect_to(at));
   {
     // Room for one accepted socket only: the rest fail with EMFILE and stay queued.
-    fd_limit limit(static_cast<rlim_t>(next_fd() + 1));
+    stakker_test::descriptor_shortage limit(1);
+    ASSERT_TRUE(limit.ok());
     ASSERT_TRUE(turn_until(
         lp, [&] { return !acc.errors.empty(); }, 5s));
     EXPECT_EQ(acc.conns.size(), 1u);
@@ -145,7 +115,8 @@ TEST_F(tcp_listener_limits, the_retry_delay_doubles_from_retry_min_up_to_retry_m
   const socket_address at = socket_address::loopback_v4(acc.l.local_address().port());
   unique_fd c1 = connect_to(at);
   {
-    fd_limit limit(static_cast<rlim_t>(next_fd()));  // no room at all
+    stakker_test::descriptor_shortage limit;  // no room at all
+    ASSERT_TRUE(limit.ok());
     ASSERT_TRUE(turn_until(
         lp, [&] { return acc.errors.size() >= 6; }, 5s));
   }
@@ -202,7 +173,8 @@ TEST_F(tcp_listener_limits,
   ASSERT_TRUE(drive([&] { return acc.conns.size() == 1; }, 5s));
   unique_fd c2 = connect_to(at);
   {
-    fd_limit limit(static_cast<rlim_t>(next_fd()));
+    stakker_test::descriptor_shortage limit;
+    ASSERT_TRUE(limit.ok());
     ASSERT_TRUE(turn_until(
         lp, [&] { return !acc.errors.empty(); }, 5s));
   }

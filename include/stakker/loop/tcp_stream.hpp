@@ -56,7 +56,7 @@ struct stream_options {
   std::shared_ptr<byte_budget> input_budget;
   std::shared_ptr<byte_budget> output_budget;
   // Timeouts; zero turns one off. Measured with clock::now() on the runtime's timers.
-  duration idle_timeout{};     // no byte received and none sent for this long
+  duration idle_timeout{};  // no byte received and none sent for this long
   // Input left unconsumed (an incomplete message) this long; a consume() that makes
   // progress starts it again for what is left.
   duration read_timeout{};

@@ -1,0 +1,16 @@
+// The runtime's main queue (detail::flat_queue) under random pushes, runs, throwing and
+// re-entrant closures, destroy_all, rewind and trim decoded from the input, against the
+// deque model of tests/model/flat_queue_model.hpp.
+#include <cstddef>
+#include <cstdint>
+
+#include "fuzz/fuzz_check.hpp"
+#include "model/choices.hpp"
+#include "model/flat_queue_model.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  stakker::model::fuzz_input in(data, size);
+  stakker::model::flat_queue_driver<stakker::model::fuzz_input> d(in);
+  while (!in.exhausted()) stakker::fuzz::require_agreement(d.step());
+  return 0;
+}

@@ -28,7 +28,11 @@ class flat_queue_driver {
 
   // One random operation; empty if the queue still matches the model.
   std::string step() {
-    const std::int64_t op = c_.below(20);
+    // Now and then a build-up phase: runs take one closure at a time, so the queue grows
+    // over many chunks.
+    if (c_.below(2000) == 0) build_up_ = !build_up_;
+    std::int64_t op = c_.below(20);
+    if (build_up_ && ((op >= 13 && op < 17) || op == 19)) op = 10;
     std::string err;
     if (op < 10) {
       push(static_cast<int>(c_.below(64) == 0 ? c_.in(1, 3) : 0), c_.below(32) == 0);
@@ -52,6 +56,16 @@ class flat_queue_driver {
       model_.clear();
     }
     return err.empty() ? check() : err;
+  }
+
+  std::size_t queued() const noexcept { return model_.size(); }
+  std::size_t capacity_bytes() const noexcept { return queue_.capacity_bytes(); }
+
+  // Destroys what is still queued: then no closure may be left alive.
+  std::string finish() {
+    queue_.destroy_all();
+    model_.clear();
+    return check();
   }
 
   std::string check() const {
@@ -138,6 +152,7 @@ class flat_queue_driver {
   std::deque<entry> model_;
   std::vector<int> ran_;
   int next_id_ = 0;
+  bool build_up_ = false;
 };
 
 }  // namespace stakker::model

@@ -16,11 +16,11 @@
 #include <utility>
 #include <vector>
 
+#include "model/choices.hpp"
+#include "model/timers_model.hpp"
 #include "stakker/runtime.hpp"
 #include "stakker/testing/counted.hpp"
 #include "stakker/timer_key.hpp"
-#include "model/choices.hpp"
-#include "model/timers_model.hpp"
 
 // A randomized model test of the timers: random operations on a runtime in virtual time,
 // checked against a simple reference model of the same semantics (tests/model/timers_model.hpp,
@@ -39,12 +39,12 @@ using stakker::max_timer_key;
 using stakker::min_timer_key;
 using stakker::runtime;
 using stakker::timer_key;
-using stakker::testing::counted;
-using stakker::testing::counts;
 using stakker::model::kind;
 using stakker::model::rng;
 using stakker::model::tick;
 using stakker::model::timers_model;
+using stakker::testing::counted;
+using stakker::testing::counts;
 using namespace stakker::model::ticks;
 
 // 1M operations in every build: about 1.5 s unoptimised, a few seconds under ASan+UBSan.

@@ -31,7 +31,8 @@ chat::scan_result checked_scan(std::string_view input) {
     at = nl + 1;
   }
   const std::size_t nl = input.find('\n', r.used);
-  const bool bad_line = nl != std::string_view::npos && !is_say_line(input.substr(r.used, nl - r.used));
+  const bool bad_line =
+      nl != std::string_view::npos && !is_say_line(input.substr(r.used, nl - r.used));
   const bool long_rest = nl == std::string_view::npos && input.size() - r.used >= chat::max_line;
   require(nl == std::string_view::npos || bad_line, "stopped before a valid complete line");
   require(!r.error.empty() == (bad_line || long_rest),
@@ -78,10 +79,9 @@ void check_take_number(std::string_view s) {
   std::string_view after = s.substr(digits);
   if (after.starts_with(' ')) after.remove_prefix(1);
   require(rest == after, "take_number did not remove exactly the number and one space");
-  std::string_view again_text;
   const std::string text = std::to_string(*got) + " x";
-  again_text = text;
-  require(chat::take_number(again_text) == got && again_text == "x",
+  std::string_view again = text;
+  require(chat::take_number(again) == got && again == "x",
           "take_number does not read back to_string of its value");
 }
 
@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(consumed == whole.used, "chunked reading consumed other bytes than one scan");
 
   check_take_number(input);
-  std::size_t space = input.find(' ');
+  const std::size_t space = input.find(' ');
   if (space != std::string_view::npos) check_take_number(input.substr(space + 1));
   return 0;
 }

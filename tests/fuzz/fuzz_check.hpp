@@ -11,8 +11,7 @@
 namespace stakker::fuzz {
 
 [[noreturn]] inline void fail(std::string_view what) {
-  std::fprintf(stderr, "fuzz property broken: %.*s\n", static_cast<int>(what.size()),
-               what.data());
+  std::fprintf(stderr, "fuzz property broken: %.*s\n", static_cast<int>(what.size()), what.data());
   std::abort();
 }
 

@@ -65,14 +65,22 @@ struct harness {
   tick expiry() {
     const tick now = m.now;
     switch (in.below(8)) {
-      case 0: return now - in.in(0, sec);
-      case 1: return now;
-      case 2: return now + in.in(1, 3);
-      case 3: return now + in.below(8) * ms;  // ties
-      case 4: return now + in.in(0, 100 * ms);
-      case 5: return now + in.in(0, 3 * day);
-      case 6: return end_of_time(start);
-      default: return now + in.in(0, 20'000);
+      case 0:
+        return now - in.in(0, sec);
+      case 1:
+        return now;
+      case 2:
+        return now + in.in(1, 3);
+      case 3:
+        return now + in.below(8) * ms;  // ties
+      case 4:
+        return now + in.in(0, 100 * ms);
+      case 5:
+        return now + in.in(0, 3 * day);
+      case 6:
+        return end_of_time(start);
+      default:
+        return now + in.in(0, 20'000);
     }
   }
 
@@ -153,10 +161,17 @@ struct harness {
       default: {
         tick to = m.now;
         switch (in.below(4)) {
-          case 0: break;  // a run at the same time
-          case 1: to = m.now - in.in(1, sec); break;  // an earlier time: ignored
-          case 2: to = m.now + in.in(1, 30 * ms); break;
-          default: to = m.now + in.in(0, 4 * day); break;
+          case 0:
+            break;  // a run at the same time
+          case 1:
+            to = m.now - in.in(1, sec);
+            break;  // an earlier time: ignored
+          case 2:
+            to = m.now + in.in(1, 30 * ms);
+            break;
+          default:
+            to = m.now + in.in(0, 4 * day);
+            break;
         }
         if (std::string err = run_to(to); !err.empty()) return err;
         return consistent(true);

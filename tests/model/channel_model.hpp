@@ -116,7 +116,8 @@ class channel_driver {
   std::string send() {
     const int v = next_value_++;
     const long before = polls_;
-    const stakker::send_result got = producers_[pick()].try_send(std::make_unique<stakker::testing::counted>(counts_, v));
+    const stakker::send_result got =
+        producers_[pick()].try_send(std::make_unique<stakker::testing::counted>(counts_, v));
     stakker::send_result want = stakker::send_result::sent;
     if (closed_)
       want = stakker::send_result::closed;
@@ -205,7 +206,7 @@ class channel_driver {
   std::deque<int> batch_;  // taken by the receiver's waker, not delivered (after a throw)
   std::size_t capacity_ = 0;
   bool closed_ = true;
-  bool woken_ = false;  // a wake is waiting to be collected (the bitmap is not empty)
+  bool woken_ = false;       // a wake is waiting to be collected (the bitmap is not empty)
   bool wakes_known_ = true;  // whether woken_ is known
   bool closed_in_run_ = false;
   long polls_ = 0, delivered_ = 0, throws_ = 0, refused_ = 0;

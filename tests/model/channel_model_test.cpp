@@ -26,15 +26,15 @@ namespace {
 
 using stakker::channel_overflow;
 using stakker::core;
+using stakker::send_result;
 using stakker::model::channel_driver;
 using stakker::model::rng;
-using stakker::send_result;
 
 constexpr long model_ops = 1'000'000;
 
 std::string seed_text(std::uint64_t seed) {
-  return "seed " + std::to_string(seed) + " (rerun with STAKKER_MODEL_SEED=" +
-         std::to_string(seed) + ")";
+  return "seed " + std::to_string(seed) +
+         " (rerun with STAKKER_MODEL_SEED=" + std::to_string(seed) + ")";
 }
 
 TEST(channel_model, random_sends_runs_throws_and_closes_deliver_what_was_accepted_in_order) {
@@ -56,9 +56,10 @@ TEST(channel_model, random_sends_runs_throws_and_closes_deliver_what_was_accepte
   EXPECT_GT(delivered, model_ops / 10);
   EXPECT_GT(throws, model_ops / 1000);
   EXPECT_GT(refused, model_ops / 100);
-  std::printf("channel model: %ld operations, %ld values delivered, %ld refused, %ld throws, "
-              "seed %llu\n",
-              model_ops, delivered, refused, throws, static_cast<unsigned long long>(seed));
+  std::printf(
+      "channel model: %ld operations, %ld values delivered, %ld refused, %ld throws, "
+      "seed %llu\n",
+      model_ops, delivered, refused, throws, static_cast<unsigned long long>(seed));
 }
 
 // A value: which producer sent it and its sequence number there.
@@ -83,14 +84,14 @@ void run_threads(std::uint64_t seed, int producers, int per_producer, std::size_
   rng r{seed};
   std::vector<std::vector<int>> got(static_cast<std::size_t>(producers));
   long received = 0;
-  auto [ch, guard] = stakker::make_channel<tagged>(
-      rt,
-      stakker::fwd_do<tagged>([&](tagged t) {
-        got[static_cast<std::size_t>(t.producer)].push_back(t.seq);
-        ++received;
-        if (r.below(500) == 0) throw std::runtime_error("receiver threw");
-      }),
-      capacity, overflow);
+  auto [ch, guard] =
+      stakker::make_channel<tagged>(rt, stakker::fwd_do<tagged>([&](tagged t) {
+                                      got[static_cast<std::size_t>(t.producer)].push_back(t.seq);
+                                      ++received;
+                                      if (r.below(500) == 0)
+                                        throw std::runtime_error("receiver threw");
+                                    }),
+                                    capacity, overflow);
   std::vector<std::vector<int>> accepted(static_cast<std::size_t>(producers));
   std::atomic<int> done{0};
   std::vector<std::thread> pool;

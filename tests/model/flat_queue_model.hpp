@@ -94,13 +94,20 @@ class flat_queue_driver {
     const int id = next_id_++;
     model_.push_back({id, spawn, throws});
     switch (c_.below(8)) {
-      case 0: return emplace<1, 8>(id, spawn, throws);
-      case 1: return emplace<40, 8>(id, spawn, throws);
-      case 2: return emplace<200, 8>(id, spawn, throws);
-      case 3: return emplace<1000, 8>(id, spawn, throws);   // inline, near max_inline
-      case 4: return emplace<1100, 8>(id, spawn, throws);   // boxed: too large
-      case 5: return emplace<8, 64>(id, spawn, throws);     // boxed: over-aligned
-      default: return emplace<16, 8>(id, spawn, throws);
+      case 0:
+        return emplace<1, 8>(id, spawn, throws);
+      case 1:
+        return emplace<40, 8>(id, spawn, throws);
+      case 2:
+        return emplace<200, 8>(id, spawn, throws);
+      case 3:
+        return emplace<1000, 8>(id, spawn, throws);  // inline, near max_inline
+      case 4:
+        return emplace<1100, 8>(id, spawn, throws);  // boxed: too large
+      case 5:
+        return emplace<8, 64>(id, spawn, throws);  // boxed: over-aligned
+      default:
+        return emplace<16, 8>(id, spawn, throws);
     }
   }
   template <std::size_t Pad, std::size_t Align>

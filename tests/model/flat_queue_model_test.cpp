@@ -38,8 +38,9 @@ TEST(flat_queue_model, random_pushes_and_runs_run_every_closure_once_in_fifo_ord
   ASSERT_EQ(d.finish(), "");
   // The queue spanned many chunks.
   EXPECT_GT(max_bytes, 4 * stakker::detail::flat_queue::chunk_bytes);
-  std::printf("flat_queue model: %ld operations, up to %zu closures queued in %zu bytes, seed %llu\n",
-              model_ops, max_queued, max_bytes, static_cast<unsigned long long>(seed));
+  std::printf(
+      "flat_queue model: %ld operations, up to %zu closures queued in %zu bytes, seed %llu\n",
+      model_ops, max_queued, max_bytes, static_cast<unsigned long long>(seed));
 }
 
 }  // namespace

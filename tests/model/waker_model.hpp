@@ -261,8 +261,8 @@ class waker_driver {
   std::deque<slot> slots_;  // never erased: an index names one waker for ever
   long polls_ = 0, calls_ = 0, throws_ = 0, runs_ = 0;
   std::set<std::size_t> pending_, deleted_due_;  // indices of wakers with the flag set
-  std::size_t held_ = 0;    // made, deleted call not seen: ids in use
-  std::size_t oldest_ = 0;  // no waker before it is alive
+  std::size_t held_ = 0;                         // made, deleted call not seen: ids in use
+  std::size_t oldest_ = 0;                       // no waker before it is alive
   long stale_allowance_ = 0;  // spurious calls stale refs may cause before a complete run
   // Whether the bitmap is known to be empty exactly when no waker is pending, so that the
   // poll waker's calls can be predicted. Not after a stale ref's wake, nor after a wake from a

@@ -25,7 +25,8 @@ class io_buffer_driver {
   // Sizes up to about 3 * 4096 bytes, so that compaction and growth both happen often.
   static constexpr std::int64_t max_chunk = 12'000;
 
-  explicit io_buffer_driver(Choices& c) : c_(c) {}
+  // Once the buffer holds more than `bound` bytes, additions turn into consumes.
+  explicit io_buffer_driver(Choices& c, std::size_t bound = 32 * 1024) : c_(c), bound_(bound) {}
 
   const buffer& buf() const noexcept { return buf_; }
   const std::string& expected() const noexcept { return model_; }
@@ -33,7 +34,7 @@ class io_buffer_driver {
   // One random operation; empty if the buffer still matches the model.
   std::string step() {
     std::int64_t op = c_.below(16);
-    if (model_.size() > 32 * 1024 && op < 8) op = 8 + op % 4;  // bounded: consume instead
+    if (model_.size() > bound_ && op < 8) op = 8 + op % 4;
     if (op < 4) {  // prepare, write part of the span, commit that much (a read from a socket)
       const auto min = static_cast<std::size_t>(pick_size());
       std::span<char> room = buf_.prepare(min);
@@ -132,6 +133,7 @@ class io_buffer_driver {
   }
 
   Choices& c_;
+  std::size_t bound_;
   buffer buf_;
   std::string model_;
   static constexpr std::size_t pattern_bytes = 1 << 16;

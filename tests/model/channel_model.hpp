@@ -48,7 +48,13 @@ class channel_driver {
   long delivered() const noexcept { return delivered_; }
   long throws() const noexcept { return throws_; }
   long refused() const noexcept { return refused_; }
-  const stakker::testing::counts& counts() const noexcept { return counts_; }
+
+  // Closes the channel: then no value may be left alive.
+  std::string finish() {
+    guard_.reset();
+    discard_all();
+    return check();
+  }
 
   // One random operation; empty if the channel still matches the model.
   std::string step() {

@@ -41,17 +41,13 @@ TEST(channel_model, random_sends_runs_throws_and_closes_deliver_what_was_accepte
   const std::uint64_t seed = stakker::model::model_seed(0x5eed'c4a2'2026'0003ull);
   SCOPED_TRACE(seed_text(seed));
   rng r{seed};
-  long delivered = 0, throws = 0, refused = 0;
-  {
-    channel_driver<rng> d(r);
-    for (long op = 0; op < model_ops; ++op) {
-      const std::string err = d.step();
-      ASSERT_EQ(err, "") << "op " << op;
-    }
-    delivered = d.delivered();
-    throws = d.throws();
-    refused = d.refused();
+  channel_driver<rng> d(r);
+  for (long op = 0; op < model_ops; ++op) {
+    const std::string err = d.step();
+    ASSERT_EQ(err, "") << "op " << op;
   }
+  ASSERT_EQ(d.finish(), "");
+  const long delivered = d.delivered(), throws = d.throws(), refused = d.refused();
   // The workload did what it is meant to exercise.
   EXPECT_GT(delivered, model_ops / 10);
   EXPECT_GT(throws, model_ops / 1000);

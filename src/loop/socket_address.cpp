@@ -65,8 +65,10 @@ socket_address socket_address::any_v4(std::uint16_t port) noexcept {
 
 socket_address socket_address::from_native(const sockaddr* a, socklen_t size) {
   socket_address r;
-  const bool ok = (a->sa_family == AF_INET && size >= sizeof(sockaddr_in)) ||
-                  (a->sa_family == AF_INET6 && size >= sizeof(sockaddr_in6));
+  // The size first: with fewer bytes than a family, there is no family to read.
+  const bool ok =
+      size >= sizeof(sa_family_t) && ((a->sa_family == AF_INET && size >= sizeof(sockaddr_in)) ||
+                                      (a->sa_family == AF_INET6 && size >= sizeof(sockaddr_in6)));
   if (!ok) throw std::invalid_argument("stakker::loop::socket_address: not an IPv4/IPv6 address");
   r.size_ = a->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
   std::memcpy(&r.storage_, a, r.size_);

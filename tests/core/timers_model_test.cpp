@@ -16,12 +16,15 @@
 #include <utility>
 #include <vector>
 
+#include "model/choices.hpp"
+#include "model/timers_model.hpp"
 #include "stakker/runtime.hpp"
 #include "stakker/testing/counted.hpp"
 #include "stakker/timer_key.hpp"
 
 // A randomized model test of the timers: random operations on a runtime in virtual time,
-// checked against a simple reference model of the same semantics, comparing the exact order
+// checked against a simple reference model of the same semantics (tests/model/timers_model.hpp,
+// shared with tests/fuzz/timers_fuzz), comparing the exact order
 // and run time of every firing, and every result (del/upd/active), the pending count, the
 // number of live closures and next_expiry after every operation.
 //
@@ -36,131 +39,20 @@ using stakker::max_timer_key;
 using stakker::min_timer_key;
 using stakker::runtime;
 using stakker::timer_key;
+using stakker::model::kind;
+using stakker::model::rng;
+using stakker::model::tick;
+using stakker::model::timers_model;
 using stakker::testing::counted;
 using stakker::testing::counts;
+using namespace stakker::model::ticks;
 
 // 1M operations in every build: about 1.5 s unoptimised, a few seconds under ASan+UBSan.
 constexpr long model_ops = 1'000'000;
 
 constexpr std::uint64_t default_seed = 0x5eed'7153'2024'0003ull;
 
-std::uint64_t model_seed() {
-  const char* s = std::getenv("STAKKER_MODEL_SEED");
-  if (s != nullptr && *s != '\0') return std::strtoull(s, nullptr, 0);
-  return default_seed;
-}
-
-// splitmix64: the same sequence with every standard library.
-struct rng {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) (n > 0; the modulo bias is irrelevant here).
-  std::int64_t below(std::int64_t n) {
-    return static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n));
-  }
-  // Uniform in [lo, hi].
-  std::int64_t in(std::int64_t lo, std::int64_t hi) { return lo + below(hi - lo + 1); }
-};
-
-// Model time: nanoseconds since the runtime's start.
-using tick = std::int64_t;
-constexpr tick ms = 1'000'000;
-constexpr tick sec = 1000 * ms;
-constexpr tick hour = 3600 * sec;
-constexpr tick day = 24 * hour;
-
-// ---- the reference model ----
-
-enum class kind { fixed, max, min };
-
-// Timers by id (ids are given in the order timers are added). Entries (time, seq, id) are
-// processed in order; a timer fires when an entry of it is reached and it is still pending:
-// - a deleted timer's entries are skipped;
-// - a max timer has one entry, first at its first expiry; reached with a later target, it is
-//   re-inserted at the target with its seq (it keeps its place among timers due then);
-// - a min timer updated earlier gets a new entry at the new time (a new seq); an entry not
-//   at its current target is skipped.
-// Expiries are clamped to at least now + 1 (a timer never fires in the run it was set in).
-struct model {
-  struct timer {
-    kind k;
-    tick target;
-    bool alive;
-  };
-  std::vector<timer> timers;
-  std::set<std::tuple<tick, std::uint64_t, int>> entries;
-  std::uint64_t seq = 0;
-  tick now = 0;
-  std::size_t live = 0;
-
-  tick clamp(tick t) const { return t < now + 1 ? now + 1 : t; }
-
-  int add(kind k, tick t) {
-    t = clamp(t);
-    int id = static_cast<int>(timers.size());
-    timers.push_back({k, t, true});
-    entries.emplace(t, seq++, id);
-    ++live;
-    return id;
-  }
-  bool active(int id) const { return id >= 0 && timers[static_cast<std::size_t>(id)].alive; }
-  bool del(int id) {
-    if (!active(id)) return false;
-    timers[static_cast<std::size_t>(id)].alive = false;
-    --live;
-    return true;
-  }
-  bool upd(int id, tick t) {
-    if (!active(id)) return false;
-    timer& tm = timers[static_cast<std::size_t>(id)];
-    t = clamp(t);
-    if (tm.k == kind::max) {
-      if (t > tm.target) tm.target = t;
-    } else if (tm.k == kind::min && t < tm.target) {
-      tm.target = t;
-      entries.emplace(t, seq++, id);
-    }
-    return true;
-  }
-  // Moves time to `to` (if later) and appends the ids that fire, in order.
-  void advance(tick to, std::vector<int>& fired) {
-    if (to <= now) return;
-    now = to;
-    while (!entries.empty() && std::get<0>(*entries.begin()) <= now) {
-      auto [when, s, id] = *entries.begin();
-      entries.erase(entries.begin());
-      timer& tm = timers[static_cast<std::size_t>(id)];
-      if (!tm.alive) continue;
-      if (tm.k == kind::max && tm.target > when) {
-        entries.emplace(tm.target, s, id);
-        continue;
-      }
-      if (tm.k == kind::min && tm.target != when) continue;
-      tm.alive = false;
-      --live;
-      fired.push_back(id);
-    }
-  }
-  // The earliest entry of any kind (a lower bound for next_expiry: the store may drop stale
-  // entries, never keep one the model does not have) and the earliest entry that can still
-  // fire or re-arm (an upper bound: next_expiry is never late).
-  std::optional<tick> earliest_entry() const {
-    if (entries.empty()) return std::nullopt;
-    return std::get<0>(*entries.begin());
-  }
-  std::optional<tick> earliest_live_entry() const {
-    for (const auto& [when, s, id] : entries) {
-      const timer& tm = timers[static_cast<std::size_t>(id)];
-      if (tm.alive && (tm.k != kind::min || tm.target == when)) return when;
-    }
-    return std::nullopt;
-  }
-};
+std::uint64_t model_seed() { return stakker::model::model_seed(default_seed); }
 
 // ---- the harness ----
 
@@ -215,7 +107,7 @@ struct harness {
   const instant start = instant(std::chrono::hours(1));
   std::optional<runtime> rt;
   rng r;
-  model m;
+  timers_model m;
   int next_id = 0;  // the implementation side's own count of timers added
   std::vector<std::pair<int, tick>> log;
   key_list<timer_key> fixed_keys;
@@ -346,7 +238,7 @@ TEST(timers_model, random_operations_match_the_reference_model) {
                " (rerun with STAKKER_MODEL_SEED=" + std::to_string(seed) + ")");
   harness h(seed);
   rng& r = h.r;
-  model& m = h.m;
+  timers_model& m = h.m;
   core& c = *h.rt;
 
   long fired_total = 0, max_moved = 0, min_moved = 0, stale_ops = 0;

@@ -2,8 +2,11 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/un.h>
+#include <unistd.h>
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -137,6 +140,19 @@ TEST(socket_address, from_native_copies_ipv4_and_ipv6_and_refuses_other_families
   // Too short for its family.
   EXPECT_THROW(socket_address::from_native(reinterpret_cast<const sockaddr*>(&in6), sizeof in),
                std::invalid_argument);
+}
+
+// Found by tests/fuzz/socket_address_fuzz: the family was read before the size was checked.
+TEST(socket_address, from_native_given_fewer_bytes_than_a_family_throws_without_reading_them) {
+  // The structure ends where an inaccessible page begins: reading the family would fault.
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* map = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  auto* bytes = static_cast<std::byte*>(map);
+  ASSERT_EQ(::mprotect(bytes + page, page, PROT_NONE), 0);
+  const auto* at_end = reinterpret_cast<const sockaddr*>(bytes + page);
+  EXPECT_THROW(socket_address::from_native(at_end, 0), std::invalid_argument);
+  ::munmap(map, 2 * page);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -11,6 +13,8 @@
 #include <stdexcept>
 #include <system_error>
 #include <utility>
+
+#include "stakker/loop/detail/epoll_wait.hpp"
 
 namespace stakker::loop {
 
@@ -20,6 +24,33 @@ constexpr std::uint64_t wake_tag = ~std::uint64_t{0};
 
 [[noreturn]] void throw_errno(const char* what) {
   throw std::system_error(errno, std::generic_category(), what);
+}
+
+// Set once this process sleeps in epoll_pwait instead of epoll_pwait2 (see
+// detail::uses_epoll_pwait). Atomic only because loops on several threads may read and set
+// it; relaxed, as it guards nothing but the choice of call: a plain load on x86 and ARM.
+std::atomic<bool> ms_waits{false};
+
+// Sleeps at most `d` (>= 0) in epoll, for up to `max` events; returns how many came (0 on
+// EINTR). The usual path costs one predictable branch over the bare epoll_pwait2. Throws
+// std::system_error for any other failure.
+int wait_for_events(int epfd, epoll_event* out, int max, duration d) {
+  if (!ms_waits.load(std::memory_order_relaxed)) [[likely]] {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    const timespec ts{static_cast<time_t>(ns / 1'000'000'000),
+                      static_cast<long>(ns % 1'000'000'000)};
+    const int got = ::epoll_pwait2(epfd, out, max, &ts, nullptr);
+    if (got >= 0) return got;
+    if (errno == EINTR) return 0;
+    if (errno != ENOSYS && errno != EPERM) throw_errno("epoll_pwait2");
+    // Not there (Linux < 5.11, valgrind 3.19) or not allowed (seccomp): from now on this
+    // process waits with millisecond timeouts, rounded up.
+    ms_waits.store(true, std::memory_order_relaxed);
+  }
+  const int got = ::epoll_pwait(epfd, out, max, detail::epoll_timeout_ms(d), nullptr);
+  if (got >= 0) return got;
+  if (errno == EINTR) return 0;
+  throw_errno("epoll_pwait");
 }
 
 // The eventfd other threads write to. Shared with the runtime's poll waker, so it stays
@@ -236,19 +267,13 @@ bool epoll_loop::turn(duration max_wait) {
   // A throw in the last turn may have left readiness, or wake-ups whose eventfd signal was
   // already read: then do not sleep.
   const bool io_pending = any_pending() || wake_unpolled_;
-  const duration wait =
-      rt_.next_wait_max(clock::now(), max_wait, io_pending || rt_.has_idle() || guest_ran);
+  // A negative max_wait is a poll, on either system call.
+  const duration wait = std::max(
+      duration::zero(),
+      rt_.next_wait_max(clock::now(), max_wait, io_pending || rt_.has_idle() || guest_ran));
   std::array<epoll_event, 64> events;
   auto collect = [&](duration d) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-    timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    int got =
-        ::epoll_pwait2(epfd_.get(), events.data(), static_cast<int>(events.size()), &ts, nullptr);
-    if (got < 0) {
-      if (errno != EINTR) throw_errno("epoll_pwait2");
-      got = 0;
-    }
-    return got;
+    return wait_for_events(epfd_.get(), events.data(), static_cast<int>(events.size()), d);
   };
   int n;
   bool guest_woke = false;
@@ -297,5 +322,13 @@ stop_cause epoll_loop::run() {
   while (!rt_.is_shutdown()) turn(std::chrono::seconds(60));
   return *rt_.shutdown_cause();
 }
+
+namespace detail {
+
+bool uses_epoll_pwait() noexcept { return ms_waits.load(std::memory_order_relaxed); }
+
+void force_epoll_pwait(bool on) noexcept { ms_waits.store(on, std::memory_order_relaxed); }
+
+}  // namespace detail
 
 }  // namespace stakker::loop

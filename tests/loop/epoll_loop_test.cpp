@@ -6,7 +6,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -17,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "stakker/loop/detail/epoll_wait.hpp"
+#include "stakker/loop/unique_fd.hpp"
 #include "stakker/sync/channel.hpp"
 #include "stakker/sync/waker.hpp"
 #include "stakker/testing/counted.hpp"
@@ -533,6 +537,129 @@ TEST(epoll_loop, a_callback_capture_whose_destructor_adds_sources_may_be_reset) 
   for (int fd : opened) ::close(fd);
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+// --- The epoll_pwait fallback (Linux < 5.11, seccomp, valgrind 3.19) ---
+
+using stakker::loop::detail::epoll_timeout_ms;
+
+// Makes every loop of the process wait in epoll_pwait while it lives.
+struct forced_epoll_pwait {
+  forced_epoll_pwait() { stakker::loop::detail::force_epoll_pwait(true); }
+  forced_epoll_pwait(const forced_epoll_pwait&) = delete;
+  forced_epoll_pwait& operator=(const forced_epoll_pwait&) = delete;
+  ~forced_epoll_pwait() { stakker::loop::detail::force_epoll_pwait(false); }
+};
+
+TEST(epoll_loop, the_fallbacks_millisecond_timeout_rounds_up_clamps_and_keeps_zero) {
+  static_assert(epoll_timeout_ms(0ns) == 0);
+  static_assert(epoll_timeout_ms(-5ms) == 0);  // never -1, which would sleep without end
+  static_assert(epoll_timeout_ms(1ns) == 1);
+  static_assert(epoll_timeout_ms(999us) == 1);
+  static_assert(epoll_timeout_ms(1ms) == 1);
+  static_assert(epoll_timeout_ms(1ms + 1ns) == 2);
+  static_assert(epoll_timeout_ms(1300us) == 2);
+  static_assert(epoll_timeout_ms(std::chrono::milliseconds(INT_MAX) - 1ns) == INT_MAX);
+  static_assert(epoll_timeout_ms(std::chrono::milliseconds(INT_MAX)) == INT_MAX);
+  static_assert(epoll_timeout_ms(std::chrono::hours(24 * 365)) == INT_MAX);
+  static_assert(epoll_timeout_ms(stakker::duration::max()) == INT_MAX);
+  EXPECT_EQ(epoll_timeout_ms(1300us), 2);
+}
+
+// Whether this system refuses epoll_pwait2 (as an old kernel, seccomp or valgrind 3.19 do).
+bool epoll_pwait2_refused() {
+  stakker::loop::unique_fd ep(::epoll_create1(EPOLL_CLOEXEC));
+  epoll_event ev{};
+  const timespec zero{0, 0};
+  return ::epoll_pwait2(ep.get(), &ev, 1, &zero, nullptr) < 0 &&
+         (errno == ENOSYS || errno == EPERM);
+}
+
+TEST(epoll_loop, once_the_forced_fallback_is_undone_turns_use_epoll_pwait2_where_it_exists) {
+  runtime rt;
+  epoll_loop loop(rt);
+  {
+    forced_epoll_pwait forced;
+    EXPECT_TRUE(stakker::loop::detail::uses_epoll_pwait());
+    loop.turn(0ms);
+    EXPECT_TRUE(stakker::loop::detail::uses_epoll_pwait());
+  }
+  EXPECT_FALSE(stakker::loop::detail::uses_epoll_pwait());
+  loop.turn(0ms);  // tries epoll_pwait2 again: falls back again only where it is refused
+  loop.turn(0ms);
+  EXPECT_EQ(stakker::loop::detail::uses_epoll_pwait(), epoll_pwait2_refused());
+}
+
+// The timeout is rounded up, so the one sleep that ends a turn reaches the deadline: the
+// timer fires in that same turn, never before it is due. Rounded down (1 ms), the turn
+// would end before the deadline and a second turn would be needed.
+TEST(epoll_loop, with_the_fallback_a_timer_1_3_ms_ahead_fires_in_the_first_turn_never_early) {
+  forced_epoll_pwait forced;
+  runtime rt;
+  epoll_loop loop(rt);
+  for (int i = 0; i < 200; ++i) {
+    rt.run(clock::now(), false);
+    const stakker::instant deadline = rt.now() + 1300us;
+    std::optional<stakker::instant> fired;
+    rt.after(1300us, [&fired](core& c) { fired = c.now(); });
+    loop.turn(1s);
+    ASSERT_TRUE(fired) << "iteration " << i << ": the wait ended before the deadline";
+    EXPECT_GE(*fired, deadline) << "iteration " << i;
+    EXPECT_GE(clock::now(), deadline) << "iteration " << i;
+  }
+  EXPECT_TRUE(stakker::loop::detail::uses_epoll_pwait());
+}
+
+// Rounded up, a zero wait would sleep 1 ms a turn (at least 500 ms here); as -1, forever.
+TEST(epoll_loop, with_the_fallback_waits_of_zero_do_not_sleep) {
+  forced_epoll_pwait forced;
+  runtime rt;
+  epoll_loop loop(rt);
+  int idle_runs = 0;
+  const auto start = clock::now();
+  for (int i = 0; i < 500; ++i) {
+    loop.turn(0ms);
+    rt.idle([&idle_runs](core&) { ++idle_runs; });
+    loop.turn(1s);  // an idle item pending: a zero-wait poll, which then runs it
+  }
+  EXPECT_LT(clock::now() - start, 500ms);
+  EXPECT_EQ(idle_runs, 500);
+}
+
+TEST(epoll_loop, with_the_fallback_a_loop_works_end_to_end) {
+  forced_epoll_pwait forced;
+  runtime rt;
+  epoll_loop loop(rt);
+  std::vector<std::string> log;
+  pipe_pair p;
+  fd_source src = loop.add(p.r, EPOLLIN, 0, fwd_do<std::uint32_t>([&](std::uint32_t) {
+                             char buf[16];
+                             while (::read(p.r, buf, sizeof buf) > 0) {
+                             }
+                             log.push_back("io");
+                           }));
+  stakker::waker w = rt.waker([&log](core& c, bool deleted) {
+    if (deleted) return;
+    log.push_back("wake");
+    c.after(20ms, [&log](core& c2) {
+      log.push_back("timer");
+      c2.shutdown(stop_cause::stopped());
+    });
+  });
+  p.put();
+  loop.turn(0ms);
+  EXPECT_EQ(log, (std::vector<std::string>{"io"}));
+  const auto start = clock::now();
+  std::thread t([&w] {
+    std::this_thread::sleep_for(50ms);
+    w.wake();
+  });
+  const stop_cause cause = loop.run();  // sleeps up to 60 s a turn unless woken
+  t.join();
+  EXPECT_EQ(cause.kind(), stop_kind::stopped);
+  EXPECT_EQ(log, (std::vector<std::string>{"io", "wake", "timer"}));
+  EXPECT_LT(clock::now() - start, 5s);
+  EXPECT_TRUE(stakker::loop::detail::uses_epoll_pwait());
 }
 
 }  // namespace

@@ -119,8 +119,11 @@ class fd_source {
 };
 
 // Owns the waiting and drives `rt` with real time (`clock::now()`) until the runtime is
-// asked to shut down. Each turn it sleeps in epoll_wait at most until the next timer (no
-// busy-waiting), with zero wait while idle items or lower-priority readiness are pending;
+// asked to shut down. Each turn it sleeps in epoll at most until the next timer (no
+// busy-waiting), with zero wait while idle items or lower-priority readiness are pending:
+// in epoll_pwait2 (nanosecond timeout, Linux >= 5.11), or, in a process where that call is
+// missing or refused, in epoll_pwait with the timeout rounded up to whole milliseconds
+// (never waking before the timer is due, up to 1 ms after; see detail/epoll_wait.hpp);
 // delivers file-descriptor readiness as `fwd` calls, highest priority level first (levels
 // 0–10; lower levels wait until a turn finds the higher ones quiet); then runs the runtime,
 // with its idle flag set only when a zero-wait poll found no activity at all. Cross-thread

@@ -47,15 +47,6 @@ using stakker::testing::counted;
 using stakker::testing::counts;
 using namespace stakker::model::ticks;
 
-// 1M operations in every build: about 1.5 s unoptimised, a few seconds under ASan+UBSan.
-// STAKKER_MODEL_OPS sets another count: the memcheck leg runs 200k (every phase once; 1M
-// takes over 2 minutes under valgrind).
-long model_op_count() {
-  const char* s = std::getenv("STAKKER_MODEL_OPS");
-  if (s != nullptr && *s != '\0') return std::strtol(s, nullptr, 0);
-  return 1'000'000;
-}
-
 constexpr std::uint64_t default_seed = 0x5eed'7153'2024'0003ull;
 
 std::uint64_t model_seed() { return stakker::model::model_seed(default_seed); }
@@ -246,7 +237,7 @@ TEST(timers_model, random_operations_match_the_reference_model) {
   rng& r = h.r;
   timers_model& m = h.m;
   core& c = *h.rt;
-  const long model_ops = model_op_count();
+  const long model_ops = stakker::model::model_ops();
 
   long fired_total = 0, max_moved = 0, min_moved = 0, stale_ops = 0;
   std::size_t max_live = 0;

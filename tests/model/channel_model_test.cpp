@@ -30,14 +30,13 @@ using stakker::send_result;
 using stakker::model::channel_driver;
 using stakker::model::rng;
 
-constexpr long model_ops = 1'000'000;
-
 std::string seed_text(std::uint64_t seed) {
   return "seed " + std::to_string(seed) +
          " (rerun with STAKKER_MODEL_SEED=" + std::to_string(seed) + ")";
 }
 
 TEST(channel_model, random_sends_runs_throws_and_closes_deliver_what_was_accepted_in_order) {
+  const long model_ops = stakker::model::model_ops();
   const std::uint64_t seed = stakker::model::model_seed(0x5eed'c4a2'2026'0003ull);
   SCOPED_TRACE(seed_text(seed));
   rng r{seed};

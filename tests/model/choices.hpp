@@ -16,6 +16,15 @@ inline std::uint64_t model_seed(std::uint64_t fallback) {
   return fallback;
 }
 
+// How many operations a model test runs: STAKKER_MODEL_OPS if set, else `fallback` (1M in
+// the tests: a second or two unoptimised, a few under ASan+UBSan). The memcheck leg sets
+// 200k: every phase still runs, where 1M would take minutes under valgrind.
+inline long model_ops(long fallback = 1'000'000) {
+  const char* s = std::getenv("STAKKER_MODEL_OPS");
+  if (s != nullptr && *s != '\0') return std::strtol(s, nullptr, 0);
+  return fallback;
+}
+
 // splitmix64: the same sequence with every standard library.
 struct rng {
   std::uint64_t state;

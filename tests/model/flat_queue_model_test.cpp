@@ -20,9 +20,8 @@ namespace {
 using stakker::model::flat_queue_driver;
 using stakker::model::rng;
 
-constexpr long model_ops = 1'000'000;
-
 TEST(flat_queue_model, random_pushes_and_runs_run_every_closure_once_in_fifo_order) {
+  const long model_ops = stakker::model::model_ops();
   const std::uint64_t seed = stakker::model::model_seed(0x5eed'f1a7'2026'0004ull);
   SCOPED_TRACE("seed " + std::to_string(seed) +
                " (rerun with STAKKER_MODEL_SEED=" + std::to_string(seed) + ")");

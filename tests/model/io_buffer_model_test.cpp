@@ -18,9 +18,8 @@ namespace {
 using stakker::model::io_buffer_driver;
 using stakker::model::rng;
 
-constexpr long model_ops = 1'000'000;
-
 TEST(io_buffer_model, random_prepare_commit_append_consume_and_release_match_a_string) {
+  const long model_ops = stakker::model::model_ops();
   const std::uint64_t seed = stakker::model::model_seed(0x5eed'10bf'2026'0001ull);
   SCOPED_TRACE("seed " + std::to_string(seed) +
                " (rerun with STAKKER_MODEL_SEED=" + std::to_string(seed) + ")");

@@ -19,9 +19,8 @@ namespace {
 using stakker::model::rng;
 using stakker::model::waker_driver;
 
-constexpr long model_ops = 1'000'000;
-
 TEST(waker_model, random_wakes_resets_and_runs_deliver_every_wake_once_and_nothing_else) {
+  const long model_ops = stakker::model::model_ops();
   const std::uint64_t seed = stakker::model::model_seed(0x5eed'3a4e'2026'0002ull);
   SCOPED_TRACE("seed " + std::to_string(seed) +
                " (rerun with STAKKER_MODEL_SEED=" + std::to_string(seed) + ")");

@@ -98,7 +98,8 @@ accepted tcp_listener::accept() {
     st.retry_armed = true;
     // The timer holds the state, not the listener: a listener closed meanwhile gets
     // nothing (its notifier is dead), and the state goes with the timer.
-    socket_.source().loop()->rt().after(st.backoff, [s = state_](core&) {
+    // From the clock, not the runtime's time (which may be a sleep old here).
+    socket_.source().loop()->rt().at(saturating_add(clock::now(), st.backoff), [s = state_](core&) {
       s->retry_armed = false;
       s->ready(EPOLLIN);
     });

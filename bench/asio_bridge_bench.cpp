@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The Asio bridge's completion overhead: what it costs to deliver an Asio operation's
 // completion into a ret, a fwd or a task, against a plain Asio handler and against Asio's
 // use_awaitable, in the same run. Issue target: ≤ 1.2× a plain handler, faster than

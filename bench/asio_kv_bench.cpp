@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The key-value example's server (examples/asio_kv: an acceptor actor, a store actor, one
 // actor and task per connection, on a runtime driven by stakker::asio::io_loop) against the
 // same protocol served with plain Asio coroutines (peers/asio_kv_plain_server.hpp: co_spawn,

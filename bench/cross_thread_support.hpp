@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The cross-thread delivery workloads (issue 4), shared by every queue measured: the stakker
 // channel (sync_bench.cpp), a mutex + condition variable queue and asio::post (peers/). Each
 // queue only supplies a consumer thread and a way to send; the producers, the messages, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The loopback echo workloads (issue 4), shared by every echo server measured: the embedded
 // epoll_loop with one actor per connection (loop_echo_bench.cpp) and plain Asio
 // (peers/asio_echo_bench.cpp). Each server only runs on its own thread and tells its port;

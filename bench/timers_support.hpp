@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Shared by the timer workloads (ours and Asio's): the delays, and phase timing.
 #pragma once
 

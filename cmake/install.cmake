@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -21,3 +22,7 @@ install(FILES
   ${PROJECT_BINARY_DIR}/stakker-config.cmake
   ${PROJECT_BINARY_DIR}/stakker-config-version.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/stakker)
+# The license (MIT OR Apache-2.0) goes with the package.
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/LICENSE-MIT
+  ${PROJECT_SOURCE_DIR}/LICENSE-APACHE
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stakker)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The README's tutorial, compiled and run by CTest so that it stays true.
 #include <cstdio>
 #include <optional>

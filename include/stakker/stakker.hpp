@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The core of stakker-cpp: runtime, actors, callbacks and shared state.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // async_spawn: outstanding work held from initiation to dispatch, stop and restart, and
 // cancellation through the handler's slot.
 #include "stakker/asio/async_spawn.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Shared by both consumer projects: the smallest program that uses the installed or
 // add_subdirectory'd library and its loop and coroutine targets. Exits 0 only if the
 // spawned task really ran on the loop and delivered its value.

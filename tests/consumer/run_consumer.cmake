@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Driven by CTest (see CMakeLists.txt next to this file); run as `cmake -D... -P run_consumer.cmake`.
 #
 #   MODE=install  BUILD_DIR PREFIX [CONFIG]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Timers for coroutines (ARCHITECTURE §4 "Timers"): sleep_for, sleep_until and with_timeout
 // in virtual time (contracts R3 and K3: never early, and a destroyed task's timer goes).
 #include "stakker/coro/sleep.hpp"

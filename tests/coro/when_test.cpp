@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Combinators (ARCHITECTURE §4 "Combinators"): when_all and when_any over tasks, inside the
 // awaiting task's chain (contracts K1–K4).
 #include "stakker/coro/when.hpp"

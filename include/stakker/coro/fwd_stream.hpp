@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // fwd_stream: a fwd feeding an awaitable reader (Fwd → Stream), with a `more` callback
 // for refills.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // query: call an actor's member that answers through a trailing ret<R>, and await R.
 #pragma once
 

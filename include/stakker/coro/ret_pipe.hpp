@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Push and pull pipes: a ret feeding an awaitable (Ret → Future, Future ⇄ Ret/Ret).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Drives a runtime in virtual time, deterministically, for tests.
 #pragma once
 

@@ -21,6 +21,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/stakker-config-version.cm
 install(FILES
   ${PROJECT_BINARY_DIR}/stakker-config.cmake
   ${PROJECT_BINARY_DIR}/stakker-config-version.cmake
+  ${PROJECT_SOURCE_DIR}/cmake/FindAsio.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/stakker)
 # The license (MIT OR Apache-2.0) goes with the package.
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/LICENSE-MIT

@@ -19,3 +19,4 @@
 #include "stakker/time.hpp"
 #include "stakker/timer_key.hpp"
 #include "stakker/timers.hpp"
+#include "stakker/version.hpp"

@@ -8,6 +8,9 @@
 #       Configures (from scratch) and builds the consumer project in SOURCE_DIR with the same
 #       compiler and flags as the main build, then runs its `consumer` program, which must
 #       exit 0.
+#   MODE=pkg_config  SOURCE BINARY_DIR PREFIX PACKAGES CXX_COMPILER [CXX_FLAGS]
+#                 [EXE_LINKER_FLAGS]
+#       Builds SOURCE with `pkg-config --cflags --libs PACKAGES` of the install in PREFIX.
 #   MODE=fail_configure  SOURCE_DIR BINARY_DIR EXPECT [ARGS]
 #       Configures SOURCE_DIR (with ARGS, a ;-list of -D options) and expects it to FAIL
 #       with output matching the regex EXPECT.
@@ -67,6 +70,31 @@ elseif(MODE STREQUAL "consume")
     run("${BINARY_DIR}/consumer_asio")
   endif()
   message(STATUS "consumer ran and exited 0")
+elseif(MODE STREQUAL "pkg_config")
+  # Compiles SOURCE with the flags pkg-config gives for PACKAGES of the install in PREFIX
+  # (and the main build's compiler and flags), then runs it.
+  find_program(pkg_config NAMES pkg-config pkgconf REQUIRED)
+  file(GLOB_RECURSE pc_files "${PREFIX}/*/stakker.pc")
+  if(NOT pc_files)
+    message(FATAL_ERROR "no stakker.pc was installed under ${PREFIX}")
+  endif()
+  list(GET pc_files 0 pc_file)
+  get_filename_component(pc_dir "${pc_file}" DIRECTORY)
+  set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+  execute_process(COMMAND "${pkg_config}" --cflags --libs ${PACKAGES} RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "pkg-config --cflags --libs ${PACKAGES} failed")
+  endif()
+  message(STATUS "pkg-config: ${flags}")
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
+  separate_arguments(link_flags UNIX_COMMAND "${EXE_LINKER_FLAGS}")
+  file(MAKE_DIRECTORY "${BINARY_DIR}")
+  run("${CXX_COMPILER}" ${cxx_flags} "${SOURCE}" -o "${BINARY_DIR}/consumer" ${flags}
+      ${link_flags})
+  run("${BINARY_DIR}/consumer")
+  message(STATUS "consumer built with pkg-config ran and exited 0")
 elseif(MODE STREQUAL "fail_configure" OR MODE STREQUAL "configure")
   set(args -S "${SOURCE_DIR}" -B "${BINARY_DIR}" --fresh -G "${GENERATOR}"
       "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" ${ARGS})

@@ -74,7 +74,8 @@ elseif(MODE STREQUAL "pkg_config")
   # Compiles SOURCE with the flags pkg-config gives for PACKAGES of the install in PREFIX
   # (and the main build's compiler and flags), then runs it.
   find_program(pkg_config NAMES pkg-config pkgconf REQUIRED)
-  file(GLOB_RECURSE pc_files "${PREFIX}/*/stakker.pc")
+  file(GLOB pc_files "${PREFIX}/lib/pkgconfig/stakker.pc" "${PREFIX}/lib/*/pkgconfig/stakker.pc"
+       "${PREFIX}/lib64/pkgconfig/stakker.pc")
   if(NOT pc_files)
     message(FATAL_ERROR "no stakker.pc was installed under ${PREFIX}")
   endif()

@@ -46,7 +46,8 @@ OUTSIDE = [
     (re.compile(r"ARCHITECTURE(?:\.md|\s*§)"), "the architecture notes outside the repository"),
     (re.compile(r"\barchitecture notes\b", re.I), "the architecture notes outside the repository"),
     (re.compile(r"\bbeside its issues\b", re.I), "the issue tracker"),
-    (re.compile(r"\breference notes\b", re.I), "the reference notes outside the repository"),
+    (re.compile(r"\breference notes\b|\bthe (?:project's )?notes\b", re.I),
+     "the reference notes outside the repository"),
     (re.compile(r"(?:\.\./|/work/)shared\b|/work/main\b"), "a path outside the repository"),
     (re.compile(r"\b(?:STYLE|style-anchors|stakker-reference|cpp-async-ecosystem|"
                 r"async-await-interfacing)\.md\b"), "a document outside the repository"),

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-// K3 (section 4, "Actor calls from async code"): query and query_result call a member that
+// K3 ("Push and pull", "Actor calls from async code"): query and query_result call a member that
 // answers through a trailing ret<R>, in drop mode and in result mode.
 #include "stakker/coro/query.hpp"
 

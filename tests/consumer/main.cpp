@@ -11,8 +11,8 @@
 #ifdef STAKKER_EXPECTED_VERSION
 static_assert(std::string_view(STAKKER_VERSION_STRING) == STAKKER_EXPECTED_VERSION,
               "stakker/version.hpp disagrees with the package's version");
-static_assert(STAKKER_VERSION_MAJOR * 10000 + STAKKER_VERSION_MINOR * 100 +
-                  STAKKER_VERSION_PATCH >= 100,
+static_assert(STAKKER_VERSION_MAJOR * 10000 + STAKKER_VERSION_MINOR * 100 + STAKKER_VERSION_PATCH >=
+                  100,
               "stakker is at least 0.1.0");
 #endif
 

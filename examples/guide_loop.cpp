@@ -36,8 +36,8 @@ void guard(runtime& rt) {
 void basics() {
   // [guide:loop]
   runtime rt;
-  loop::epoll_loop lp(rt);  // drives rt in real time; one loop per runtime
-  const instant start = clock::now();
+  loop::epoll_loop lp(rt);         // drives rt in real time; one loop per runtime
+  const instant start = rt.now();  // timers count from the runtime's time
   rt.after(20ms, [start](core& c) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.now() - start);
     std::printf("loop: timer after >= 20 ms: %d\n", ms >= 20ms);

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The Asio bridge's completion overhead: what it costs to deliver an Asio operation's
 // completion into a ret, a fwd or a task, against a plain Asio handler and against Asio's
-// use_awaitable, in the same run. Issue target: ≤ 1.2× a plain handler, faster than
+// use_awaitable, in the same run. Target: ≤ 1.2× a plain handler, faster than
 // use_awaitable.
 //
 // Three operations, each chained (every completion starts the next; `chain_length()`

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The key-value example's server (examples/asio_kv: an acceptor actor, a store actor, one
 // actor and task per connection, on a runtime driven by stakker::asio::io_loop) against the
 // same protocol served with plain Asio coroutines (peers/asio_kv_plain_server.hpp: co_spawn,
-// use_awaitable, a std::unordered_map), in the same run. Issue target: ours ≥ 1.0× the peer's
+// use_awaitable, a std::unordered_map), in the same run. Target: ours ≥ 1.0× the peer's
 // requests per second.
 //
 // Each server runs on a thread of its own, on an io_context with concurrency hint 1 (one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Runs every benchmark; `--smoke` runs each once at a tiny size.
 #include <benchmark/benchmark.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Shared helpers for the benchmarks: workload sizes and per-operation counters.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The foundation's workloads: self-call, ping-pong, ret round trip, actor lifecycle, and
 // memory per idle actor. The same workloads for the peers are in peers/.
 #include <benchmark/benchmark.h>

@@ -1,4 +1,5 @@
-// The coroutine bridge (issue 5): spawn + complete, round trips between actors and
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// The coroutine bridge: spawn + complete, round trips between actors and
 // coroutines (ret_pipe, query, a nested task), items through a fwd_stream, and when_all.
 // The Asio equivalents are in peers/asio_coro_bench.cpp under the same names
 // (BM_coro_spawn/stakker beside BM_coro_spawn/asio, ...). Each workload checks a sum.

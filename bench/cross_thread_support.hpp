@@ -1,4 +1,5 @@
-// The cross-thread delivery workloads (issue 4), shared by every queue measured: the stakker
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// The cross-thread delivery workloads, shared by every queue measured: the stakker
 // channel (sync_bench.cpp), a mutex + condition variable queue and asio::post (peers/). Each
 // queue only supplies a consumer thread and a way to send; the producers, the messages, the
 // checks and the timing below are the same code for all of them.

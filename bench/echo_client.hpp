@@ -1,4 +1,5 @@
-// The loopback echo workloads (issue 4), shared by every echo server measured: the embedded
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// The loopback echo workloads, shared by every echo server measured: the embedded
 // epoll_loop with one actor per connection (loop_echo_bench.cpp) and plain Asio
 // (peers/asio_echo_bench.cpp). Each server only runs on its own thread and tells its port;
 // the client below (connections, messages, checks, timing) is the same code for both.

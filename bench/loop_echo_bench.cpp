@@ -1,4 +1,5 @@
-// Loopback echo through the embedded loop (issue 4): a TCP echo server written as users
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// Loopback echo through the embedded loop: a TCP echo server written as users
 // will write it, on its own thread: a runtime driven by an epoll_loop, a listener actor
 // owning a tcp_listener, and one actor per connection owning a tcp_stream whose readiness
 // reaches the actor through fwd_to; on each readiness it reads, writes back all its input,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Savina-style workloads beyond the foundation's (core_bench.cpp): the counting actor, the
 // thread ring and fork-join. Each is written as a user of this library would write it and
 // checks a value at the end, as the peers' versions (peers/caf_bench.cpp,

@@ -1,4 +1,5 @@
-// Cross-thread delivery (issue 4): producer threads sending through a stakker channel<T> into
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// Cross-thread delivery: producer threads sending through a stakker channel<T> into
 // an actor on a runtime driven by the epoll_loop on a consumer thread. The workloads are in
 // cross_thread_support.hpp; the same ones run on a mutex + condition variable queue
 // (peers/mutex_queue_bench.cpp) and on asio::post (peers/asio_post_bench.cpp).

@@ -1,4 +1,5 @@
-// Timer workloads (issue 3, "Speed"): 1M timers scheduled and fired, 1M deleted, one max
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// Timer workloads: 1M timers scheduled and fired, 1M deleted, one max
 // timer pushed later 10M times, and a plain-closure form. The runtime is driven in virtual
 // time (the loop passes in whatever instant it likes), as Rust Stakker's figure was, so the
 // long workload ([1 ms, 10 s) delays) needs no waiting. The short workload ([1 µs, 10 ms)

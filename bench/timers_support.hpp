@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Shared by the timer workloads (ours and Asio's): the delays, and phase timing.
 #pragma once
 
@@ -14,7 +15,7 @@ namespace bench {
 
 inline constexpr std::uint64_t timer_seed = 0x5747'6b6b'6572'0003;
 
-// The workload: [1 ms, 10 s), run once at 11 s (virtual time only).
+// The workload the target is set for: [1 ms, 10 s), run once at 11 s (virtual time only).
 inline constexpr std::chrono::nanoseconds long_lo = std::chrono::milliseconds(1);
 inline constexpr std::chrono::nanoseconds long_hi = std::chrono::seconds(10);
 inline constexpr std::chrono::nanoseconds long_past = std::chrono::seconds(11);

@@ -1,11 +1,8 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(stakker_install_targets stakker stakker_loop stakker_coro stakker_testing)
-if(TARGET stakker_asio)
-  list(APPEND stakker_install_targets stakker_asio)
-endif()
-install(TARGETS ${stakker_install_targets} EXPORT stakker-targets
+install(TARGETS ${stakker_libraries} stakker_testing EXPORT stakker-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -20,4 +17,39 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/stakker-config-version.cm
 install(FILES
   ${PROJECT_BINARY_DIR}/stakker-config.cmake
   ${PROJECT_BINARY_DIR}/stakker-config-version.cmake
+  ${PROJECT_SOURCE_DIR}/cmake/FindAsio.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/stakker)
+# The license (MIT OR Apache-2.0) goes with the package.
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/LICENSE-MIT
+  ${PROJECT_SOURCE_DIR}/LICENSE-APACHE
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stakker)
+
+# pkg-config: one file per library (stakker, stakker-loop, stakker-coro, stakker-asio),
+# relocatable: paths are taken from the file's own place. Fields: name, description,
+# required packages, library, extra Cflags, extra Libs.
+set(stakker_pc_components "stakker|core runtime, actors and callbacks||stakker||-pthread")
+list(APPEND stakker_pc_components "stakker-loop|the embedded epoll loop, TCP and UDP|stakker|stakker_loop||")
+list(APPEND stakker_pc_components "stakker-coro|the coroutine bridge|stakker|stakker_coro||")
+if(TARGET stakker_asio)
+  set(stakker_pc_asio_cflags "")
+  if(STAKKER_ASIO_BOOST)
+    set(stakker_pc_asio_cflags "-DSTAKKER_ASIO_USE_BOOST=1")
+  endif()
+  list(APPEND stakker_pc_components
+    "stakker-asio|the Asio bridge|stakker-coro stakker-loop|stakker_asio|${stakker_pc_asio_cflags}|")
+endif()
+file(RELATIVE_PATH STAKKER_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" STAKKER_PC_TO_PREFIX "${STAKKER_PC_TO_PREFIX}")
+foreach(entry IN LISTS stakker_pc_components)
+  string(REPLACE "|" ";" fields "${entry}")
+  list(GET fields 0 STAKKER_PC_NAME)
+  list(GET fields 1 STAKKER_PC_WHAT)
+  list(GET fields 2 STAKKER_PC_REQUIRES)
+  list(GET fields 3 STAKKER_PC_LIB)
+  list(GET fields 4 STAKKER_PC_CFLAGS)
+  list(GET fields 5 STAKKER_PC_LIBS)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/stakker.pc.in
+    ${PROJECT_BINARY_DIR}/pkgconfig/${STAKKER_PC_NAME}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${STAKKER_PC_NAME}.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The memcheck tests (STAKKER_MEMCHECK, set by the debug preset; run by `ctest --preset
 # valgrind` and `tools/dev test valgrind`, and left out of `ctest --preset debug`): the unit
 # tests, one test per folder of tests/, the Asio bridge's tests and both demos, each under

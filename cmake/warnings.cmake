@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Our warning set, applied to our own targets only (never pushed onto consumers).
 function(stakker_warnings target)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")

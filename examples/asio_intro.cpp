@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The Asio bridge in one program (docs/asio.md walks through it): an io_context drives the
 // runtime; an actor waits on an Asio timer; a task talks over a socket pair; Asio's own
 // coroutines and the runtime's tasks await each other.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The coroutine bridge in one program (docs/coroutines.md walks through it). Virtual time:
 // the loop below passes the time in, so the output is the same on every run.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // What the two demos (examples/chat, examples/asio_kv) share: command-line options with
 // bounds, and latency percentiles.
 #pragma once

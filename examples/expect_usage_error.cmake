@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Runs PROGRAM with ARGS (a ;-list) and fails unless it exits with status 2 and says why.
 execute_process(COMMAND ${PROGRAM} ${ARGS} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
 if(NOT rc EQUAL 2)

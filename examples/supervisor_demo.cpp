@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A supervisor that restarts a failing worker, requests answered through `ret`, and a
 // `fwd` subscription, all in virtual time: the loop below passes the time in.
 //

@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The README's tutorial, compiled and run by CTest so that it stays true.
 #include <cstdio>
 #include <optional>
 
+#include "stakker/loop/epoll_loop.hpp"
 #include "stakker/stakker.hpp"
 using namespace stakker;
 
@@ -32,11 +34,12 @@ struct reader {
 };
 
 int main() {
-  runtime rt;  // one per thread; time is passed in by whoever drives it
+  runtime rt;               // one per thread; time is passed in by whoever drives it
+  loop::epoll_loop lp(rt);  // the embedded loop: real time, sleeps in epoll between turns
   auto c = make_actor<&counter::init>(rt, ret_shutdown(rt), 5);
   auto r = make_actor<&reader::init>(rt, ret_nop<stop_cause>(), c.ref());
-  call<&counter::add>(c, 10);                             // queued, never run inline
-  call(c, &counter::add, 100);                            // the same through a member pointer
-  while (!rt.is_shutdown()) rt.run(clock::now(), false);  // the counter stops, notify shuts down
-  std::printf("shutdown: %s\n", rt.shutdown_cause()->text().c_str());
+  call<&counter::add>(c, 10);         // queued, never run inline
+  call(c, &counter::add, 100);        // the same through a member pointer
+  const stop_cause cause = lp.run();  // turns until the counter stops and notify shuts down
+  std::printf("shutdown: %s\n", cause.text().c_str());
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Turns Google Benchmark JSON output into a markdown report with one SVG bar chart per group.
 
 Usage: tools/bench_report.py [options] RESULTS.json [MORE.json ...]

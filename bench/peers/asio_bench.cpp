@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: Asio's io_context (one thread), the queue most C++ programs already have.
 // Self-call and ping-pong as chains of asio::post; handlers allocate through Asio's
 // recycling allocator, as Asio's own docs recommend nothing more for this.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: Asio's C++20 coroutines (asio::awaitable, co_spawn) on a one-thread io_context, the
 // same workloads as coro_bench.cpp under the same names. Written as Asio's docs show:
 // co_spawn with a completion handler, asynchronous operations through async_initiate,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: the loopback echo server written with plain Asio, as Asio's own
 // async_tcp_echo_server example writes it: a session object per connection kept alive by
 // shared_from_this, async_read_some then async_write handlers chained on it, an acceptor

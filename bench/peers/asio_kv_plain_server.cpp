@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 #include "asio_kv_plain_server.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: the key-value example's protocol (examples/asio_kv/protocol.hpp) served with plain
 // Asio C++20 coroutines, written as Asio's own coroutine examples write a server: a listener
 // coroutine co_spawned on an io_context, accepting with use_awaitable and co_spawning one

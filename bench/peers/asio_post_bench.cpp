@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: asio::post from the producer threads onto an io_context that a consumer thread runs
 // (kept running between messages by a work guard), each message a handler. Handlers
 // allocate through Asio's recycling allocator as usual (its per-thread cache cannot recycle

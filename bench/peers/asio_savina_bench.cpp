@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: Asio's io_context (one thread) on three Savina-style workloads: request/response,
 // the counting actor, and the thread ring. Each "actor" is a plain object, each message a
 // handler queued with asio::post on the one io_context; handlers allocate through Asio's

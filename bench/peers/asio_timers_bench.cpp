@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: Asio's steady_timer queue on one io_context, on the short timer workload (1M timers,
 // [1 µs, 10 ms) delays, same generator and seed as ours; see ../timers_bench.cpp).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: CAF 0.17 (Debian's libcaf-dev), the C++ Actor Framework, on the same Savina-style
 // workloads as ours (../core_bench.cpp, ../savina_bench.cpp, ../timers_bench.cpp).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: the queue a C++ engineer writes by hand, a std::deque behind a std::mutex with a
 // std::condition_variable. A push locks, appends, unlocks, then notifies one waiter (every
 // push: the plain idiom, cheap when nobody waits). The consumer waits on the condition

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Peer: the same workloads written the way one would without a runtime like ours: a
 // std::deque of std::function closures and std::shared_ptr/std::weak_ptr actor handles.
 // It is the baseline measured in the same run (Rust Stakker cannot be built here).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // connection: one actor per client connection of the key-value server.
 #pragma once
 

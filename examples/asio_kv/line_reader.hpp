@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // line_reader: the input side of a protocol connection: '\n'-terminated lines and
 // length-prefixed values from a TCP socket, through one buffer.
 #pragma once

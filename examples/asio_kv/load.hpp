@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The key-value demo's load generator: client actors on a runtime and io_loop of their own,
 // meant to run on a thread of their own.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A key-value server on Asio, driven by a built-in load generator, all on loopback.
 //
 // The server (an acceptor actor owning the store, one actor per connection, each connection's

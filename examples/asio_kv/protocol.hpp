@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The key-value protocol, shared by the server, the load generator and the tests. Commands
 // and replies are lines ending in '\n'; values travel as a length-prefixed run of bytes
 // after their line, so they may hold anything ('\n' and NUL included).

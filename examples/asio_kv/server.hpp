@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // server: the key-value server's acceptor actor, which owns the store and the connections.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // What the key-value server counts. Written by its actors on the server's runtime thread;
 // read by the loop level (main, tests) between runs.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // store: the key-value map, shared by the server's connections on its runtime.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // drain: the end of a runtime driven by an io_loop, once its actors are dropped.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The chat demo's load generator: client actors on a runtime and epoll_loop of their own,
 // meant to run on a second thread. Each client says `messages` lines with at most
 // `window` of its own still unanswered, and times each from sending it to reading it back

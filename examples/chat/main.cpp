@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A chat server on the embedded epoll loop, driven by a built-in load generator.
 //
 // The server (a room actor, one actor per connection, an acceptor) runs on this thread's

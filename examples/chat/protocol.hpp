@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The chat demo's line protocol, shared by the server and the load generator.
 //
 //   server -> client   "HELLO <id>\n"          once, on connect

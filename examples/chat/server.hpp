@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The chat server: a room actor, one actor per connection, and an acceptor actor, all on
 // the runtime driven by the embedded epoll_loop.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Actor handles: actor<T> refers, actor_own<T> owns, actor_own_anon owns any type.
 #pragma once
 

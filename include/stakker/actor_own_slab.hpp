@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // actor_own_slab<A>: a set of owned children that removes each child when it stops.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Calling actors: call, call_prep, make_actor, and loop-level inspect.
 #pragma once
 

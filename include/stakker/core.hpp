@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The actor-facing side of a runtime: time, the three queues, shutdown and the anymap.
 #pragma once
 

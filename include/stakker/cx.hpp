@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // cx<A>: the context an actor's members receive: its core, itself, stop and fail.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Queue work onto a runtime from places without a core (destructors, shared objects).
 #pragma once
 

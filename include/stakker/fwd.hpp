@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // fwd<T>: multi-shot callbacks, and the ways to aim them at actors.
 #pragma once
 

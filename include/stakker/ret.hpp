@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // ret<T>: one-shot callbacks, and the ways to aim them at actors and runtimes.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The loop-facing side of a runtime: run the queues, tell the loop how long it may sleep.
 #pragma once
 

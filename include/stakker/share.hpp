@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // share<T>: state shared by the actors of one runtime, borrowed only through the core.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The core of stakker-cpp: runtime, actors, callbacks and shared state.
 #pragma once
 
@@ -18,3 +19,4 @@
 #include "stakker/time.hpp"
 #include "stakker/timer_key.hpp"
 #include "stakker/timers.hpp"
+#include "stakker/version.hpp"

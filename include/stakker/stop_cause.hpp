@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Why an actor (or a runtime) stopped: a value delivered once to whoever asked.
 #pragma once
 

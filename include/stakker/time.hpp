@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Time as the runtime sees it: the loop passes `instant`s in, actors read `core::now()`.
 #pragma once
 

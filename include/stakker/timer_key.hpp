@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Keys of the runtime's timers: fixed, max and min.
 #pragma once
 

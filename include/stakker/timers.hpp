@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Timers that call an actor's member: after, at, timer_max_add, timer_min_add.
 #pragma once
 

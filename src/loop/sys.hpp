@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Internal helpers for the loop's socket code: errno to exceptions and error codes.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Test helper: records what an actor's notify callback heard.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // C3: small closures live inline. This binary replaces the global operator new and delete
 // with counting versions; a test arms the counter around the work it measures, after a
 // warm-up that lets the queues and the actor pool reach their working size.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // async_spawn: outstanding work held from initiation to dispatch, stop and restart, and
 // cancellation through the handler's slot.
 #include "stakker/asio/async_spawn.hpp"
@@ -72,7 +73,7 @@ struct AsyncSpawn : asio_test::io_loop_test {
   }
 };
 
-// Regression (issue 13, item 20): nothing else keeps `ioc` busy while the task waits for
+// Regression: nothing else keeps `ioc` busy while the task waits for
 // another thread, so without outstanding work run() returned at once and the handler was
 // destroyed uncalled.
 TEST_F(
@@ -122,7 +123,7 @@ TEST_F(
   EXPECT_EQ(got.value, 9);
 }
 
-// Regression (issue 13, item 20): the cancellation slot was ignored.
+// Regression: the cancellation slot was ignored.
 TEST_F(AsyncSpawn,
        a_terminal_cancellation_drops_the_task_and_completes_once_with_operation_aborted) {
   auto [aw, r] = stakker::coro::ret_pipe<int>(rt);  // never answered before the cancel
@@ -183,7 +184,7 @@ TEST_F(AsyncSpawn, a_cancellation_after_the_task_ended_changes_nothing) {
   EXPECT_EQ(got.value, 5);
 }
 
-// Regression (issue 13, item 20): the losing side of `||` waited for the task to finish.
+// Regression: the losing side of `||` waited for the task to finish.
 TEST_F(AsyncSpawn, the_losing_side_of_awaitable_operators_or_is_dropped_at_once) {
   using namespace net::experimental::awaitable_operators;
   auto pipe = stakker::coro::ret_pipe<int>(rt);  // never answered

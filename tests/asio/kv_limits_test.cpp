@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The key-value example's server under its limits (kv::server_limits): connections beyond
 // max_connections, value memory taken as bytes arrive, idle and I/O timeouts.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The key-value example's server (examples/asio_kv) over loopback TCP: a bulk exchange byte
 // for byte, the protocol's replies and errors, stopping, and the example's load generator.
 #include <gtest/gtest.h>

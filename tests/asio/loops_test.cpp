@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The three ways of sharing loops: io_loop (the io_context drives the runtime), io_poller
 // (the embedded loop polls the io_context), and an io_context on its own thread.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // use_ret and use_fwd: values, errors, and cancellation when the owning actor stops.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """CTest bench_report: runs tools/bench_report.py on fixture.json and checks its output.
 
 Usage: check_report.py BENCH_REPORT_PY FIXTURE_JSON OUT_DIR

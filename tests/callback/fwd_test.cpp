@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // C2: fwd<T>, the multi-shot callback, and the ways to aim it at actors.
 #include "stakker/fwd.hpp"
 

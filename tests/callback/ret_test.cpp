@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // C1: ret<T>, the one-shot callback, and the ways to aim it at actors and runtimes.
 #include "stakker/ret.hpp"
 

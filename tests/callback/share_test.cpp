@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // C4: share<T> and share_weak<T>, state shared by the actors of one runtime.
 #include "stakker/share.hpp"
 

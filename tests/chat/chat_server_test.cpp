@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The chat demo's server under hostile clients: each limit of chat::server_limits (and the
 // protocol's max_line) cuts off the client that breaks it, and no other.
 #include "chat/server.hpp"

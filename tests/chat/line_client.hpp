@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A chat client for the server tests: a plain non-blocking loopback socket, pumped by the
 // test between turns of the server's loop (everything runs on the test's thread).
 #pragma once

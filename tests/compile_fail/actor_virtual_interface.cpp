@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: an actor<I> cannot refer to a state through a virtual base I (a virtual
 // base has no fixed offset, so the handle could not find it). Built with
 // STAKKER_COMPILE_FAIL_CONTROL, the same state derives from I non-virtually and must compile.

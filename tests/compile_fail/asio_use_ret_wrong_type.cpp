@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: a timer's wait completes with an error_code, so it cannot feed a ret<int>.
 // Built with STAKKER_COMPILE_FAIL_CONTROL, the same file uses a ret<error_code> and must
 // compile.

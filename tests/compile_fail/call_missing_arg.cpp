@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: the member's argument is missing (through the member-pointer form).
 // Built with STAKKER_COMPILE_FAIL_CONTROL, the same call passes it and must compile.
 #include <stakker/call.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: one argument too many for the member.
 // Built with STAKKER_COMPILE_FAIL_CONTROL, the same call passes one argument and must compile.
 #include <stakker/call.hpp>

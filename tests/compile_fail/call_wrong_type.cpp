@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: the argument's type does not match the member's parameter.
 // Built with STAKKER_COMPILE_FAIL_CONTROL, the same call passes an int and must compile.
 #include <stakker/call.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: an actor queues a call to itself with arguments its member cannot take.
 // Built with STAKKER_COMPILE_FAIL_CONTROL, the same call passes an int and must compile.
 #include <stakker/call.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: a ret is move-only (called at most once), so copying it is an error.
 // Built with STAKKER_COMPILE_FAIL_CONTROL, the same file moves instead and must compile.
 #include <stakker/ret.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: a ret cannot be copy-assigned either.
 // Built with STAKKER_COMPILE_FAIL_CONTROL, the same file move-assigns and must compile.
 #include <stakker/ret.hpp>

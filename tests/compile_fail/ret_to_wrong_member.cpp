@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Must not compile: a ret_to member must take std::optional<T> (a plain T is for ret_some_to).
 // Built with STAKKER_COMPILE_FAIL_CONTROL, the same ret uses ret_some_to and must compile.
 #include <stakker/call.hpp>

@@ -1,12 +1,21 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Driven by CTest (see CMakeLists.txt next to this file); run as `cmake -D... -P run_consumer.cmake`.
 #
 #   MODE=install  BUILD_DIR PREFIX [CONFIG]
 #       Installs the stakker build in BUILD_DIR into a fresh PREFIX.
 #   MODE=consume  SOURCE_DIR BINARY_DIR GENERATOR [MAKE_PROGRAM] CXX_COMPILER [CXX_FLAGS]
-#                 [EXE_LINKER_FLAGS] [BUILD_TYPE] [PREFIX] [STAKKER_SOURCE_DIR]
+#                 [EXE_LINKER_FLAGS] [BUILD_TYPE] [PREFIX] [STAKKER_SOURCE_DIR] [ARGS]
 #       Configures (from scratch) and builds the consumer project in SOURCE_DIR with the same
 #       compiler and flags as the main build, then runs its `consumer` program, which must
 #       exit 0.
+#   MODE=pkg_config  SOURCE BINARY_DIR PREFIX PACKAGES CXX_COMPILER [CXX_FLAGS]
+#                 [EXE_LINKER_FLAGS]
+#       Builds SOURCE with `pkg-config --cflags --libs PACKAGES` of the install in PREFIX.
+#   MODE=fail_configure  SOURCE_DIR BINARY_DIR EXPECT [ARGS]
+#       Configures SOURCE_DIR (with ARGS, a ;-list of -D options) and expects it to FAIL
+#       with output matching the regex EXPECT.
+#   MODE=configure  SOURCE_DIR BINARY_DIR EXPECT [ARGS]
+#       Configures SOURCE_DIR and expects it to succeed with output matching EXPECT.
 cmake_minimum_required(VERSION 3.25)
 
 function(run)
@@ -46,6 +55,7 @@ elseif(MODE STREQUAL "consume")
   if(STAKKER_SOURCE_DIR)
     list(APPEND args "-DSTAKKER_SOURCE_DIR=${STAKKER_SOURCE_DIR}")
   endif()
+  list(APPEND args ${ARGS})
   run("${CMAKE_COMMAND}" ${args})
 
   # The machine is shared: stay at two jobs unless told otherwise.
@@ -56,7 +66,61 @@ elseif(MODE STREQUAL "consume")
   run("${CMAKE_COMMAND}" --build "${BINARY_DIR}" --parallel ${jobs})
 
   run("${BINARY_DIR}/consumer")
+  if(EXISTS "${BINARY_DIR}/consumer_asio")
+    run("${BINARY_DIR}/consumer_asio")
+  endif()
   message(STATUS "consumer ran and exited 0")
+elseif(MODE STREQUAL "pkg_config")
+  # Compiles SOURCE with the flags pkg-config gives for PACKAGES of the install in PREFIX
+  # (and the main build's compiler and flags), then runs it.
+  find_program(pkg_config NAMES pkg-config pkgconf REQUIRED)
+  file(GLOB pc_files "${PREFIX}/lib/pkgconfig/stakker.pc" "${PREFIX}/lib/*/pkgconfig/stakker.pc"
+       "${PREFIX}/lib64/pkgconfig/stakker.pc")
+  if(NOT pc_files)
+    message(FATAL_ERROR "no stakker.pc was installed under ${PREFIX}")
+  endif()
+  list(GET pc_files 0 pc_file)
+  get_filename_component(pc_dir "${pc_file}" DIRECTORY)
+  set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+  execute_process(COMMAND "${pkg_config}" --cflags --libs ${PACKAGES} RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "pkg-config --cflags --libs ${PACKAGES} failed")
+  endif()
+  message(STATUS "pkg-config: ${flags}")
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
+  separate_arguments(link_flags UNIX_COMMAND "${EXE_LINKER_FLAGS}")
+  file(MAKE_DIRECTORY "${BINARY_DIR}")
+  run("${CXX_COMPILER}" ${cxx_flags} "${SOURCE}" -o "${BINARY_DIR}/consumer" ${flags}
+      ${link_flags})
+  run("${BINARY_DIR}/consumer")
+  message(STATUS "consumer built with pkg-config ran and exited 0")
+elseif(MODE STREQUAL "fail_configure" OR MODE STREQUAL "configure")
+  set(args -S "${SOURCE_DIR}" -B "${BINARY_DIR}" --fresh -G "${GENERATOR}"
+      "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" ${ARGS})
+  if(MAKE_PROGRAM)
+    list(APPEND args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+  endif()
+  if(PREFIX)
+    list(APPEND args "-DCMAKE_PREFIX_PATH=${PREFIX}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+         -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
+  endif()
+  string(JOIN " " shown ${args})
+  message(STATUS "running: cmake ${shown}")
+  execute_process(COMMAND "${CMAKE_COMMAND}" ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE out)
+  message("${out}")
+  if(MODE STREQUAL "fail_configure" AND rc EQUAL 0)
+    message(FATAL_ERROR "configuring succeeded; it should have failed")
+  elseif(MODE STREQUAL "configure" AND NOT rc EQUAL 0)
+    message(FATAL_ERROR "configuring failed (${rc})")
+  endif()
+  string(REGEX REPLACE "[ \t\r\n]+" " " flat "${out}")  # messages wrap lines
+  if(NOT flat MATCHES "${EXPECT}")
+    message(FATAL_ERROR "the output does not match '${EXPECT}'")
+  endif()
+  message(STATUS "configure output as expected")
 else()
   message(FATAL_ERROR "run_consumer.cmake: unknown MODE '${MODE}'")
 endif()

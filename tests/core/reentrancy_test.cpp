@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // User code run from the runtime's own storage (queued closures, timer closures, anymap
 // values, actor states, parked calls) may change that storage, throw, or destroy what owns
 // it; each test below is one such case and states what the runtime then does.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/runtime.hpp"
 
 #include <gtest/gtest.h>
@@ -64,8 +65,8 @@ TEST(runtime, run_repeats_main_then_lazy_until_both_are_empty) {
     c.lazy([&](core&) { order.push_back("L2"); });
   });
   rt.run(t0, false);
-  // The lazy items queued so far (L1, L2) run as a batch, then the main queue again (M2),
-  // then the lazy item queued during the first lazy batch (L3).
+  // The lazy items queued so far ("L1", "L2") run as a batch, then the main queue again
+  // ("M2"), then the lazy item queued during the first lazy batch ("L3").
   EXPECT_EQ(order, (std::vector<std::string>{"M1", "L1", "L2", "M2", "L3"}));
   EXPECT_TRUE(rt.next_wait(t0) == std::nullopt);
 }

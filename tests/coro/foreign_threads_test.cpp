@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // K5: foreign awaitables (anything not from this library) may complete on any thread; the
 // awaiting task still resumes on the runtime thread, through the cross-thread path. Also the
 // other shapes of the awaitable protocol: await_ready true, await_suspend returning bool or

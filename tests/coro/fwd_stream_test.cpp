@@ -1,4 +1,5 @@
-// Fwd → Stream (seed "Mapping between Fwd and Stream"; ARCHITECTURE §4): fwd_stream (drop
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// fwd → stream (docs/design.md, "Push and pull"): fwd_stream (drop
 // mode) and fwd_stream_result (result mode), with `more` for refills (contracts K2, K3).
 #include "stakker/coro/fwd_stream.hpp"
 

@@ -1,4 +1,5 @@
-// K3 (section 4, "Actor calls from async code"): query and query_result call a member that
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// K3 ("Push and pull", "Actor calls from async code"): query and query_result call a member that
 // answers through a trailing ret<R>, in drop mode and in result mode.
 #include "stakker/coro/query.hpp"
 
@@ -7,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -65,7 +67,27 @@ struct server {
   void fail(cx<server>&) { throw std::runtime_error("server failed"); }
   void fail_holding(cx<server>&, ret<int>) { throw std::runtime_error("server failed"); }
   void stop(cx<server>& x) { x.stop(); }
+  // No cx: accepted by call, and so by query (one rule: the last parameter is the ret).
+  void triple(int v, ret<int> r) { r(3 * v); }
+  void pong(ret<void> r) { r(); }
 };
+
+// The awaiter and reader types have public names (for code that stores them).
+static_assert(
+    std::is_same_v<decltype(stakker::coro::ret_pipe<int>(std::declval<stakker::core&>()).first),
+                   stakker::coro::pipe_awaiter<int>>);
+static_assert(std::is_same_v<
+              decltype(stakker::coro::ret_pipe_result<int>(std::declval<stakker::core&>()).first),
+              stakker::coro::pipe_result_awaiter<int>>);
+static_assert(std::is_same_v<decltype(stakker::coro::pull<int>(std::declval<stakker::core&>(),
+                                                               std::declval<ret<ret<int>>>())),
+                             stakker::coro::pull_awaiter<int>>);
+static_assert(std::is_same_v<decltype(stakker::coro::fwd_stream<int>(std::declval<stakker::core&>(),
+                                                                     std::declval<stakker::fwd<>>())
+                                          .first),
+                             stakker::coro::stream_reader<int>>);
+static_assert(std::is_same_v<decltype(query<&server::square>(std::declval<actor<server>&>(), 1)),
+                             stakker::coro::query_awaiter<server, &server::square, int>>);
 
 // What a task did around its query.
 struct trace {
@@ -116,6 +138,20 @@ TEST(coro_query, a_query_gives_the_members_answer) {
   EXPECT_TRUE(a.once_with_value());
   EXPECT_EQ(a.value, 81);
   EXPECT_TRUE(c.balanced());
+}
+
+TEST(coro_query, a_member_without_cx_is_queried_as_call_takes_it) {
+  fixture f;
+  answer<int> a;
+  spawn(f.rt, query(f.s, &server::triple, 14), a.to());
+  answer<int> b;
+  spawn(f.rt, query<&server::triple>(f.s, 5), b.to());
+  answer<void> c;
+  spawn(f.rt, query(f.s, &server::pong), c.to());
+  f.run();
+  EXPECT_EQ(a.value, 42);
+  EXPECT_EQ(b.value, 15);
+  EXPECT_TRUE(c.once_with_value());
 }
 
 TEST(coro_query, a_query_carries_its_arguments_and_destroys_them_once) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The per-thread frame recycler (docs/coroutines.md "Cost"): blocks are cached per thread,
 // and once the thread's cache is destroyed every block goes to operator new and delete.
 #include "stakker/coro/detail/recycler.hpp"

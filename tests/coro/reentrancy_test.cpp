@@ -1,4 +1,5 @@
-// User code run from the bridge's own storage (issue 13, "the class"): a spawn's completion
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// User code run from the bridge's own storage (docs/design.md): a spawn's completion
 // ret, a task resumed by a wake node, when_all/when_any children and losers, a generator's
 // reader, fwd_stream's `more`, a pull's request and spawn_stream's fwd. Each may modify that
 // storage, throw, stop its own owner or stop the runtime's other users; these tests pin down

@@ -1,4 +1,5 @@
-// K3 (section 4, "Push pipe: Ret → Future" and "Pull pipe: Future ⇄ Ret/Ret"): ret_pipe,
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// K3 ("Push and pull": "Push pipe" and "Pull pipe"): ret_pipe,
 // ret_pipe_result, pull and pull_result, in drop mode and in result mode.
 #include "stakker/coro/ret_pipe.hpp"
 

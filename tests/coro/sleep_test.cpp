@@ -1,4 +1,5 @@
-// Timers for coroutines (ARCHITECTURE §4 "Timers"): sleep_for, sleep_until and with_timeout
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// Timers for coroutines (docs/design.md, "Push and pull"): sleep_for, sleep_until and with_timeout
 // in virtual time (contracts R3 and K3: never early, and a destroyed task's timer goes).
 #include "stakker/coro/sleep.hpp"
 
@@ -436,7 +437,7 @@ TEST(with_timeout, a_task_destroyed_while_it_waits_destroys_both_sides_and_their
   EXPECT_EQ(answers, 1);
 }
 
-// --- with_timeout: a value and the timeout in the same run (issue 13, item 3) ---
+// --- with_timeout: a value and the timeout in the same run (a regression) ---
 //
 // In both tests a value's wake is queued after the timeout's timer closure but before the
 // awaiting task resumes: the timer registered first (same instant) delivers the value, then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // First checks of the bridge's main paths (the full contract tests live beside this file).
 #include <gtest/gtest.h>
 

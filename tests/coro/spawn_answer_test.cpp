@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The rule for exceptions from a spawn's answer: the ret's callback runs from the task's last
 // step, which cannot throw; its exception leaves the current run() like an exception from a
 // plain closure (never std::terminate), and the runtime goes on.

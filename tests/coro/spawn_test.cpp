@@ -1,4 +1,5 @@
-// K1, K3 (section 4, "Spawn: Future → Ret"): spawn and spawn_result deliver a task's outcome
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// K1, K3 ("Push and pull", "Spawn"): spawn and spawn_result deliver a task's outcome
 // to a ret; the first step is queued; exceptions are stored and rethrown at co_await.
 #include "stakker/coro/spawn.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // K2: a long run of immediately-ready awaits in one task cannot overflow the stack, even at
 // -O0 and under ASan, where g++ does not compile symmetric transfer as a tail call: the
 // bridge bounds the transfer depth and bounces through the runtime queue.

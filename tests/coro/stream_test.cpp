@@ -1,4 +1,5 @@
-// Stream → Fwd (seed "Mapping between Fwd and Stream"; ARCHITECTURE §4): async_generator,
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// Stream → fwd (docs/design.md, "Push and pull"): async_generator,
 // awaited directly with next() or forwarded to a fwd by spawn_stream (contracts K1–K4).
 #include "stakker/coro/async_generator.hpp"
 

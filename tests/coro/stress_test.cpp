@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Randomized stress of the coroutine bridge in virtual time: trees of when_all, when_any,
 // with_timeout, sequential awaits, ret_pipes, pulls, queries, generators and fwd_streams, with
 // actor kills, actor failures and runtime teardown at random points.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // K3, K4: a dropped task's frames die at their suspension points with every local destroyed
 // exactly once; whatever still holds a resume for them is disarmed; a task spawned by an
 // actor dies with it; destroying the runtime destroys every suspended task.

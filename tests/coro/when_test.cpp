@@ -1,4 +1,5 @@
-// Combinators (ARCHITECTURE §4 "Combinators"): when_all and when_any over tasks, inside the
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// Combinators (docs/design.md, "Push and pull"): when_all and when_any over tasks, inside the
 // awaiting task's chain (contracts K1–K4).
 #include "stakker/coro/when.hpp"
 
@@ -529,7 +530,7 @@ TEST(when_any, children_of_a_task_whose_actor_stops_are_all_destroyed) {
   EXPECT_TRUE(finished.empty());
 }
 
-// --- consuming a task (issue 13, item 6) ---
+// --- consuming a task (a regression) ---
 
 TEST(when_all, an_empty_finished_or_already_awaited_task_is_a_logic_error_and_nothing_runs) {
   runtime rt;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // channel<T> on the runtime thread under random sends (through copies of the producer side),
 // runs, receivers that throw or close it, closes and new channels, decoded from the input,
 // against the model of tests/model/channel_model.hpp (shared with the channel model test);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The chat server's input parsing (examples/chat/protocol.hpp) on arbitrary client bytes:
 // scan_input's result is checked line by line, and a server fed the same bytes in random
 // chunks (scanning, consuming what was used, stopping at an error) must end where one scan

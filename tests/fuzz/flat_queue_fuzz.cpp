@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The runtime's main queue (detail::flat_queue) under random pushes, runs, throwing and
 // re-entrant closures, destroy_all, rewind and trim decoded from the input, against the
 // deque model of tests/model/flat_queue_model.hpp (shared with the model test); then

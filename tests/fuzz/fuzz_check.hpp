@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Property checks in fuzz targets: a broken one prints what broke and aborts, which libFuzzer
 // reports as a crash (saving the input) and the replay driver as a failed test. Active in
 // every build type (not an assert).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The TCP read buffer (loop::detail::io_buffer) under random prepare/commit, append, consume,
 // clear, release and moves decoded from the input, against a std::string model
 // (tests/model/io_buffer_model.hpp, shared with the model test); after each operation the

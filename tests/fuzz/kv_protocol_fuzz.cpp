@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The key-value protocol (examples/asio_kv/protocol.{hpp,cpp}) on arbitrary lines: parsed
 // commands and replies keep their promises (keys valid, lengths within max_value), and every
 // line the protocol writes parses back to what made it. The input is one line to parse, then

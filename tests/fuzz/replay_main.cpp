@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The replay driver linked into each fuzz target when it is not built as a libFuzzer fuzzer:
 // feeds every file given (a folder: each regular file in it, in name order) to
 // LLVMFuzzerTestOneInput once. CTest runs it on the target's seed corpus, so every build

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Runs one libFuzzer target for a bounded time on a copy of its seed corpus, so that the
 # repository is never written: the seeds are copied into WORK/corpus (which keeps what earlier
 # runs found), crash inputs and the output to WORK/. Fails on any crash, leak, timeout or

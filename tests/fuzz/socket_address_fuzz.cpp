@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // socket_address on arbitrary text and arbitrary kernel-style structures: parse either gives
 // an IPv4/IPv6 address that prints (to_string) as text parsing back to the same address, or
 // throws std::invalid_argument; from_native, given exactly `size` bytes (so that ASan sees

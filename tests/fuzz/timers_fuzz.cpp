@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The timers (fixed, max and min, inline and boxed closures) under random adds, updates,
 // deletes, activity queries and runs decoded from the input, against the reference model
 // shared with the timers model test (tests/model/timers_model.hpp): every firing in the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The wakers' bitmap and handler table (sync/waker.hpp, src/waker.cpp) under random makes,
 // wakes, resets, runs, poll waker changes and handlers that throw, reset themselves or make
 // wakers, decoded from the input, against the model of tests/model/waker_model.hpp (shared

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // fd_source::post and fd_notifier: readiness delivered by the loop's next turn.
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Test helpers for the socket tests: a runtime driven by an epoll_loop with a deadline, and
 // reproducible per-stream byte patterns.
 #pragma once

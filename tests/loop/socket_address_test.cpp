@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/loop/socket_address.hpp"
 
 #include <arpa/inet.h>

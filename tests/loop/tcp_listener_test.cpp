@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // tcp_listener's resilience: retrying accept errors by itself, and max_connections.
 #include "stakker/loop/tcp_listener.hpp"
 

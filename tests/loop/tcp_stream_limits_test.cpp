@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // tcp_stream's limits (stream_options): per-call reads, input and output caps, shared
 // budgets, timeouts. The peer is the other end of a socketpair, driven by hand.
 #include <fcntl.h>

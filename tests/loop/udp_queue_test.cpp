@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/loop/udp_queue.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A model of channel<T> (sync/channel.hpp) on the runtime thread: two queues, the values
 // waiting in the channel and the rest of a batch a throwing receiver left, plus closed and
 // capacity. Random channels (unbounded, or bounded with `refuse`), sends through copies of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Where a model driver's random choices come from: a seeded PRNG (the gtest model tests) or
 // the bytes of a fuzz input (the libFuzzer targets). Both have the same interface, so one
 // driver, a template over its choices, serves both.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // How model drivers report: a step returns an empty string when the implementation agreed
 // with the model, else what differed. The gtest asserts it is empty; a fuzz target aborts.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A model of the runtime's main queue (detail::flat_queue): a std::deque of ids. Random
 // pushes of closures of many sizes (inline, spanning chunk ends, boxed, over-aligned), runs
 // (run_one, run_all, run_until a mark), closures that push more while they run or throw, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/detail/flat_queue.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A model of loop::detail::io_buffer: a std::string holding the same content. Random
 // prepare/commit, append, consume, clear, release and moves, after each of which the
 // buffer's data() must equal the string. Used by the model test (PRNG) and the fuzz target.

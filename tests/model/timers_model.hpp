@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The reference model of the timers (fixed, max and min timers), shared by the timers model
 // test (tests/core/timers_model_test.cpp) and the timers fuzz target: the same semantics as
 // core's timers, written for clarity (a std::set of entries), not speed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A model of the wakers (sync/waker.hpp, the bitmap in src/waker.cpp), single-threaded: a
 // flag per waker for "woken, call not seen yet" and "reset, deleted call not seen yet".
 // Random makes, wakes (through the waker or a waker_ref, also stale ones), resets, runs, poll

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The chat server's soak: the server runs for minutes on this thread's runtime and loop,
 // under good clients (one thread) and hostile ones started and stopped continuously
 // (another thread). It passes if no good client loses a line or is cut off, and if the

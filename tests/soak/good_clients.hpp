@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The soak's good clients: they say lines at a steady rate, read everything, and now and
 // then leave the room and join again (a new connection, a new id). Each checks that it
 // receives, in order and without a gap, every line said by every good client while both

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The soak's hostile clients, started and stopped continuously on one thread: never-reading
 // floods, slowloris trickles, oversized lines, random binary, connect-and-reset, half-close
 // then silence, and connection churn. They check nothing; they only load the server.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Plain-socket helpers for the chat soak's client threads (no runtime there: the clients
 // must not share the code they test), and the process's resident set size.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/sync/piped_thread.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The whole Asio bridge: the runtime's executor, the tokens, and both shared-loop drivers.
 #pragma once
 

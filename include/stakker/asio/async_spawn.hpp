@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // async_spawn: a stakker::coro task as an Asio asynchronous operation, so that Asio's own
 // coroutines (and any other completion token) can wait for it:
 //

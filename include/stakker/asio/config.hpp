@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Which Asio the bridge is built against: Debian's standalone Asio (`libasio-dev`, the
 // default) or Boost.Asio (CMake option STAKKER_ASIO_BOOST, which defines
 // STAKKER_ASIO_USE_BOOST). The bridge names Asio only as `stakker::asio::net`.

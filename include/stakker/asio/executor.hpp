@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // runtime_executor: an Asio standard executor whose work runs on a runtime's main queue,
 // and io_binding, which ties a runtime to the io_context its Asio operations live on.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // io_loop: an Asio io_context drives a runtime (the io_context is the outer loop).
 #pragma once
 

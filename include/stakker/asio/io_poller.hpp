@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // io_poller: the embedded loop polls an Asio io_context (the epoll_loop is the outer loop).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // shared_buffer: an Asio dynamic buffer that shares ownership of its storage, for composed
 // reads that a dropped task or a stopped actor may abandon.
 #pragma once

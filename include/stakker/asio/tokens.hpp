@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Completion tokens that deliver Asio operations' results into rets and fwds.
 //
 //   timer.async_wait(stakker::asio::use_ret(cx, ret_to<&A::on_timer>(cx)));

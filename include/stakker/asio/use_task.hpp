@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // use_task: awaiting Asio operations from stakker::coro tasks.
 //
 //   std::size_t n = co_await sock.async_read_some(net::buffer(buf), stakker::asio::use_task);

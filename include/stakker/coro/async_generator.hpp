@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // async_generator<T>: a coroutine that both co_yields and co_awaits; and spawn_stream,
 // which forwards one to a fwd (Stream → Fwd).
 #pragma once

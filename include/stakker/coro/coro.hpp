@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The coroutine bridge (target stakker::coro): actors and C++20 coroutines, both ways.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // fwd_stream: a fwd feeding an awaitable reader (Fwd → Stream), with a `more` callback
 // for refills.
 #pragma once
@@ -188,6 +189,13 @@ std::pair<stream_reader<T, Result>, fwd<std::optional<T>>> make_fwd_stream(core&
 
 }  // namespace detail
 
+// The reader a fwd_stream gives: `co_await reader.next()` (see detail::stream_reader) in
+// drop mode, and its result-mode twin.
+template <class T>
+using stream_reader = detail::stream_reader<T, false>;
+template <class T>
+using stream_result_reader = detail::stream_reader<T, true>;
+
 // `auto [reader, f] = fwd_stream<T>(core, more)`: values passed to `f` (a fwd, copy it
 // freely) are buffered until `co_await reader.next()` takes them; `f(std::nullopt)` ends
 // the stream. `more()` is called whenever the reader finds the buffer empty, so a producer
@@ -197,16 +205,15 @@ std::pair<stream_reader<T, Result>, fwd<std::optional<T>>> make_fwd_stream(core&
 // buffered. Destroying the reader makes `f` a no-op; a next() pending on it (the reader was
 // destroyed by `more` or by whatever else owns it) gives std::nullopt, resumed from the queue.
 template <class T>
-std::pair<detail::stream_reader<T, false>, fwd<std::optional<T>>> fwd_stream(core& c,
-                                                                             fwd<> more = {}) {
+std::pair<stream_reader<T>, fwd<std::optional<T>>> fwd_stream(core& c, fwd<> more = {}) {
   return detail::make_fwd_stream<T, false>(c, std::move(more));
 }
 
 // Result mode: `next()` gives std::optional<result<T>>: the values, then, if the last
 // fwd went before the end, one actor_fail, then std::nullopt.
 template <class T>
-std::pair<detail::stream_reader<T, true>, fwd<std::optional<T>>> fwd_stream_result(
-    core& c, fwd<> more = {}) {
+std::pair<stream_result_reader<T>, fwd<std::optional<T>>> fwd_stream_result(core& c,
+                                                                            fwd<> more = {}) {
   return detail::make_fwd_stream<T, true>(c, std::move(more));
 }
 

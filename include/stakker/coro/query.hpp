@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // query: call an actor's member that answers through a trailing ret<R>, and await R.
 #pragma once
 
@@ -17,20 +18,35 @@ struct is_ret : std::false_type {};
 template <class T>
 struct is_ret<stakker::ret<T>> : std::true_type {};
 
-// R of a member `void (A::*)(cx<A>&, P..., ret<R>)`.
-template <class M>
-struct query_traits;
-template <class A, class Cx, class... P>
-struct query_traits<void (A::*)(Cx, P...)> {
-  static_assert(sizeof...(P) >= 1, "stakker::coro::query: the member must end with a ret<R>");
-  using reply = std::remove_cvref_t<std::tuple_element_t<sizeof...(P) - 1, std::tuple<P...>>>;
-  static_assert(is_ret<reply>::value,
-                "stakker::coro::query: the member's last parameter must be a ret<R>");
-  using value = typename reply::value_type;
+// The last of a parameter list (void for none).
+template <class... P>
+struct last_param {
+  using type = void;
+};
+template <class P0, class... P>
+struct last_param<P0, P...> {
+  using type = std::tuple_element_t<sizeof...(P), std::tuple<P0, P...>>;
 };
 
-template <class A, class Cx, class... P>
-struct query_traits<void (A::*)(Cx, P...) noexcept> : query_traits<void (A::*)(Cx, P...)> {};
+// The one rule for a member that query calls: its last parameter is a ret<R>. Like any
+// actor member it may take `cx<A>&` first or not (`void (A::*)([cx<A>&,] P..., ret<R>)`).
+template <class M>
+struct query_traits {
+  static_assert(sizeof(M) == 0,
+                "stakker::coro::query: the member must be a void member function of the actor "
+                "whose last parameter is a ret<R>: void A::m([cx<A>&,] args..., ret<R>)");
+};
+template <class A, class... P>
+struct query_traits<void (A::*)(P...)> {
+  using reply = std::remove_cvref_t<typename last_param<P...>::type>;
+  static_assert(is_ret<reply>::value,
+                "stakker::coro::query: the member's last parameter must be a ret<R> (the "
+                "answer): void A::m([cx<A>&,] args..., ret<R>)");
+  using value =
+      typename std::conditional_t<is_ret<reply>::value, reply, stakker::ret<int>>::value_type;
+};
+template <class A, class... P>
+struct query_traits<void (A::*)(P...) noexcept> : query_traits<void (A::*)(P...)> {};
 
 // M: the member's type; Fn: M itself (a runtime member pointer) or constant_fn<&A::m>.
 template <class H, class M, bool Result, class Fn, class... Args>
@@ -72,6 +88,15 @@ class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Resul
 };
 
 }  // namespace detail
+
+// The awaiter a query gives (what `co_await` takes): `query_awaiter<A, &A::m>` for
+// `query<&A::m>(a, ...)`, awaited at once as a rule; named here for those who store one.
+template <class A, auto Member, class... Args>
+using query_awaiter = detail::query_awaiter<stakker::actor<A>, decltype(Member), false,
+                                            stakker::detail::constant_fn<Member>, Args...>;
+template <class A, auto Member, class... Args>
+using query_result_awaiter = detail::query_awaiter<stakker::actor<A>, decltype(Member), true,
+                                                   stakker::detail::constant_fn<Member>, Args...>;
 
 namespace detail {
 // The awaiter for actor handle H, member type M called through Fn (M or constant_fn<&A::m>).

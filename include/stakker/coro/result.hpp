@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // result<T>: a value, or the actor_fail that came instead (the bridge's "result mode").
 #pragma once
 

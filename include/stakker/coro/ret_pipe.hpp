@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Push and pull pipes: a ret feeding an awaitable (Ret → Future, Future ⇄ Ret/Ret).
 #pragma once
 
@@ -7,19 +8,26 @@
 
 namespace stakker::coro {
 
+// The awaiter types, for code that stores one (a member, a container) rather than
+// awaiting it at once: drop mode gives T, result mode result<T>.
+template <class T>
+using pipe_awaiter = detail::pipe_awaiter<T, false>;
+template <class T>
+using pipe_result_awaiter = detail::pipe_awaiter<T, true>;
+
 // `auto [aw, r] = ret_pipe<T>(core)`: `co_await aw` gives the value passed to `r`; value
 // and waiter may come in either order. Drop mode: if `r` is destroyed uncalled, the
 // awaiting task is destroyed at this await (its locals' destructors run, nothing after it
 // runs) and its spawn's ret answers "none". The wake-up is queued on `c`, never inline.
 template <class T>
-std::pair<detail::pipe_awaiter<T, false>, ret<T>> ret_pipe(core& c) {
+std::pair<pipe_awaiter<T>, ret<T>> ret_pipe(core& c) {
   auto* n = detail::recycled_new<detail::pipe_node<T>>(c, true);
   return {detail::pipe_awaiter<T, false>(n), detail::pipe_node<T>::make_ret(n)};
 }
 
 // Result mode: `co_await aw` gives result<T>: the value, or actor_fail if `r` was dropped.
 template <class T>
-std::pair<detail::pipe_awaiter<T, true>, ret<T>> ret_pipe_result(core& c) {
+std::pair<pipe_result_awaiter<T>, ret<T>> ret_pipe_result(core& c) {
   auto* n = detail::recycled_new<detail::pipe_node<T>>(c, false);
   return {detail::pipe_awaiter<T, true>(n), detail::pipe_node<T>::make_ret(n)};
 }
@@ -53,18 +61,24 @@ class pull_awaiter : public pipe_awaiter<T, Result> {
 
 }  // namespace detail
 
+// pull's awaiters (see pipe_awaiter).
+template <class T>
+using pull_awaiter = detail::pull_awaiter<T, false>;
+template <class T>
+using pull_result_awaiter = detail::pull_awaiter<T, true>;
+
 // A pull pipe: `co_await pull<T>(core, request)` sends `request` a fresh ret<T> only when
 // first awaited, and gives what that ret receives. Drop mode: if the request or the reply
 // ret is dropped, the awaiting task is dropped (see ret_pipe). An awaitable never awaited
 // drops `request` uncalled, so the requester hears "none".
 template <class T>
-detail::pull_awaiter<T, false> pull(core& c, ret<ret<T>> request) {
+pull_awaiter<T> pull(core& c, ret<ret<T>> request) {
   return {c, std::move(request)};
 }
 
 // Result mode: gives result<T>, actor_fail if the request or reply was dropped.
 template <class T>
-detail::pull_awaiter<T, true> pull_result(core& c, ret<ret<T>> request) {
+pull_result_awaiter<T> pull_result(core& c, ret<ret<T>> request) {
   return {c, std::move(request)};
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Timers for coroutines: sleep_for, sleep_until, with_timeout.
 #pragma once
 

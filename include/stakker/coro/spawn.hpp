@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // spawn: run a task (or any awaitable) on a runtime, its value going to a ret (Future → Ret).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // task<T>: the lazy coroutine type of the bridge.
 #pragma once
 

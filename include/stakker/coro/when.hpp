@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // when_all and when_any: run several tasks at once inside the awaiting task.
 #pragma once
 

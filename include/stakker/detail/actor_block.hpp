@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The heap block behind every actor: counts, state, notify callback and the state itself.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The closures that carry actor calls through the queue: ready calls and Prep (init) calls.
 #pragma once
 

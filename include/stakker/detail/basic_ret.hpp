@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The ret<T> handle itself; its actor-targeted constructors are in <stakker/ret.hpp>.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Size-class free lists for the runtime's small fixed-size blocks (actors, prep calls).
 #pragma once
 

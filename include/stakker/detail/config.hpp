@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // Internal configuration: debug checks and branch hints.
 #pragma once
 

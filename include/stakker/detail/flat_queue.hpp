@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A FIFO of type-erased one-shot closures stored inline in fixed-size chunks.
 #pragma once
 

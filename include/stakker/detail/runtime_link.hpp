@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The part of a runtime that outlives it while handles still point at it.
 #pragma once
 

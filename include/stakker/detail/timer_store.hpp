@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The runtime's timers: a radix heap of (time, sequence, slot) entries and a slot table that
 // holds each timer's closure, generation and kind.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // byte_budget: a cap on the bytes that many connections hold together.
 #pragma once
 

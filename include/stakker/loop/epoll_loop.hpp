@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // epoll_loop: the embedded Linux loop that drives a runtime in real time (contract L1).
 #pragma once
 

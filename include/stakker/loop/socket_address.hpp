@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // socket_address: an IPv4 or IPv6 address and port, as the kernel takes it.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // tcp_listener: a non-blocking listening TCP socket on the epoll_loop.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // tcp_stream: a buffered, non-blocking TCP connection on the epoll_loop.
 #pragma once
 

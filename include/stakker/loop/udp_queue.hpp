@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // udp_queue: a non-blocking UDP socket with an outgoing datagram queue, on the epoll_loop.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // unique_fd: sole ownership of a POSIX file descriptor.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // channel<T>: many producer threads feeding a fwd<T> on the runtime thread (contract X2).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // piped_thread<O, I>: a worker thread with a message pipe each way (contract X3).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // waker: wake a runtime's handler from any thread (contract X1).
 #pragma once
 

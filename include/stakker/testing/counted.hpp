@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // A counting type for lifetime tests: every instance constructed must be destroyed once.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The completion handler behind the bridge's tokens.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // owned_op: an Asio operation tied to an actor, for use_ret(cx, r) and use_fwd(cx, f).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The bridge's per-runtime bookkeeping: task roots, wake nodes, and resumption.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // foreign_awaiter: awaiting another library's awaitable from a task, which may complete it
 // on any thread; the task still resumes on the runtime thread (contract K5).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // pipe_node: a ret<T> feeding one awaiting frame (push pipes, pull pipes, queries).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // The promise shared by task and async_generator: where each frame hangs in its chain,
 // bounded symmetric transfer, and the await_transform that marshals foreign awaitables.
 #pragma once

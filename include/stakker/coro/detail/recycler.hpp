@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // recycler: the per-thread free lists behind coroutine frames and the bridge's small nodes.
 #pragma once
 

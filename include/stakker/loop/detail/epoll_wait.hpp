@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // epoll_wait: which system call epoll_loop sleeps in, and the fallback's millisecond timeout.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // io_buffer: the growable byte buffer behind tcp_stream's input and output.
 #pragma once
 

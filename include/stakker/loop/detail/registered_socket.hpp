@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // registered_socket: a socket and its epoll registration, released in the safe order.
 #pragma once
 

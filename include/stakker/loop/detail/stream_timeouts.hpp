@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // stream_timeouts: the deadlines of one tcp_stream, kept on one lazily armed runtime timer.
 #pragma once
 

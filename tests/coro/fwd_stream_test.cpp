@@ -221,6 +221,26 @@ TEST(fwd_stream, a_preloaded_stream_gives_every_value_then_nullopt_without_askin
   EXPECT_TRUE(k.balanced());
 }
 
+TEST(fwd_stream, as_generator_gives_the_streams_values_as_an_async_generator_and_asks_for_more) {
+  runtime rt;
+  producer_fwd sink;
+  int next_value = 0;
+  // One value per `more`, then the end: the generator pulls through the stream.
+  auto [rd, f] = fwd_stream<int>(rt, fwd_do<void>([&] {
+                                   if (next_value < 4)
+                                     sink(next_value++);
+                                   else
+                                     sink(std::nullopt);
+                                 }));
+  sink = f;
+  std::vector<std::optional<int>> got;
+  stakker::coro::spawn_stream(
+      rt, stakker::coro::as_generator(std::move(rd)),
+      fwd_do<std::optional<int>>([&](std::optional<int> v) { got.push_back(v); }));
+  run(rt);
+  EXPECT_EQ(got, (std::vector<std::optional<int>>{0, 1, 2, 3, std::nullopt}));
+}
+
 TEST(fwd_stream, refills_in_batches_of_16_from_a_producer_actor_each_time_the_buffer_empties) {
   runtime rt;
   reading r;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <utility>
 
+#include "stakker/coro/async_generator.hpp"
 #include "stakker/coro/detail/pipe_node.hpp"
 #include "stakker/fwd.hpp"
 
@@ -215,6 +216,14 @@ template <class T>
 std::pair<stream_result_reader<T>, fwd<std::optional<T>>> fwd_stream_result(core& c,
                                                                             fwd<> more = {}) {
   return detail::make_fwd_stream<T, true>(c, std::move(more));
+}
+
+// The stream as an async_generator<T> (drop mode), for code written against generators:
+// `co_await gen.next()`, or spawn_stream into a fwd. The reader moves into the generator's
+// frame; the generator ends where the stream does, and destroying it closes the reader.
+template <class T>
+async_generator<T> as_generator(stream_reader<T> reader) {
+  while (std::optional<T> v = co_await reader.next()) co_yield std::move(*v);
 }
 
 }  // namespace stakker::coro

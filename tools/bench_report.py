@@ -356,7 +356,7 @@ def tick_label(value, _pos=None):
     return f"{value:g}"
 
 
-def draw_axis(ax, rows):
+def draw_axis(ax, rows, index=0):
     """One axis of a chart: horizontal bars (median, whiskers min to max), one per
     implementation per workload, the workload's name in bold above its bars."""
     unit = rows[0]["unit"]
@@ -377,7 +377,7 @@ def draw_axis(ax, rows):
             bar = ax.barh(y, med, height=0.75, color=impl_colour(impl),
                           xerr=[[med - mn], [mx - med]],
                           error_kw={"ecolor": "#444444", "elinewidth": 0.8, "capsize": 2})
-            bar.patches[0].set_gid(f"bar-{impl_id(impl)}-{y}")
+            bar.patches[0].set_gid(f"bar-{impl_id(impl)}-{index}-{y}")
             ax.annotate(fmt(med), (max(mx, med), y), xytext=(4, 0), textcoords="offset points",
                         va="center", ha="left", fontsize=8)
             ticks.append(y)
@@ -424,8 +424,8 @@ def draw_chart(path, title, rows):
     fig, axes = plt.subplots(len(parts), 1, squeeze=False, layout="constrained",
                              figsize=(9.0, 0.24 * sum(heights) + 1.0 * len(parts) + 0.4),
                              gridspec_kw={"height_ratios": heights})
-    for ax, part in zip(axes[:, 0], parts):
-        draw_axis(ax, part)
+    for index, (ax, part) in enumerate(zip(axes[:, 0], parts)):
+        draw_axis(ax, part, index)
     names = []
     for row in rows:
         names += [impl for impl, _, _ in row["impls"] if impl not in names]

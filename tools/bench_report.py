@@ -7,11 +7,11 @@ Usage: tools/bench_report.py [options] RESULTS.json [MORE.json ...]
 The workloads, and which benchmark is ours and which are the peers', come from
 tools/bench_groups.json (see its _comment). Repetitions (--benchmark_repetitions=N with
 --benchmark_report_aggregates_only=false) give median, min and max; several JSON files are
-merged as more repetitions. Python 3 standard library only.
+merged as more repetitions. Python 3 with matplotlib (Debian: python3-matplotlib), which draws
+the charts (SVG, the Agg backend; the same input gives the same files).
 """
 
 import argparse
-import html
 import json
 import math
 import os
@@ -19,6 +19,20 @@ import re
 import statistics
 import subprocess
 import sys
+import zlib
+
+try:
+    import matplotlib
+except ImportError:
+    sys.exit("bench_report: matplotlib not found (Debian: apt-get install python3-matplotlib)")
+matplotlib.use("Agg")  # no display: files only
+import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
+from matplotlib import ticker  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+# The same JSON gives byte-identical charts: fixed ids (salted, not random) and no date.
+matplotlib.rcParams["svg.hashsalt"] = "stakker-bench-report"
+matplotlib.rcParams["font.size"] = 9
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIDE_SPREAD = 0.20  # (max - min) / median above this is flagged
@@ -38,7 +52,6 @@ TIME_UNITS_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 DECORATIONS = re.compile(r"/(repeats|iterations|min_time|threads):[^/]+|/(real|manual)_time")
 
 OURS = "stakker"  # how our implementation is labelled in tables and charts
-PALETTE = ["#1f6feb", "#d9822b", "#8250df", "#2da44e", "#cf222e", "#6e7781", "#bf8700"]
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -273,91 +286,159 @@ def targets_table(targets, groups, runs):
 
 # --- charts ------------------------------------------------------------------------------------
 
+# One colour per implementation, the same in every chart (keys compared case-insensitively, so
+# "Asio post" and "asio post" match). Families share a hue: CAF oranges, Asio greens and teals.
+IMPL_COLOURS = {
+    "stakker": "#1f77b4",
+    "rust stakker": "#9467bd",
+    "caf 1 worker": "#ff7f0e",
+    "caf default": "#f5b971",
+    "naive queue": "#7f7f7f",
+    "mutex queue": "#8c564b",
+    "asio": "#2ca02c",
+    "asio post": "#2ca02c",
+    "asio steady_timer": "#98df8a",
+    "asio co_spawn": "#17becf",
+    "asio async_initiate": "#bcbd22",
+    "asio awaitable": "#1b9e77",
+    "asio awaitable (reactor)": "#66c2a5",
+    "asio awaitable_operators": "#9edae5",
+    "asio channel": "#dbdb8d",
+    "asio handler": "#006d2c",
+    "asio handler (reactor)": "#74c476",
+    "asio coroutines": "#0b6e4f",
+}
+# For a name not above: picked by a stable hash of the name, so still the same in every chart.
+FALLBACK_COLOURS = ["#e377c2", "#d62728", "#c49c94", "#f7b6d2", "#c5b0d5", "#393b79", "#843c39"]
+# Time units an axis can be shown in, by their size in ns.
+TIME_DISPLAY = [("s", 1e9), ("ms", 1e6), ("µs", 1e3), ("ns", 1.0)]
 
-def nice_ticks(lo, hi, log):
-    """Axis tick values from lo to hi: powers of ten on a log scale, 1/2/5 steps otherwise."""
-    if log:
-        return [10.0 ** e for e in range(int(math.floor(math.log10(lo))),
-                                         int(math.ceil(math.log10(hi))) + 1)]
-    raw = hi / 5
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    return [step * i for i in range(int(math.ceil(hi / step)) + 1)]
+
+def impl_colour(name):
+    """The fixed colour of an implementation."""
+    key = name.lower()
+    if key in IMPL_COLOURS:
+        return IMPL_COLOURS[key]
+    return FALLBACK_COLOURS[zlib.crc32(key.encode("utf-8")) % len(FALLBACK_COLOURS)]
 
 
-def svg_chart(title, rows):
-    """A standalone SVG: horizontal bars, one per implementation per workload, with values."""
-    esc = lambda s: html.escape(str(s), quote=True)  # noqa: E731 (text and attributes)
-    values = [s["median"] for row in rows for _, _, s in row["impls"] if s["median"] > 0]
+def impl_id(name):
+    """An implementation's name as an SVG id fragment (tests find bars and legend keys by it)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "impl"
+
+
+def display_unit(unit, values, log):
+    """(divisor, label) so that one axis shows one unit with readable numbers.
+
+    A unit naming ns ("ns per op", "server CPU ns per KiB") is shown in ns, µs, ms or s: on a
+    log scale the largest unit the smallest value is at least 1 of, otherwise the largest the
+    largest value is at least 10 of. Other units are shown in thousands or millions when the
+    values are that large on a linear scale."""
     lo, hi = min(values), max(values)
+    words = unit.split()
+    if "ns" in words:
+        for name, size in TIME_DISPLAY:
+            if (lo if log else hi / 10) >= size or size == 1.0:
+                return size, " ".join(name if w == "ns" else w for w in words)
+    if not log and hi >= 1e7:
+        return 1e6, f"{unit}, millions"
+    if not log and hi >= 1e4:
+        return 1e3, f"{unit}, thousands"
+    return 1.0, unit
+
+
+def tick_label(value, _pos=None):
+    """An axis tick: thousands separated, no exponent."""
+    if value == 0:
+        return "0"
+    if value >= 1 and value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:g}"
+
+
+def draw_axis(ax, rows, index=0):
+    """One axis of a chart: horizontal bars (median, whiskers min to max), one per
+    implementation per workload, the workload's name in bold above its bars."""
+    unit = rows[0]["unit"]
+    medians = [s["median"] for row in rows for _, _, s in row["impls"] if s["median"] > 0]
+    lo, hi = min(medians), max(medians)
     log = hi / lo > LOG_SCALE_RATIO
-    ticks = nice_ticks(lo, hi, log)
-    axis_lo, axis_hi = (ticks[0], ticks[-1]) if log else (0.0, ticks[-1])
-    units = sorted({row["unit"] for row in rows})
+    lows = [s["min"] for row in rows for _, _, s in row["impls"] if s["min"] > 0]
+    divisor, label = display_unit(unit, lows + medians, log)
+    y, ticks, tick_text, bold = 0, [], [], []
+    top = max(s["max"] for row in rows for _, _, s in row["impls"]) / divisor
+    for row in rows:
+        ticks.append(y)
+        tick_text.append(row["workload"])
+        bold.append(True)
+        y += 1
+        for impl, _, s in row["impls"]:
+            med, mn, mx = (s[k] / divisor for k in ("median", "min", "max"))
+            bar = ax.barh(y, med, height=0.75, color=impl_colour(impl),
+                          xerr=[[med - mn], [mx - med]],
+                          error_kw={"ecolor": "#444444", "elinewidth": 0.8, "capsize": 2})
+            bar.patches[0].set_gid(f"bar-{impl_id(impl)}-{index}-{y}")
+            ax.annotate(fmt(med), (max(mx, med), y), xytext=(4, 0), textcoords="offset points",
+                        va="center", ha="left", fontsize=8)
+            ticks.append(y)
+            tick_text.append(impl)
+            bold.append(False)
+            y += 1
+    ax.set_yticks(ticks)
+    ax.set_yticklabels(tick_text)
+    for text, is_bold in zip(ax.get_yticklabels(), bold):
+        if is_bold:
+            text.set_fontweight("bold")
+    for tick, is_bold in zip(ax.yaxis.get_major_ticks(), bold):
+        if is_bold:
+            tick.tick1line.set_visible(False)
+    ax.set_ylim(y - 0.4, -0.6)
+    if log:
+        ax.set_xscale("log")
+        bottom = min(lows) / divisor
+        ax.set_xlim(10 ** math.floor(math.log10(bottom)),
+                    10 ** math.ceil(math.log10(top * 4)))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    else:
+        ax.set_xlim(0, top * 1.2)
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(tick_label))
     higher = {row["higher"] for row in rows}
+    direction = "higher is better" if higher == {True} else (
+        "lower is better" if higher == {False} else "see each workload")
+    ax.set_xlabel(f"{label}: median, whiskers min to max ({direction}"
+                  f"{', log scale' if log else ''})")
+    ax.grid(axis="x", which="major", color="#d0d7de", linestyle=":", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def draw_chart(path, title, rows):
+    """Writes one group's SVG chart: one axis per unit (workloads in the same unit share one),
+    the legend to the right of the plot, outside it."""
+    by_unit = {}
+    for row in rows:
+        by_unit.setdefault(row["unit"], []).append(row)
+    parts = list(by_unit.values())
+    heights = [sum(1 + len(row["impls"]) for row in part) for part in parts]
+    fig, axes = plt.subplots(len(parts), 1, squeeze=False, layout="constrained",
+                             figsize=(9.0, 0.24 * sum(heights) + 1.0 * len(parts) + 0.4),
+                             gridspec_kw={"height_ratios": heights})
+    for index, (ax, part) in enumerate(zip(axes[:, 0], parts)):
+        draw_axis(ax, part, index)
     names = []
     for row in rows:
         names += [impl for impl, _, _ in row["impls"] if impl not in names]
-    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
-
-    label_w, plot_w, value_w, bar_h, gap = 250, 440, 90, 16, 4
-    width = label_w + plot_w + value_w
-    top = 62
-    y, body = top, []
-
-    def x_of(v):
-        """The x coordinate of a value on the axis."""
-        if log:
-            f = (math.log10(max(v, axis_lo)) - math.log10(axis_lo)) / (
-                math.log10(axis_hi) - math.log10(axis_lo))
-        else:
-            f = v / axis_hi if axis_hi else 0.0
-        return label_w + f * plot_w
-
-    for row in rows:
-        body.append(f'<text x="8" y="{y + 12}" font-weight="bold">{esc(row["workload"])}</text>')
-        y += bar_h + gap
-        for impl, _, s in row["impls"]:
-            x1 = x_of(s["median"])
-            body.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{esc(impl)}'
-                        "</text>")
-            body.append(f'<rect x="{label_w}" y="{y}" width="{max(x1 - label_w, 1):.1f}" '
-                        f'height="{bar_h}" fill="{colors[impl]}"><title>{esc(impl)}: '
-                        f'{esc(fmt(s["median"]))} (min {esc(fmt(s["min"]))}, max '
-                        f'{esc(fmt(s["max"]))})</title></rect>')
-            body.append(f'<text x="{x1 + 4:.1f}" y="{y + 12}">{esc(fmt(s["median"]))}</text>')
-            y += bar_h + gap
-        y += 8
-    axis_y = y + 4
-    body.append(f'<line x1="{label_w}" y1="{top - 4}" x2="{label_w}" y2="{axis_y}" '
-                'stroke="#57606a"/>')
-    body.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + plot_w}" y2="{axis_y}" '
-                'stroke="#57606a"/>')
-    for t in ticks:
-        x = x_of(t)
-        body.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{axis_y}" '
-                    'stroke="#d0d7de" stroke-dasharray="2,3"/>')
-        body.append(f'<text x="{x:.1f}" y="{axis_y + 14}" text-anchor="middle">'
-                    f'{esc(f"{t:,.0f}" if t == int(t) else f"{t:g}")}</text>')
-    direction = "higher is better" if higher == {True} else (
-        "lower is better" if higher == {False} else "see each workload's unit")
-    axis_label = f'{" / ".join(units)}, median ({direction}{", log scale" if log else ""})'
-    body.append(f'<text x="{label_w + plot_w / 2}" y="{axis_y + 32}" text-anchor="middle">'
-                f"{esc(axis_label)}</text>")
-    height = axis_y + 44
-
-    legend, lx = [], 8
-    for name in names:
-        legend.append(f'<rect x="{lx}" y="30" width="12" height="12" fill="{colors[name]}"/>')
-        legend.append(f'<text x="{lx + 16}" y="40">{esc(name)}</text>')
-        lx += 24 + 7 * len(name)
-    return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
-        'font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="8" y="18" font-size="15" font-weight="bold">{esc(title)}</text>',
-        *legend, *body, "</svg>", ""])
+    handles = [Patch(facecolor=impl_colour(name), label=name) for name in names]
+    top_ax = axes[0, 0]
+    top_ax.set_title(title, loc="left", fontweight="bold", fontsize=12)
+    legend = top_ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                           borderaxespad=0.0, frameon=False)
+    keys = getattr(legend, "legend_handles", None) or getattr(legend, "legendHandles")
+    for key, name in zip(keys, names):
+        key.set_gid(f"legend-{impl_id(name)}")
+    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -376,7 +457,7 @@ def write_report(args):
              "Generated by `tools/bench_report.py` from "
              + ", ".join(f"`{os.path.basename(p)}`" for p in args.results)
              + f" (up to {reps} repetitions per benchmark). Do not edit by hand: run "
-             "`tools/dev bench` again.", "",
+             "`tools/dev bench --update-docs` again.", "",
              "Each table gives the median, min and max over the repetitions. The ratio "
              "is peer/ours for times and ours/peer for throughputs, so above 1 always means this "
              "library is faster. A spread (max - min) above "
@@ -395,8 +476,7 @@ def write_report(args):
             skipped.append(group["title"])
             continue
         svg_path = os.path.join(args.svg_dir, group["id"] + ".svg")
-        with open(svg_path, "w", encoding="utf-8") as f:
-            f.write(svg_chart(group["title"], rows))
+        draw_chart(svg_path, group["title"], rows)
         charts += 1
         rel = os.path.relpath(svg_path, os.path.dirname(os.path.abspath(args.output)))
         lines += ["", f"## {group['title']}", "", f"![{group['title']}]({rel})", ""]

@@ -12,7 +12,8 @@ The headers document declarations with plain `//` comments just above them. This
   `#define`). Other comments stay `//`, which Doxygen ignores: a comment inside a function
   body would otherwise be appended to the function's documentation, and a section comment
   followed by a blank line would be attached to whatever comes next;
-- in the converted text, outside backtick code spans, writes `<` `>` `&` as HTML entities
+- in the converted text, outside backtick code spans (a backtick without a partner on its
+  line is escaped), writes `<` `>` `&` as HTML entities
   (so `ret<T>` is not read as an HTML tag) and escapes `\\` `@` `%` `#` `$` with a
   backslash (so they are not read as commands, link requests or headings);
 - leaves the SPDX line, `// clang-format` directives and all code unchanged, and prints
@@ -112,10 +113,15 @@ def code_scopes(lines):
 def escape(text):
     """Escapes what Doxygen would read as markup, outside backtick code spans."""
     out, in_code = [], False
+    # A backtick without a partner on the line is no code span for Doxygen: escape it too.
+    pairs = text.count("`") // 2 * 2
     for c in text:
-        if c == "`":
+        if c == "`" and pairs > 0:
+            pairs -= 1
             in_code = not in_code
             out.append(c)
+        elif c == "`":
+            out.append("\\`")
         elif in_code:
             out.append(c)
         elif c in ENTITIES:

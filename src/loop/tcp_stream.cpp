@@ -118,10 +118,9 @@ void tcp_stream::fail(int err) noexcept {
   out_ = detail::io_buffer();
 }
 
-bool tcp_stream::check_timeouts() noexcept {
-  if (guard_ == nullptr || !guard_->timeouts || !guard_->timeouts->expired) return false;
-  if (!error_) fail(ETIMEDOUT);
-  return true;
+void tcp_stream::check_timeouts() noexcept {
+  if (guard_ != nullptr && guard_->timeouts && guard_->timeouts->expired && !error_)
+    fail(ETIMEDOUT);
 }
 
 void tcp_stream::consumed(std::size_t n) {
@@ -232,20 +231,16 @@ read_result tcp_stream::read(std::uint32_t events) {
 void tcp_stream::write(std::string_view bytes) {
   if (write_closing_) throw std::logic_error("stakker::loop::tcp_stream::write: after close_write");
   if (error_ || bytes.empty()) return;
-  if (bytes.size() > max_output_ - std::min(max_output_, out_.size())) {
+  byte_budget* budget = guard_ != nullptr ? guard_->output.get() : nullptr;
+  const bool over_max = bytes.size() > max_output_ - std::min(max_output_, out_.size());
+  // Past the budget only a stream that keeps up (nothing pending) may still buffer.
+  const bool over_budget = budget != nullptr && bytes.size() > budget->available() && !out_.empty();
+  if (over_max || over_budget) {
     fail(ENOBUFS);
     socket_.source().post(EPOLLERR);  // the owner may not flush before its next readiness
     return;
   }
-  byte_budget* budget = guard_ != nullptr ? guard_->output.get() : nullptr;
-  if (budget != nullptr && !budget->try_take(bytes.size())) {
-    if (!out_.empty()) {
-      fail(ENOBUFS);
-      socket_.source().post(EPOLLERR);
-      return;
-    }
-    budget->force_take(bytes.size());  // a stream that keeps up may always buffer
-  }
+  if (budget != nullptr) budget->force_take(bytes.size());
   try {
     out_.append(bytes);
   } catch (...) {

@@ -60,8 +60,15 @@ struct acceptor {
   tcp_listener l;
   std::vector<accepted> conns;
   std::vector<std::error_code> errors;
-  std::vector<instant> calls;  // when `ready` was called (runtime time)
-  stakker::core* rt = nullptr;
+  std::vector<instant> calls;  // when `ready` was called (clock time)
+
+  // Listens on a free loopback port with `o`; gives the address to connect to. The
+  // acceptor must stay where it is: the readiness callback points at it.
+  socket_address listen(stakker::loop::epoll_loop& loop, const listener_options& o) {
+    l = tcp_listener::bind(loop, socket_address::loopback_v4(0),
+                           fwd_do<std::uint32_t>([this](std::uint32_t) { ready(); }), o);
+    return socket_address::loopback_v4(l.local_address().port());
+  }
 
   void ready() {
     calls.push_back(clock::now());
@@ -85,9 +92,7 @@ TEST_F(tcp_listener_limits,
   listener_options o;
   o.retry_min = 5ms;
   o.retry_max = 20ms;
-  acc.l = tcp_listener::bind(loop, socket_address::loopback_v4(0),
-                             fwd_do<std::uint32_t>([&](std::uint32_t) { acc.ready(); }), o);
-  const socket_address at = socket_address::loopback_v4(acc.l.local_address().port());
+  const socket_address at = acc.listen(loop, o);
   std::vector<unique_fd> clients;
   for (int i = 0; i < 5; ++i) clients.push_back(connect_to(at));
   {
@@ -111,9 +116,7 @@ TEST_F(tcp_listener_limits, the_retry_delay_doubles_from_retry_min_up_to_retry_m
   listener_options o;
   o.retry_min = 10ms;
   o.retry_max = 40ms;
-  acc.l = tcp_listener::bind(loop, socket_address::loopback_v4(0),
-                             fwd_do<std::uint32_t>([&](std::uint32_t) { acc.ready(); }), o);
-  const socket_address at = socket_address::loopback_v4(acc.l.local_address().port());
+  const socket_address at = acc.listen(loop, o);
   unique_fd c1 = connect_to(at);
   {
     stakker_test::descriptor_shortage limit;  // no room at all
@@ -132,9 +135,7 @@ TEST_F(tcp_listener_limits, at_max_connections_new_connections_wait_until_a_slot
   acceptor acc;
   listener_options o;
   o.max_connections = 2;
-  acc.l = tcp_listener::bind(loop, socket_address::loopback_v4(0),
-                             fwd_do<std::uint32_t>([&](std::uint32_t) { acc.ready(); }), o);
-  const socket_address at = socket_address::loopback_v4(acc.l.local_address().port());
+  const socket_address at = acc.listen(loop, o);
   std::vector<unique_fd> clients;
   for (int i = 0; i < 4; ++i) clients.push_back(connect_to(at));
   ASSERT_TRUE(drive([&] { return acc.conns.size() == 2; }, 5s));

@@ -179,7 +179,7 @@ class tcp_stream {
   bool connect_done() noexcept;
   void consumed(std::size_t n);
   void sent(std::size_t n) noexcept;
-  bool check_timeouts() noexcept;
+  void check_timeouts() noexcept;
   void release() noexcept;
 
   detail::registered_socket socket_;

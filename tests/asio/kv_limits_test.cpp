@@ -9,6 +9,7 @@
 #include <string>
 
 #include "asio/asio_support.hpp"
+#include "asio/kv_support.hpp"
 #include "asio_kv/server.hpp"
 #include "asio_kv/teardown.hpp"
 #include "stakker/coro/sleep.hpp"
@@ -53,31 +54,9 @@ task<outcome> hold(stakker::core* c, net::io_context* ioc, tcp::endpoint at, std
   co_return o;
 }
 
-struct KvLimits : ::testing::Test {
-  net::io_context ioc;
-  stakker::runtime rt;
-  stakker::asio::io_loop loop{ioc, rt};
-  kv::server_stats stats;
-  stakker::actor_own<kv::server> srv;
-  tcp::endpoint at;
-
-  void start(kv::server_limits limits) {
-    srv = stakker::make_actor<&kv::server::init_limited>(
-        rt, stakker::ret_nop<stakker::stop_cause>(),
-        tcp::endpoint(net::ip::address_v4::loopback(), 0), limits, &stats);
-    loop.request_run();
-    ioc.poll();
-    const auto port = stakker::inspect(rt, srv, [](kv::server& s) { return s.port(); });
-    ASSERT_TRUE(port.has_value());
-    at = tcp::endpoint(net::ip::address_v4::loopback(), *port);
-    rt.after(60s, [](stakker::core& c) { c.shutdown(stakker::stop_cause::killed("timed out")); });
-  }
-  void TearDown() override {
-    srv.reset();
-    kv::drain(loop);
-  }
+struct KvLimits : kv_test::server_fixture {
   // Runs the clients (each `request` sent after its delay) until all are done.
-  std::vector<outcome> run(std::vector<std::pair<std::string, stakker::duration>> clients) {
+  std::vector<outcome> run_clients(std::vector<std::pair<std::string, stakker::duration>> clients) {
     std::vector<outcome> out(clients.size());
     std::size_t left = clients.size();
     for (std::size_t i = 0; i < clients.size(); ++i) {
@@ -87,9 +66,7 @@ struct KvLimits : ::testing::Test {
                              if (--left == 0) rt.shutdown(stakker::stop_cause::stopped());
                            }));
     }
-    const stakker::stop_cause cause = loop.run();
-    rt.take_shutdown_cause();
-    EXPECT_FALSE(cause.has_error()) << cause.text();
+    EXPECT_TRUE(run());
     return out;
   }
 };
@@ -100,7 +77,7 @@ TEST_F(KvLimits,
   l.max_connections = 2;
   l.idle_timeout = 300ms;
   start(l);
-  const auto out = run({{"", 0ms}, {"", 0ms}, {"GET a\n", 100ms}});
+  const auto out = run_clients({{"", 0ms}, {"", 0ms}, {"GET a\n", 100ms}});
   EXPECT_EQ(out[2].got, "ERROR busy: too many connections\n");
   EXPECT_EQ(stats.refused, 1u);
   EXPECT_EQ(stats.connections, 2u);
@@ -114,7 +91,7 @@ TEST_F(KvLimits, a_declared_value_length_takes_no_memory_until_its_bytes_arrive)
   // Each declares 64 MiB and sends 10 bytes: if the declared length were reserved (or
   // charged) up front, the first would already be refused.
   const std::string huge = "SET k 67108864\n0123456789";
-  const auto out = run({{huge, 0ms}, {huge, 0ms}, {huge, 100ms}});
+  const auto out = run_clients({{huge, 0ms}, {huge, 0ms}, {huge, 100ms}});
   EXPECT_EQ(out[0].got, "");  // cut off by the I/O timeout, holding 64 KiB meanwhile
   EXPECT_EQ(out[1].got, "");
   EXPECT_EQ(out[2].got, "ERROR busy: too many values being received\n");
@@ -126,7 +103,7 @@ TEST_F(KvLimits, an_idle_connection_is_closed_after_the_idle_timeout) {
   kv::server_limits l;
   l.idle_timeout = 100ms;
   start(l);
-  const auto out = run({{"", 0ms}});
+  const auto out = run_clients({{"", 0ms}});
   EXPECT_EQ(out[0].got, "");
   EXPECT_GE(out[0].took, 90ms);
   EXPECT_EQ(stats.timed_out, 1u);
@@ -137,7 +114,7 @@ TEST_F(KvLimits, a_value_that_stops_arriving_is_cut_off_after_the_io_timeout) {
   l.idle_timeout = 10s;
   l.io_timeout = 100ms;
   start(l);
-  const auto out = run({{"SET k 10\n01234", 0ms}});
+  const auto out = run_clients({{"SET k 10\n01234", 0ms}});
   EXPECT_EQ(out[0].got, "");
   EXPECT_GE(out[0].took, 90ms);
   EXPECT_LT(out[0].took, 5s);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "asio/asio_support.hpp"
+#include "asio/kv_support.hpp"
 #include "asio_kv/load.hpp"
 #include "asio_kv/protocol.hpp"
 #include "asio_kv/server.hpp"
@@ -138,40 +139,9 @@ task<std::string> exchange(net::io_context* ioc, tcp::endpoint at, int conn, bul
 
 // --- the server under test ----------------------------------------------------------------
 
-struct KvServer : ::testing::Test {
-  net::io_context ioc;
-  stakker::runtime rt;
-  stakker::asio::io_loop loop{ioc, rt};
-  kv::server_stats stats;
-  stakker::actor_own<kv::server> srv;
-  tcp::endpoint at;
+struct KvServer : kv_test::server_fixture {
+  void SetUp() override { start(); }
 
-  void SetUp() override {
-    srv = stakker::make_actor<&kv::server::init>(rt, stakker::ret_nop<stakker::stop_cause>(),
-                                                 tcp::endpoint(net::ip::address_v4::loopback(), 0),
-                                                 &stats);
-    loop.request_run();
-    ioc.poll();  // the server's init: bound to a free port
-    const auto port = stakker::inspect(rt, srv, [](kv::server& s) { return s.port(); });
-    ASSERT_TRUE(port.has_value());
-    at = tcp::endpoint(net::ip::address_v4::loopback(), *port);
-    // A test that hangs fails instead.
-    rt.after(60s, [](stakker::core& c) { c.shutdown(stakker::stop_cause::killed("timed out")); });
-  }
-  // Drops the server, and lets the operations its connections cancel end while the loop is
-  // still there (see asio_kv/teardown.hpp).
-  void TearDown() override {
-    srv.reset();
-    kv::drain(loop);
-  }
-
-  // Runs until the runtime shuts down; whether that was the test's own doing. The runtime
-  // can then run again.
-  bool run() {
-    const stakker::stop_cause cause = loop.run();
-    rt.take_shutdown_cause();
-    return !cause.has_error();
-  }
   // Runs `t`, then shuts down; gives its value.
   std::optional<std::string> run_task(task<std::string> t) {
     asio_test::answer<std::string> got;

@@ -299,17 +299,22 @@ TEST(epoll_loop, a_constructor_failing_part_way_leaks_nothing_and_leaves_the_run
   EXPECT_TRUE(w);
 }
 
+// A waker whose calls (not the final "deleted" one) are counted and shut the runtime down.
+stakker::waker counting_shutdown_waker(runtime& rt, int& calls) {
+  return rt.waker([&calls](core& c, bool deleted) {
+    if (deleted) return;
+    ++calls;
+    c.shutdown(stop_cause::stopped());
+  });
+}
+
 TEST(epoll_loop, a_runtime_with_wakers_gets_a_working_second_loop_after_the_first_is_gone) {
   runtime rt;
   int calls = 0;
   std::optional<stakker::waker> w;
   {
     epoll_loop first(rt);
-    w = rt.waker([&calls](core& c, bool deleted) {
-      if (deleted) return;
-      ++calls;
-      c.shutdown(stop_cause::stopped());
-    });
+    w = counting_shutdown_waker(rt, calls);
   }
   // With no loop, new wakers are refused rather than wired to a dead eventfd.
   EXPECT_THROW((void)rt.waker([](core&, bool) {}), std::logic_error);
@@ -333,11 +338,7 @@ TEST(epoll_loop, a_wake_made_while_no_loop_existed_is_delivered_by_the_next_loop
   std::optional<stakker::waker> w;
   {
     epoll_loop first(rt);
-    w = rt.waker([&calls](core& c, bool deleted) {
-      if (deleted) return;
-      ++calls;
-      c.shutdown(stop_cause::stopped());
-    });
+    w = counting_shutdown_waker(rt, calls);
   }
   w->wake();
   epoll_loop second(rt);

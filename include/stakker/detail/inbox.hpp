@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// inbox: the one way work reaches a runtime from another thread (shards, channels, foreign
+// awaits, the Asio binding all post through it).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "stakker/core.hpp"
+#include "stakker/sync/waker.hpp"
+
+namespace stakker::detail {
+
+class inbox;
+
+// A closure that crossed a thread and could not stay inline in a ring (a ring that was
+// full, or a closure too large for it).
+struct xtask {
+  virtual ~xtask() = default;
+  virtual void run() = 0;
+};
+
+template <class F>
+struct xtask_of final : xtask {
+  F f;
+  explicit xtask_of(F&& x) : f(std::move(x)) {}
+  void run() override { f(); }
+};
+
+// One sender's way into one inbox: a single-producer single-consumer byte ring of records
+// (a header, then a closure constructed in place), and a mutex-guarded spill list used only
+// while the ring is full. Only the thread that owns the lane pushes; only the inbox's
+// runtime thread takes. Records become visible to the taker when the producer publishes:
+// at once for a thread outside any run, and once per run (on the lazy queue) for a
+// runtime's thread, so that a run's worth of calls crosses with one release store and at
+// most one wake.
+//
+// Order: records leave in the order pushed. Once anything is spilled, later pushes spill
+// too until the taker has emptied the spill list; the taker takes the ring's records up to
+// the point of the spill before the spill list.
+class lane {
+ public:
+  struct options {
+    std::size_t ring_bytes = 16 * 1024;  // rounded up to a power of two, at least 1 KiB
+  };
+
+  lane(std::shared_ptr<inbox> box, options o);
+  ~lane();  // destroys every record not taken (on whichever thread drops the last owner)
+  lane(const lane&) = delete;
+  lane& operator=(const lane&) = delete;
+
+  // Producer thread. Queues `f()` to run on the inbox's runtime thread; nothing runs here.
+  // False if the inbox is closed (its runtime is gone): `f` is then destroyed here. With
+  // `publish_now` false the record stays invisible until publish(); the caller promises
+  // to publish (see inbox::post for the rule that decides).
+  template <class F>
+  bool push(F&& f, bool publish_now) {
+    using D = std::decay_t<F>;
+    if (closed_.load(std::memory_order_acquire)) {
+      [[maybe_unused]] D dropped(std::forward<F>(f));
+      return false;
+    }
+    if (spilling_ && !spilled_.load(std::memory_order_acquire)) spilling_ = false;
+    if constexpr (sizeof(D) + header_size <= max_inline && alignof(D) <= record_align) {
+      if (!spilling_ && write_inline<D>(std::forward<F>(f))) {
+        if (publish_now) publish();
+        return true;
+      }
+    } else {
+      if (!spilling_ && write_inline<boxed>(boxed{new xtask_of<D>(D(std::forward<F>(f)))})) {
+        if (publish_now) publish();
+        return true;
+      }
+    }
+    spill(std::unique_ptr<xtask>(new xtask_of<D>(D(std::forward<F>(f)))));
+    return true;
+  }
+
+  // Producer thread: makes the records pushed so far visible and wakes the inbox's runtime
+  // if it has not been woken since it last took (one wake per batch, none while a wake is
+  // already on its way).
+  void publish() noexcept;
+
+  // The most records ever waiting in the spill list at once (any thread; approximate).
+  std::size_t spill_high_water() const noexcept {
+    return spill_high_.load(std::memory_order_relaxed);
+  }
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+ private:
+  friend class inbox;
+  friend struct sender_lanes;
+  static constexpr std::size_t record_align = 16;
+  struct header {
+    // Runs the closure at `p` and destroys it (run), or only destroys it. Null: padding to
+    // the ring's end.
+    void (*op)(void* p, bool run);
+    std::size_t size;  // the whole record, a multiple of record_align
+  };
+  static constexpr std::size_t header_size =
+      (sizeof(header) + record_align - 1) & ~(record_align - 1);
+  static constexpr std::size_t max_inline = 512;
+  struct boxed {
+    xtask* t;
+    explicit boxed(xtask* p) noexcept : t(p) {}
+    boxed(boxed&& o) noexcept : t(std::exchange(o.t, nullptr)) {}
+    ~boxed() { delete t; }
+    void operator()() { t->run(); }
+  };
+
+  template <class D>
+  static void op_of(void* p, bool run) {
+    D& d = *static_cast<D*>(p);
+    if (run) {
+      struct destroy {
+        D& d;
+        ~destroy() { d.~D(); }
+      } guard{d};
+      d();
+    } else {
+      d.~D();
+    }
+  }
+
+  template <class D, class F>
+  bool write_inline(F&& f) {
+    constexpr std::size_t size =
+        header_size + ((sizeof(D) + record_align - 1) & ~(record_align - 1));
+    std::size_t at = write_ & mask_;
+    std::size_t pad = at + size > capacity_ ? capacity_ - at : 0;
+    if (write_ + pad + size - consumed_cache_ > capacity_) {
+      consumed_cache_ = consumed_.load(std::memory_order_acquire);
+      if (write_ + pad + size - consumed_cache_ > capacity_) return false;
+    }
+    if (pad != 0) {
+      new (ring_ + at) header{nullptr, pad};
+      write_ += pad;
+      at = 0;
+    }
+    ::new (ring_ + at + header_size) D(std::forward<F>(f));  // may throw: nothing written yet
+    new (ring_ + at) header{&op_of<D>, size};
+    write_ += size;
+    return true;
+  }
+
+  void spill(std::unique_ptr<xtask> t);
+
+  // Taker side (the inbox's runtime thread). Runs what is visible; returns whether
+  // anything ran. A closure's exception propagates with the rest kept.
+  bool take();
+  bool run_ring(std::size_t end);
+  bool run_taken();
+  // Destroys everything visible without running it (the inbox closed).
+  void discard() noexcept;
+  void destroy_range(std::size_t from, std::size_t to) noexcept;
+
+  // Shared, read-mostly.
+  std::shared_ptr<inbox> box_;
+  std::byte* ring_;
+  std::size_t capacity_;
+  std::size_t mask_;
+  std::atomic<bool> closed_{false};
+
+  // Producer side.
+  alignas(64) std::size_t write_ = 0;
+  std::size_t consumed_cache_ = 0;
+  bool spilling_ = false;  // this producer saw the spill list non-empty
+  bool dirty_ = false;     // on this thread's list of lanes to publish at the end of a run
+
+  // Producer → taker.
+  alignas(64) std::atomic<std::size_t> published_{0};
+  std::atomic<bool> spilled_{false};
+
+  // Taker → producer.
+  alignas(64) std::atomic<std::size_t> consumed_{0};
+
+  // Taker side.
+  alignas(64) std::size_t read_ = 0;
+  std::vector<std::unique_ptr<xtask>> taken_spill_;  // taken from the spill list, not yet run
+  std::size_t taken_next_ = 0;
+  std::size_t spill_mark_ = 0;  // ring records before this precede taken_spill_
+
+  // The slow path.
+  std::mutex spill_m_;
+  std::vector<std::unique_ptr<xtask>> spill_;  // guarded by spill_m_
+  std::atomic<std::size_t> spill_high_{0};
+};
+
+// A runtime's side: the lanes feeding it, the waker that runs them, and the objects pinned
+// to it for handles on other threads (see home_pin). Made by `inbox::of(core&)` on the
+// runtime thread (the runtime needs a poll waker, which the loop sets); lives as long as
+// the runtime, then closes: whatever arrives later is destroyed unrun, on the sending
+// thread or the one that drops the lane last.
+//
+// What a closure run from the inbox may do (it runs on the runtime thread, at the start of
+// a run, from the inbox's waker handler): post to any inbox (its own included: that is
+// delivered in a later run), make or drop lanes and pins, close the inbox (the rest is
+// destroyed unrun), throw (the exception propagates out of `run`; what was not yet run is
+// kept, the runtime is woken, and the next run delivers it first).
+class inbox : public std::enable_shared_from_this<inbox> {
+ public:
+  // The inbox of `c`, made on first use. Runtime thread only.
+  static const std::shared_ptr<inbox>& of(core& c);
+
+  // Any thread: queues `f()` to run on this inbox's runtime thread, through the calling
+  // thread's lane, so that posts from one thread run in the order made. Called from inside
+  // a run of a runtime on this thread, the post becomes visible when that run's lazy queue
+  // flushes (batched); otherwise at once. False if the inbox is closed (`f` destroyed).
+  template <class F>
+  bool post(F&& f) {
+    auto [l, batched] = sender_lane();
+    return l->push(std::forward<F>(f), !batched);
+  }
+
+  // Any thread: a lane of its own for a sender that wants to publish itself (one
+  // producer thread at a time).
+  std::shared_ptr<lane> open_lane(lane::options o = {});
+
+  // Whether the runtime is gone (posts fail). Any thread.
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  // The runtime this inbox feeds, or null once closed. Its thread only.
+  core* home() const noexcept { return home_; }
+  // The most records that ever waited in one lane's spill list. Any thread.
+  std::size_t spill_high_water() const noexcept {
+    return spill_high_.load(std::memory_order_relaxed);
+  }
+
+  // Library-internal.
+  inbox(core& c, lane::options o);
+  ~inbox();
+  // Called by a lane's publish (any thread).
+  void wake_once() noexcept {
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake_ref_.wake();
+  }
+  // Runtime thread: closes (every lane is closed, what is queued destroyed, pins released).
+  void close() noexcept;
+  class home_pin;
+  void pin(home_pin* p) noexcept;
+  void unpin(home_pin* p) noexcept;
+
+ private:
+  friend class lane;
+  std::pair<lane*, bool> sender_lane();
+  void drain();
+  void add_lane(const std::shared_ptr<lane>& l);
+
+  core* home_;
+  lane::options options_;
+  stakker::waker wake_;
+  stakker::waker_ref wake_ref_;
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<std::size_t> spill_high_{0};
+  const std::uint64_t id_;
+
+  // Lanes added by any thread, picked up by the runtime thread.
+  std::mutex lanes_m_;
+  std::vector<std::shared_ptr<lane>> added_;  // guarded by lanes_m_
+  std::atomic<bool> lanes_added_{false};
+  // Runtime thread only.
+  std::vector<std::shared_ptr<lane>> lanes_;
+  std::size_t resume_at_ = 0;  // the lane to take first (after a throw)
+  bool draining_ = false;
+  home_pin* pins_ = nullptr;
+};
+
+// An object kept on an inbox's runtime (it holds that runtime's single-threaded handles)
+// for counted handles that any thread may hold. Two counts: `handles`, held by the
+// handles, and `memory`, held by the handle side as a whole and by the home side while
+// the object is pinned. When the last handle goes, the home is told (a posted closure, or
+// directly when the last handle goes on the home thread inside its run); it calls
+// `release_on_home` and unpins. A home that closes first releases every pin it holds.
+class inbox::home_pin {
+ public:
+  // Runtime thread of `box`, which must be open (made by inbox::of on a live runtime): pins.
+  // The caller holds the first handle.
+  explicit home_pin(inbox& box) noexcept;
+  home_pin(const home_pin&) = delete;
+  home_pin& operator=(const home_pin&) = delete;
+
+  // Any thread.
+  void add_handle() noexcept { handles_.fetch_add(1, std::memory_order_relaxed); }
+  void drop_handle() noexcept;
+  inbox& box() const noexcept { return *box_; }
+
+ protected:
+  virtual ~home_pin() = default;
+  // Home thread: drops the local handles kept (once; may answer rets, stop nothing).
+  virtual void release_on_home() noexcept = 0;
+
+ private:
+  friend class inbox;
+  void release_memory() noexcept {
+    if (memory_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  void unpin_on_home() noexcept;
+
+  std::shared_ptr<inbox> box_;
+  std::atomic<std::size_t> handles_{1};
+  std::atomic<int> memory_{2};
+  // Home thread only.
+  bool pinned_ = true;
+  home_pin* prev_ = nullptr;
+  home_pin* next_ = nullptr;
+};
+
+}  // namespace stakker::detail

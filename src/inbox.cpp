@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+#include "stakker/detail/inbox.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <exception>
+
+namespace stakker::detail {
+
+namespace {
+
+std::atomic<std::uint64_t> next_inbox_id{1};
+
+// Kept in the anymap of the inbox's runtime: the runtime's teardown closes the inbox.
+struct inbox_holder {
+  std::shared_ptr<inbox> box;
+  inbox_holder(std::shared_ptr<inbox> b) noexcept : box(std::move(b)) {}
+  inbox_holder(inbox_holder&&) noexcept = default;
+  inbox_holder& operator=(inbox_holder&&) noexcept = default;
+  ~inbox_holder() {
+    if (box) box->close();
+  }
+};
+
+}  // namespace
+
+// Per thread: the lanes this thread sends through (one per inbox), and those written
+// inside the current run but not yet published.
+struct sender_lanes {
+  struct entry {
+    std::uint64_t id;
+    std::shared_ptr<lane> l;
+  };
+  std::vector<entry> entries;
+  std::vector<std::shared_ptr<lane>> dirty;
+  bool flush_queued = false;
+
+  void flush() noexcept {
+    flush_queued = false;
+    // publish() runs no user code, so the list cannot change under the loop.
+    for (auto& l : dirty) {
+      l->dirty_ = false;
+      l->publish();
+    }
+    dirty.clear();
+  }
+  ~sender_lanes() { flush(); }
+};
+
+namespace {
+thread_local sender_lanes this_thread_lanes;
+
+// The lazy closure that publishes a run's worth of posts. Destroyed unrun (the runtime
+// went before its lazy queue ran), it publishes all the same.
+struct flush_at_end_of_run {
+  bool live = true;
+  flush_at_end_of_run() = default;
+  flush_at_end_of_run(flush_at_end_of_run&& o) noexcept : live(std::exchange(o.live, false)) {}
+  ~flush_at_end_of_run() {
+    if (live) this_thread_lanes.flush();
+  }
+  void operator()(core&) noexcept {
+    live = false;
+    this_thread_lanes.flush();
+  }
+};
+}  // namespace
+
+// --- lane ---
+
+lane::lane(std::shared_ptr<inbox> box, options o) : box_(std::move(box)) {
+  capacity_ = std::bit_ceil(std::max<std::size_t>(o.ring_bytes, 1024));
+  mask_ = capacity_ - 1;
+  ring_ = static_cast<std::byte*>(::operator new(capacity_, std::align_val_t(record_align)));
+}
+
+lane::~lane() {
+  destroy_range(read_, write_);
+  spill_.clear();
+  taken_spill_.clear();
+  ::operator delete(ring_, std::align_val_t(record_align));
+}
+
+void lane::destroy_range(std::size_t from, std::size_t to) noexcept {
+  while (from != to) {
+    auto* h = reinterpret_cast<header*>(ring_ + (from & mask_));
+    from += h->size;
+    if (h->op != nullptr) h->op(reinterpret_cast<std::byte*>(h) + header_size, false);
+  }
+}
+
+void lane::publish() noexcept {
+  if (published_.load(std::memory_order_relaxed) == write_) return;
+  published_.store(write_, std::memory_order_release);
+  box_->wake_once();
+}
+
+void lane::spill(std::unique_ptr<xtask> t) {
+  // What the ring holds goes first: make it visible before the spill list is.
+  if (published_.load(std::memory_order_relaxed) != write_)
+    published_.store(write_, std::memory_order_release);
+  std::size_t n;
+  {
+    std::lock_guard<std::mutex> lock(spill_m_);
+    spill_.push_back(std::move(t));
+    n = spill_.size();
+    spilled_.store(true, std::memory_order_release);
+  }
+  spilling_ = true;
+  std::size_t high = spill_high_.load(std::memory_order_relaxed);
+  while (n > high && !spill_high_.compare_exchange_weak(high, n, std::memory_order_relaxed)) {
+  }
+  high = box_->spill_high_.load(std::memory_order_relaxed);
+  while (n > high && !box_->spill_high_.compare_exchange_weak(high, n, std::memory_order_relaxed)) {
+  }
+  box_->wake_once();
+}
+
+bool lane::run_ring(std::size_t end) {
+  bool any = false;
+  while (read_ != end && !closed_.load(std::memory_order_relaxed)) {
+    auto* h = reinterpret_cast<header*>(ring_ + (read_ & mask_));
+    auto op = h->op;
+    // Counted as delivered before it runs: a closure that throws is not run again.
+    read_ += h->size;
+    if (op == nullptr) continue;
+    any = true;
+    try {
+      op(reinterpret_cast<std::byte*>(h) + header_size, true);
+    } catch (...) {
+      consumed_.store(read_, std::memory_order_release);
+      throw;
+    }
+  }
+  consumed_.store(read_, std::memory_order_release);
+  return any;
+}
+
+bool lane::run_taken() {
+  bool any = false;
+  while (taken_next_ < taken_spill_.size() && !closed_.load(std::memory_order_relaxed)) {
+    std::unique_ptr<xtask> t = std::move(taken_spill_[taken_next_++]);
+    any = true;
+    t->run();
+  }
+  if (taken_next_ == taken_spill_.size()) {
+    taken_spill_.clear();
+    taken_next_ = 0;
+  }
+  return any;
+}
+
+bool lane::take() {
+  bool any = false;
+  if (!taken_spill_.empty()) {  // an exception interrupted an earlier take
+    any |= run_ring(spill_mark_);
+    any |= run_taken();
+  }
+  any |= run_ring(published_.load(std::memory_order_acquire));
+  if (spilled_.load(std::memory_order_acquire)) {
+    {
+      std::lock_guard<std::mutex> lock(spill_m_);
+      // The producer writes no ring record while the spill list is non-empty: the ring up
+      // to here is older than the list, and everything after is newer.
+      spill_mark_ = published_.load(std::memory_order_acquire);
+      taken_spill_.swap(spill_);
+      spilled_.store(false, std::memory_order_release);
+    }
+    taken_next_ = 0;
+    any |= run_ring(spill_mark_);
+    any |= run_taken();
+  }
+  return any;
+}
+
+void lane::discard() noexcept {
+  const std::size_t end = published_.load(std::memory_order_acquire);
+  const std::size_t from = read_;
+  read_ = end;
+  destroy_range(from, end);
+  consumed_.store(end, std::memory_order_release);
+  std::vector<std::unique_ptr<xtask>> spilled;
+  {
+    std::lock_guard<std::mutex> lock(spill_m_);
+    spilled.swap(spill_);
+    spilled_.store(false, std::memory_order_release);
+  }
+  taken_spill_.clear();
+  taken_next_ = 0;
+}
+
+// --- inbox ---
+
+const std::shared_ptr<inbox>& inbox::of(core& c) {
+  if (auto* h = c.anymap_try_get<inbox_holder>()) return h->box;
+  auto box = std::make_shared<inbox>(c, lane::options{});
+  box->wake_ = c.waker([raw = box.get()](core&, bool deleted) {
+    if (!deleted) raw->drain();
+  });
+  box->wake_ref_ = box->wake_.ref();
+  c.anymap_set(inbox_holder(std::move(box)));
+  return c.anymap_get<inbox_holder>().box;
+}
+
+inbox::inbox(core& c, lane::options o)
+    : home_(&c), options_(o), id_(next_inbox_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+inbox::~inbox() = default;
+
+std::pair<lane*, bool> inbox::sender_lane() {
+  sender_lanes& s = this_thread_lanes;
+  std::size_t i = 0;
+  while (i < s.entries.size() && s.entries[i].id != id_) ++i;
+  if (i == s.entries.size()) {
+    // Lanes into closed inboxes go now (they keep their inbox's memory alive).
+    std::erase_if(s.entries, [](const sender_lanes::entry& e) { return e.l->is_closed(); });
+    s.entries.push_back({id_, open_lane(options_)});
+    i = s.entries.size() - 1;
+  }
+  const std::shared_ptr<lane>& l = s.entries[i].l;
+  core* rc = running_core;
+  if (rc == nullptr) return {l.get(), false};
+  if (!l->dirty_) {
+    s.dirty.push_back(l);
+    l->dirty_ = true;
+  }
+  if (!s.flush_queued) {
+    rc->lazy(flush_at_end_of_run{});
+    s.flush_queued = true;
+  }
+  return {l.get(), true};
+}
+
+std::shared_ptr<lane> inbox::open_lane(lane::options o) {
+  auto l = std::make_shared<lane>(shared_from_this(), o);
+  {
+    std::lock_guard<std::mutex> lock(lanes_m_);
+    if (closed_.load(std::memory_order_acquire)) {
+      l->closed_.store(true, std::memory_order_release);
+      return l;
+    }
+    added_.push_back(l);
+    lanes_added_.store(true, std::memory_order_release);
+  }
+  return l;
+}
+
+void inbox::drain() {
+  wake_pending_.exchange(false, std::memory_order_acq_rel);
+  if (lanes_added_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(lanes_m_);
+    for (auto& l : added_) lanes_.push_back(std::move(l));
+    added_.clear();
+    lanes_added_.store(false, std::memory_order_relaxed);
+  }
+  struct draining {
+    bool& d;
+    ~draining() { d = false; }
+  } guard{draining_ = true};
+  // By index: a closure may add lanes (they arrive through added_, not here) or close the
+  // inbox (lanes_ is then cleared: stop).
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    std::shared_ptr<lane> l = lanes_[i];
+    try {
+      l->take();
+    } catch (...) {
+      // The rest stays in its lane; wake again so that the next run takes it first.
+      if (!closed_.load(std::memory_order_relaxed)) {
+        wake_pending_.store(true, std::memory_order_release);
+        wake_ref_.wake();
+      }
+      throw;
+    }
+    if (closed_.load(std::memory_order_relaxed)) return;
+  }
+  // Lanes whose producer has let go (a thread that ended) and that are empty go.
+  std::erase_if(lanes_, [](const std::shared_ptr<lane>& l) {
+    return l.use_count() == 1 && l->read_ == l->published_.load(std::memory_order_acquire) &&
+           !l->spilled_.load(std::memory_order_acquire) && l->taken_spill_.empty();
+  });
+}
+
+void inbox::close() noexcept {
+  if (closed_.load(std::memory_order_relaxed)) return;
+  std::vector<std::shared_ptr<lane>> lanes;
+  {
+    std::lock_guard<std::mutex> lock(lanes_m_);
+    closed_.store(true, std::memory_order_release);
+    lanes.swap(lanes_);
+    for (auto& l : added_) lanes.push_back(std::move(l));
+    added_.clear();
+  }
+  for (auto& l : lanes) {
+    l->closed_.store(true, std::memory_order_release);
+    l->discard();
+  }
+  // Releasing may answer rets, whose closures may pin again: until none is left.
+  while (pins_ != nullptr) pins_->unpin_on_home();
+  wake_.reset();
+  home_ = nullptr;
+}
+
+void inbox::pin(home_pin* p) noexcept {
+  p->next_ = pins_;
+  if (pins_ != nullptr) pins_->prev_ = p;
+  pins_ = p;
+}
+
+void inbox::unpin(home_pin* p) noexcept {
+  if (p->next_ != nullptr) p->next_->prev_ = p->prev_;
+  if (p->prev_ != nullptr) {
+    p->prev_->next_ = p->next_;
+  } else {
+    pins_ = p->next_;
+  }
+  p->prev_ = p->next_ = nullptr;
+}
+
+// --- home_pin ---
+
+inbox::home_pin::home_pin(inbox& box) noexcept : box_(box.shared_from_this()) { box.pin(this); }
+
+void inbox::home_pin::unpin_on_home() noexcept {
+  if (!pinned_) return;
+  pinned_ = false;
+  box_->unpin(this);
+  release_on_home();
+  release_memory();
+}
+
+void inbox::home_pin::drop_handle() noexcept {
+  if (handles_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  inbox& b = *box_;
+  if (running_core != nullptr && running_core == b.home_) {
+    unpin_on_home();
+    return release_memory();
+  }
+  // Carries the handle side's share of the memory; run on the home, it unpins.
+  struct unpin_item {
+    home_pin* p;
+    explicit unpin_item(home_pin* x) noexcept : p(x) {}
+    unpin_item(unpin_item&& o) noexcept : p(std::exchange(o.p, nullptr)) {}
+    ~unpin_item() {
+      if (p != nullptr) p->release_memory();
+    }
+    void operator()() noexcept { p->unpin_on_home(); }
+  };
+  try {
+    b.post(unpin_item(this));  // closed: the home released it already
+  } catch (...) {
+    // Out of memory for the lane: the pin is released when the home closes.
+    std::fputs("stakker: out of memory posting a release to another runtime\n", stderr);
+    release_memory();
+  }
+}
+
+}  // namespace stakker::detail

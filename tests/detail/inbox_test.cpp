@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+#include "stakker/detail/inbox.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "stakker/runtime.hpp"
+#include "stakker/testing/counted.hpp"
+
+namespace {
+
+using stakker::core;
+using stakker::runtime;
+using stakker::detail::inbox;
+using stakker::detail::lane;
+using stakker::testing::counted;
+using stakker::testing::counts;
+
+void run(runtime& rt) { rt.run(rt.now(), false); }
+
+// A runtime with a poll waker that counts its calls.
+struct home {
+  runtime rt;
+  std::atomic<int> polls{0};
+  home() {
+    rt.set_poll_waker([this] { polls.fetch_add(1); });
+  }
+  ~home() { rt.clear_poll_waker(); }
+  inbox& box() { return *inbox::of(rt); }
+};
+
+TEST(inbox, posts_from_one_thread_run_on_the_home_in_the_order_made_on_a_later_run) {
+  home h;
+  std::vector<int> got;
+  std::thread t([&] {
+    for (int i = 0; i < 1000; ++i) EXPECT_TRUE(h.box().post([&got, i] { got.push_back(i); }));
+  });
+  t.join();
+  EXPECT_TRUE(got.empty());
+  run(h.rt);
+  ASSERT_EQ(got.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[i], i);
+}
+
+TEST(inbox, posts_made_inside_a_run_are_published_once_at_its_end_with_one_wake) {
+  home a;
+  home b;
+  inbox& to_b = b.box();
+  int got = 0;
+  int published_mid_run = -1;
+  a.rt.defer([&](core&) {
+    for (int i = 0; i < 100; ++i) to_b.post([&got] { ++got; });
+    published_mid_run = b.polls.load();
+  });
+  run(a.rt);
+  EXPECT_EQ(published_mid_run, 0);  // nothing visible before the end of the run
+  EXPECT_EQ(b.polls.load(), 1);     // one wake for the whole batch
+  run(b.rt);
+  EXPECT_EQ(got, 100);
+}
+
+TEST(inbox, a_second_batch_before_the_home_takes_the_first_does_not_wake_it_again) {
+  home h;
+  inbox& box = h.box();
+  std::thread t([&] {
+    box.post([] {});
+    box.post([] {});
+  });
+  t.join();
+  EXPECT_EQ(h.polls.load(), 1);
+  run(h.rt);
+  std::thread t2([&] { box.post([] {}); });
+  t2.join();
+  EXPECT_EQ(h.polls.load(), 2);
+}
+
+TEST(inbox, a_full_ring_spills_in_order_and_nothing_is_lost) {
+  home h;
+  inbox& box = h.box();
+  std::shared_ptr<lane> l = box.open_lane({1024});
+  std::vector<int> got;
+  std::array<char, 200> big{};
+  for (int i = 0; i < 100; ++i) l->push([&got, i, big] { got.push_back(i + big[0]); }, true);
+  EXPECT_GT(l->spill_high_water(), 0u);
+  EXPECT_EQ(box.spill_high_water(), l->spill_high_water());
+  run(h.rt);
+  ASSERT_EQ(got.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(got[i], i);
+  // The ring is used again once the spill list is empty.
+  for (int i = 0; i < 3; ++i) l->push([&got, i] { got.push_back(1000 + i); }, true);
+  run(h.rt);
+  EXPECT_EQ(got.back(), 1002);
+}
+
+TEST(inbox, records_published_while_the_home_runs_the_ring_run_before_a_spill_made_after_them) {
+  home h;
+  std::shared_ptr<lane> l = h.box().open_lane({1024});
+  std::vector<int> got;
+  std::array<char, 200> pad{};
+  // Records of 48 + 4 * 224 bytes leave 80 of the 1024: while the home runs the first, the
+  // producer (another thread, one at a time) publishes B (32 bytes) into that room, then C
+  // (224) spills. B was published before C was spilled, so it runs first.
+  l->push(
+      [&got, &l, &pad] {
+        got.push_back(1);
+        std::thread([&] {
+          l->push([&got] { got.push_back(2); }, true);
+          l->push([&got, pad] { got.push_back(3 + pad[0]); }, true);
+        }).join();
+      },
+      false);
+  for (int i = 0; i < 4; ++i) l->push([&got, pad] { got.push_back(10 + pad[0]); }, false);
+  l->publish();
+  ASSERT_EQ(l->spill_high_water(), 0u);
+  run(h.rt);
+  EXPECT_EQ(l->spill_high_water(), 1u);
+  EXPECT_EQ(got, (std::vector<int>{1, 10, 10, 10, 10, 2, 3}));
+}
+
+TEST(inbox, closures_too_large_for_the_ring_are_boxed_and_keep_their_place) {
+  home h;
+  std::shared_ptr<lane> l = h.box().open_lane({1024});
+  std::vector<int> got;
+  std::array<char, 2000> huge{};
+  huge[0] = 7;
+  l->push([&got] { got.push_back(1); }, false);
+  l->push([&got, huge] { got.push_back(huge[0]); }, false);
+  l->push([&got] { got.push_back(3); }, true);
+  run(h.rt);
+  EXPECT_EQ(got, (std::vector<int>{1, 7, 3}));
+}
+
+TEST(inbox, a_throwing_closure_propagates_and_the_rest_runs_on_the_next_run_before_newer_posts) {
+  home h;
+  inbox& box = h.box();
+  std::vector<int> got;
+  box.post([&got] { got.push_back(1); });
+  box.post([] { throw std::runtime_error("boom"); });
+  box.post([&got] { got.push_back(3); });
+  EXPECT_THROW(run(h.rt), std::runtime_error);
+  EXPECT_EQ(got, (std::vector<int>{1}));
+  box.post([&got] { got.push_back(4); });
+  run(h.rt);
+  EXPECT_EQ(got, (std::vector<int>{1, 3, 4}));
+}
+
+TEST(inbox, a_throw_while_running_the_spill_list_keeps_its_rest_ahead_of_newer_records) {
+  home h;
+  inbox& box = h.box();
+  std::shared_ptr<lane> l = box.open_lane({1024});
+  std::vector<int> got;
+  std::array<char, 300> pad{};
+  for (int i = 0; i < 10; ++i) {
+    l->push(
+        [&got, i, pad] {
+          if (i == 6) throw std::runtime_error("boom");
+          got.push_back(i + pad[0]);
+        },
+        true);
+  }
+  ASSERT_GT(l->spill_high_water(), 0u);
+  EXPECT_THROW(run(h.rt), std::runtime_error);
+  l->push([&got] { got.push_back(100); }, true);
+  run(h.rt);
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4, 5, 7, 8, 9, 100}));
+}
+
+TEST(inbox, the_home_runtime_going_destroys_what_is_queued_and_later_posts_fail_destroying_them) {
+  counts c;
+  std::shared_ptr<inbox> keep;
+  {
+    home h;
+    keep = inbox::of(h.rt);
+    keep->post([v = counted(c)] {});
+    keep->post([v = counted(c)] {});
+    EXPECT_EQ(c.alive(), 2);
+  }
+  EXPECT_EQ(c.alive(), 0);
+  EXPECT_TRUE(keep->is_closed());
+  EXPECT_FALSE(keep->post([v = counted(c)] {}));
+  EXPECT_EQ(c.alive(), 0);
+}
+
+TEST(inbox, a_closure_may_post_to_its_own_inbox_which_delivers_in_a_later_run) {
+  home h;
+  inbox& box = h.box();
+  int runs = 0;
+  std::function<void()> again = [&] {
+    if (++runs < 3) box.post(again);
+  };
+  box.post(again);
+  run(h.rt);
+  EXPECT_EQ(runs, 1);
+  run(h.rt);
+  EXPECT_EQ(runs, 2);
+  run(h.rt);
+  EXPECT_EQ(runs, 3);
+}
+
+// A pinned counter: release_on_home records which thread released it.
+struct test_pin final : inbox::home_pin {
+  std::atomic<int>* released;
+  std::thread::id* on;
+  test_pin(inbox& b, std::atomic<int>* r, std::thread::id* t) : home_pin(b), released(r), on(t) {}
+  void release_on_home() noexcept override {
+    released->fetch_add(1);
+    *on = std::this_thread::get_id();
+  }
+};
+
+TEST(inbox, a_pin_is_released_once_on_its_home_when_the_last_handle_goes_on_another_thread) {
+  home h;
+  std::atomic<int> released{0};
+  std::thread::id on;
+  auto* p = new test_pin(h.box(), &released, &on);
+  for (int i = 0; i < 3; ++i) p->add_handle();
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 4; ++i) ts.emplace_back([p] { p->drop_handle(); });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(released.load(), 0);
+  run(h.rt);
+  EXPECT_EQ(released.load(), 1);
+  EXPECT_EQ(on, std::this_thread::get_id());
+}
+
+TEST(inbox, a_home_that_closes_releases_every_pin_still_held_once) {
+  std::atomic<int> released{0};
+  std::thread::id on;
+  test_pin* p;
+  {
+    home h;
+    p = new test_pin(h.box(), &released, &on);
+  }
+  EXPECT_EQ(released.load(), 1);
+  p->drop_handle();  // the post fails: nothing more happens, the memory goes
+  EXPECT_EQ(released.load(), 1);
+}
+
+// Counts live copies from any thread (testing::counted is single-threaded).
+struct tracked {
+  std::atomic<long>* live;
+  explicit tracked(std::atomic<long>& n) noexcept : live(&n) { live->fetch_add(1); }
+  tracked(const tracked& o) noexcept : live(o.live) { live->fetch_add(1); }
+  tracked(tracked&& o) noexcept : live(o.live) { live->fetch_add(1); }
+  ~tracked() { live->fetch_sub(1); }
+};
+
+// Many producer threads, bounded rings that spill, a replayable seed: per sender order,
+// exactly once, and each closure destroyed once.
+TEST(inbox, stress_many_senders_per_sender_order_exactly_once_with_spills) {
+  unsigned seed = std::random_device{}();
+  if (const char* s = std::getenv("STAKKER_INBOX_SEED"))
+    seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
+  std::printf("inbox stress seed %u (STAKKER_INBOX_SEED to replay)\n", seed);
+  SCOPED_TRACE(seed);
+  constexpr int senders = 4;
+  constexpr int per_sender = 20000;
+  home h;
+  inbox& box = h.box();
+  std::atomic<long> live{0};
+  std::vector<int> next(senders, 0);
+  std::atomic<int> bad{0};
+  std::atomic<int> done{0};
+  std::vector<std::thread> ts;
+  for (int s = 0; s < senders; ++s) {
+    ts.emplace_back([&, s] {
+      std::mt19937 rng(seed + s);
+      std::shared_ptr<lane> l;
+      if (s % 2 == 0) l = box.open_lane({1024});
+      for (int i = 0; i < per_sender; ++i) {
+        auto f = [&, s, i, v = tracked(live)] {
+          if (next[s] != i) bad.fetch_add(1);
+          next[s] = i + 1;
+        };
+        if (l) {
+          l->push(std::move(f), rng() % 8 == 0);
+        } else {
+          box.post(std::move(f));
+        }
+        if (rng() % 512 == 0) std::this_thread::yield();
+      }
+      if (l) l->publish();
+      done.fetch_add(1);
+    });
+  }
+  while (done.load() < senders) run(h.rt);
+  for (auto& t : ts) t.join();
+  run(h.rt);
+  EXPECT_EQ(bad.load(), 0);
+  for (int s = 0; s < senders; ++s) EXPECT_EQ(next[s], per_sender);
+  EXPECT_EQ(live.load(), 0);
+}
+
+}  // namespace

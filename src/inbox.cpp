@@ -192,9 +192,9 @@ void lane::discard() noexcept {
 
 // --- inbox ---
 
-const std::shared_ptr<inbox>& inbox::of(core& c) {
+const std::shared_ptr<inbox>& inbox::of(core& c, lane::options o) {
   if (auto* h = c.anymap_try_get<inbox_holder>()) return h->box;
-  auto box = std::make_shared<inbox>(c, lane::options{});
+  auto box = std::make_shared<inbox>(c, o);
   box->wake_ = c.waker([raw = box.get()](core&, bool deleted) {
     if (!deleted) raw->drain();
   });

@@ -206,8 +206,8 @@ class lane {
 // kept, the runtime is woken, and the next run delivers it first).
 class inbox : public std::enable_shared_from_this<inbox> {
  public:
-  // The inbox of `c`, made on first use. Runtime thread only.
-  static const std::shared_ptr<inbox>& of(core& c);
+  // The inbox of `c`, made on first use (with lanes of `o`). Runtime thread only.
+  static const std::shared_ptr<inbox>& of(core& c, lane::options o = {});
 
   // Any thread: queues `f()` to run on this inbox's runtime thread, through the calling
   // thread's lane, so that posts from one thread run in the order made. Called from inside

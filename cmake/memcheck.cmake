@@ -76,8 +76,9 @@ if(TARGET stakker_tests)
       COMMAND ${stakker_memcheck_command} $<TARGET_FILE:stakker_tests> --gtest_filter=${filter})
     set_tests_properties(memcheck.${area} PROPERTIES
       LABELS memcheck TIMEOUT 900 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}"
-      # The long randomized tests, shortened: still every phase and kind of tree, in ~30 s.
-      ENVIRONMENT "STAKKER_STRESS_SECONDS=2;STAKKER_MODEL_OPS=200000")
+      # The long randomized tests, shortened: still every phase and kind of tree, in ~30 s;
+      # the shards' 4 x 1M calls, 4 x 20k (the rings still fill and spill).
+      ENVIRONMENT "STAKKER_STRESS_SECONDS=2;STAKKER_MODEL_OPS=200000;STAKKER_SHARD_CALLS=20000")
   endforeach()
 endif()
 

@@ -65,6 +65,23 @@ async_generator<int> ticks(core& c, int n) {
   }
 }
 
+// A result-mode stream: each read is a value, the producer's failure, or the end.
+task<int> sum_prices(stream_result_reader<int> reader) {
+  int total = 0;
+  // [guide:stream_item]
+  for (;;) {
+    auto item = co_await reader.next();
+    if (item.ended()) break;
+    if (item.failed()) {
+      std::printf("price feed failed: %s\n", item.error().what().c_str());
+      break;
+    }
+    total += item.value();
+  }
+  // [/guide:stream_item]
+  co_return total;
+}
+
 }  // namespace
 
 int main() {
@@ -130,6 +147,14 @@ int main() {
         co_return n;
       }(std::move(reader)),
       print_int("entries"));
+
+  // Fwd → Stream, result mode: the producer goes before the end, so the reader gets the
+  // values, then one failed item.
+  auto [prices, price_feed] = fwd_stream_result<int>(rt);
+  price_feed(101);
+  price_feed(99);
+  spawn(rt, sum_prices(std::move(prices)), print_int("price total"));
+  { auto gone = std::move(price_feed); }
 
   for (int i = 0; i < 50; ++i) loop.advance(10ms);
   s.reset();  // the last owner goes: the store stops, and with it the runtime

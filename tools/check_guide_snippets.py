@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 """Checks that the guides quote compiled code word for word.
 
-In docs/guide-*.md, a ```cpp block whose preceding line is
+In docs/guide-*.md and docs/coroutines.md, a ```cpp block whose preceding line is
 
     <!-- snippet: examples/guide_core.cpp NAME -->
 
@@ -13,7 +13,8 @@ are built and run by CTest, so the guides' code compiles and does what the text 
 Also fails on: a tag not followed by a ```cpp block, a file or region that does not exist,
 a region marked twice or left open, and a guide with no tagged block at all.
 
-Usage: tools/check_guide_snippets.py [guide.md ...]   (default: docs/guide-*.md)
+Usage: tools/check_guide_snippets.py [guide.md ...]
+(default: docs/guide-*.md and docs/coroutines.md)
 Exit status 0 when every tagged block matches, 1 otherwise (each mismatch is reported
 with a diff). Runs from any directory; paths in tags are relative to the repository root.
 """
@@ -102,7 +103,8 @@ def check(guides):
 
 
 def main(argv):
-    guides = [pathlib.Path(a).resolve() for a in argv] or sorted(ROOT.glob("docs/guide-*.md"))
+    guides = [pathlib.Path(a).resolve() for a in argv] or (
+        sorted(ROOT.glob("docs/guide-*.md")) + [ROOT / "docs/coroutines.md"])
     if not guides:
         print("no guides found (docs/guide-*.md)", file=sys.stderr)
         return 1

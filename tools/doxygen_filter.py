@@ -12,10 +12,20 @@ The headers document declarations with plain `//` comments just above them. This
   `#define`). Other comments stay `//`, which Doxygen ignores: a comment inside a function
   body would otherwise be appended to the function's documentation, and a section comment
   followed by a blank line would be attached to whatever comes next;
+- turns the header's heading, the `//` lines right after its SPDX line (up to the first
+  line that is not a comment), into the file's description: `///` lines with `\\file`
+  appended to the last one. A `\\file` with nothing after it on its line documents the file
+  it is in, and it may end the block, so the text keeps its lines (a `\\file` at the start
+  would take the heading's first word as a file name). A heading that starts with a name in
+  lower case (`fwd_stream: ...`, `ret<T>: ...`) gets that name in backticks: Doxygen
+  capitalizes the first letter of every description in its lists (`Ret<T>`), but not in
+  code;
 - in the converted text, outside backtick code spans (a backtick without a partner on its
   line is escaped), writes `<` `>` `&` as HTML entities
-  (so `ret<T>` is not read as an HTML tag) and escapes `\\` `@` `%` `#` `$` with a
-  backslash (so they are not read as commands, link requests or headings);
+  (so `ret<T>` is not read as an HTML tag), escapes `\\` `@` `%` `#` `$` with a
+  backslash (so they are not read as commands, link requests or headings), and writes a
+  `-` followed by another as `\\-` (Doxygen would print `--` as an en dash, `---` as an
+  em dash: wrong for command-line options and decrements);
 - leaves the SPDX line, `// clang-format` directives and all code unchanged, and prints
   exactly one line per input line, so Doxygen's warnings point at the header's own lines.
 """
@@ -115,7 +125,7 @@ def escape(text):
     out, in_code = [], False
     # A backtick without a partner on the line is no code span for Doxygen: escape it too.
     pairs = text.count("`") // 2 * 2
-    for c in text:
+    for i, c in enumerate(text):
         if c == "`" and pairs > 0:
             pairs -= 1
             in_code = not in_code
@@ -128,15 +138,37 @@ def escape(text):
             out.append(ENTITIES[c])
         elif c in BACKSLASHED:
             out.append("\\" + c)
+        elif c == "-" and text.startswith("-", i + 1):
+            out.append("\\-")  # so `--` becomes `\--` and `---` `\-\--`: printed as they are
         else:
             out.append(c)
     return "".join(out)
 
 
+LEADING_NAME = re.compile(r"^(\s*)([a-z_][\w:]*(?:<[^<>]*>)?)(?=[\s:,;.(]|$)")
+
+
+def heading(lines):
+    """The range of the heading's lines: the comment lines right after the SPDX line."""
+    spdx = next((k for k, line in enumerate(lines[:3]) if "SPDX-License-Identifier" in line), None)
+    if spdx is None:
+        return range(0)
+    end = spdx + 1
+    while end < len(lines) and COMMENT.match(lines[end]) and not skipped(lines[end]):
+        end += 1
+    return range(spdx + 1, end)
+
+
 def convert(lines):
     at_scope = code_scopes(lines)
     out = list(lines)
-    i = 0
+    head = heading(lines)
+    for k in head:
+        indent, text = COMMENT.match(lines[k]).groups()
+        if k == head[0]:
+            text = LEADING_NAME.sub(r"\1`\2`", text, count=1)
+        out[k] = indent + "///" + escape(text) + (" \\file" if k == head[-1] else "")
+    i = head.stop if head else 0
     while i < len(lines):
         if not COMMENT.match(lines[i]) or skipped(lines[i]):
             i += 1

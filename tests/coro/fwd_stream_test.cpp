@@ -44,8 +44,8 @@ using producer_fwd = fwd<std::optional<int>>;
 
 using coro_test::run;
 
-// What a reading task saw: each value as its number, "fail" for an actor_fail, "end" for
-// the nullopt; whether it ran past its last await; the reader's high-water mark at the end.
+// What a reading task saw: each value as its number, "fail" for a failed item, "end" for
+// the end; whether it ran past its last await; the reader's high-water mark at the end.
 struct reading {
   events seen;
   int reads = 0;  // values taken so far
@@ -69,19 +69,21 @@ task<int> read_all(Reader rd, reading* out, counts* k) {
   co_return total;
 }
 
-// Result mode: reads until nullopt.
+// Result mode: reads until the end, past a failed item.
 template <class Reader>
 task<int> read_all_results(Reader rd, reading* out, counts* k) {
   counted local(*k);
   int total = 0;
-  while (auto item = co_await rd.next()) {
-    if (item->has_value()) {
-      out->seen.push_back(std::to_string(**item));
-      ++out->reads;
-      total += **item;
-    } else {
+  for (;;) {
+    auto item = co_await rd.next();
+    if (item.ended()) break;
+    if (item.failed()) {
       out->seen.emplace_back("fail");
+      continue;
     }
+    out->seen.push_back(std::to_string(item.value()));
+    ++out->reads;
+    total += item.value();
   }
   out->seen.emplace_back("end");
   out->high_water = rd.high_water_mark();
@@ -542,7 +544,7 @@ TEST(fwd_stream, a_reader_in_another_librarys_coroutine_gets_task_dropped_when_t
 
 // --- result mode ---
 
-TEST(fwd_stream_result, a_preloaded_stream_gives_every_value_then_nullopt) {
+TEST(fwd_stream_result, a_preloaded_stream_gives_every_value_then_the_end) {
   runtime rt;
   int more_calls = 0;
   auto [rd, f] = fwd_stream_result<int>(rt, fwd_do<void>([&more_calls] { ++more_calls; }));
@@ -597,7 +599,7 @@ TEST(fwd_stream_result, one_value_per_more_makes_a_pull_pipe_with_a_high_water_m
 }
 
 TEST(fwd_stream_result,
-     the_last_fwd_dropped_early_gives_the_values_then_one_actor_fail_then_nullopt) {
+     the_last_fwd_dropped_early_gives_the_values_then_one_failed_item_then_the_end) {
   runtime rt;
   std::optional<producer_fwd> f;
   reading r;
@@ -621,7 +623,7 @@ TEST(fwd_stream_result,
 }
 
 TEST(fwd_stream_result,
-     a_producer_actor_that_stops_before_the_end_gives_one_actor_fail_then_nullopt) {
+     a_producer_actor_that_stops_before_the_end_gives_one_failed_item_then_the_end) {
   runtime rt;
   reading r;
   producer_log plog;
@@ -642,7 +644,7 @@ TEST(fwd_stream_result,
   EXPECT_TRUE(k.balanced());
 }
 
-TEST(fwd_stream_result, a_fwd_dropped_before_anything_was_sent_gives_one_actor_fail_then_nullopt) {
+TEST(fwd_stream_result, a_fwd_dropped_before_anything_was_sent_gives_one_failed_item_then_the_end) {
   runtime rt;
   reading r;
   counts k;
@@ -656,7 +658,7 @@ TEST(fwd_stream_result, a_fwd_dropped_before_anything_was_sent_gives_one_actor_f
   EXPECT_EQ(a.value, 0);
 }
 
-TEST(fwd_stream_result, the_actor_fail_comes_once_and_nullopt_after_it_every_time) {
+TEST(fwd_stream_result, the_failed_item_comes_once_and_the_end_after_it_every_time) {
   runtime rt;
   std::vector<std::string> seen;
   {
@@ -667,12 +669,12 @@ TEST(fwd_stream_result, the_actor_fail_comes_once_and_nullopt_after_it_every_tim
         [](auto reader, std::vector<std::string>* out) -> task<void> {
           for (int i = 0; i < 4; ++i) {
             auto item = co_await reader.next();
-            if (!item) {
+            if (item.ended()) {
               out->emplace_back("end");
-            } else if (item->has_value()) {
-              out->push_back(std::to_string(**item));
-            } else {
+            } else if (item.failed()) {
               out->emplace_back("fail");
+            } else {
+              out->push_back(std::to_string(item.value()));
             }
           }
         }(std::move(rd), &seen),
@@ -682,7 +684,7 @@ TEST(fwd_stream_result, the_actor_fail_comes_once_and_nullopt_after_it_every_tim
   EXPECT_EQ(seen, (std::vector<std::string>{"5", "fail", "end", "end"}));
 }
 
-TEST(fwd_stream_result, a_clean_end_gives_no_actor_fail) {
+TEST(fwd_stream_result, a_clean_end_gives_no_failed_item) {
   runtime rt;
   reading r;
   counts k;

@@ -577,9 +577,9 @@ TEST(fwd_stream_more, that_drops_the_last_producer_fwd_fails_the_stream) {
   spawn(
       rt,
       [](decltype(reader) rd) -> task<std::string> {
-        auto v = co_await rd.next();
-        if (!v) co_return "end";
-        co_return *v ? "value" : "actor_fail";
+        auto item = co_await rd.next();
+        if (item.ended()) co_return "end";
+        co_return item.failed() ? "actor_fail" : "value";
       }(std::move(reader)),
       got.to());
   run(rt);

@@ -341,7 +341,7 @@ task<int> leaf_stream(world* w) {
   w->producers.push_back(std::move(p));
   const int n = 1 + w->pick(5);
   for (int i = 0; i < n; ++i) {
-    std::optional<typename decltype(reader)::item_type> item;
+    typename decltype(reader)::item_type item;  // std::optional or stream_item: the end
     if (w->chance(40)) {
       auto t = co_await with_timeout(*w->c, w->ms(w->pick(4)), reader.next());
       if (!t) continue;  // abandoned: any value stays buffered for the next next()
@@ -349,16 +349,22 @@ task<int> leaf_stream(world* w) {
     } else {
       item = co_await reader.next();
     }
-    if (!item) {
+    bool ended = false;
+    if constexpr (Result) {
+      ended = item.ended();
+    } else {
+      ended = !item;
+    }
+    if (ended) {
       check_all_read(w, *log, "ended");
       break;
     }
     if constexpr (Result) {
-      if (!*item) {
+      if (item.failed()) {
         check_all_read(w, *log, "failed");
         continue;  // then the end
       }
-      check_read(w, *log, **item);
+      check_read(w, *log, item.value());
     } else {
       check_read(w, *log, *item);
     }

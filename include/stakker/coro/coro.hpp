@@ -9,5 +9,6 @@
 #include "stakker/coro/ret_pipe.hpp"
 #include "stakker/coro/sleep.hpp"
 #include "stakker/coro/spawn.hpp"
+#include "stakker/coro/stream_item.hpp"
 #include "stakker/coro/task.hpp"
 #include "stakker/coro/when.hpp"

@@ -12,6 +12,7 @@
 
 #include "stakker/coro/async_generator.hpp"
 #include "stakker/coro/detail/pipe_node.hpp"
+#include "stakker/coro/stream_item.hpp"
 #include "stakker/fwd.hpp"
 
 namespace stakker::coro {
@@ -83,7 +84,9 @@ struct stream_sink {
 template <class T, bool Result>
 class stream_reader {
  public:
-  using item_type = std::conditional_t<Result, result<T>, T>;
+  // What next() gives: drop mode, the value or std::nullopt at the end; result mode, a
+  // stream_item (a value, the one failure, or the end).
+  using item_type = std::conditional_t<Result, stream_item<T>, std::optional<T>>;
 
   explicit stream_reader(stream_state<T>* s) noexcept : s_(s) {}
   stream_reader(stream_reader&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
@@ -100,7 +103,7 @@ class stream_reader {
    public:
     using stakker_awaitable = void;
     // Holds a reference to the state: user code run inside the await (`more`, or whatever
-    // owns the reader) may destroy the reader meanwhile; this next() then gives nullopt.
+    // owns the reader) may destroy the reader meanwhile; this next() then gives the end.
     explicit next_awaiter(stream_state<T>* s) noexcept : s_(s) { ++s->refs; }
     next_awaiter(next_awaiter&& o) noexcept
         : s_(std::exchange(o.s_, nullptr)), n_(std::exchange(o.n_, nullptr)) {}
@@ -130,19 +133,19 @@ class stream_reader {
       s_->waiting = n_;
       if (s_->failed) s_->wake();  // drop mode, with nothing left to read
     }
-    std::optional<item_type> await_resume() {
-      if (s_->reader_gone) return std::nullopt;
+    item_type await_resume() {
+      if (s_->reader_gone) return item_type();
       if (!s_->buffer.empty()) {
-        std::optional<item_type> v(std::in_place, std::move(s_->buffer.front()));
+        item_type v(std::move(s_->buffer.front()));
         s_->buffer.pop_front();
         return v;
       }
-      if (s_->ended) return std::nullopt;
+      if (s_->ended) return item_type();
       // failed
       if constexpr (Result) {
-        if (s_->fail_given) return std::nullopt;
+        if (s_->fail_given) return item_type();
         s_->fail_given = true;
-        return std::optional<item_type>(std::in_place, actor_fail{});
+        return item_type(actor_fail{});
       } else {
         throw task_dropped();  // only outside a spawned task (inside one it was dropped)
       }
@@ -156,9 +159,10 @@ class stream_reader {
     wake_node* n_ = nullptr;
   };
 
-  // The next item (drop mode: T; result mode: result<T>, with one actor_fail if the
-  // producer went before the end), or std::nullopt at the end. Calls `more` each time it
-  // finds the buffer empty. One next() at a time.
+  // The next item. Drop mode: std::optional<T>, std::nullopt at the end. Result mode:
+  // stream_item<T>: the values, then, if the producer went before the end, one failed
+  // item, then ended items. Calls `more` each time it finds the buffer empty. One next()
+  // at a time.
   next_awaiter next() {
     if (s_ == nullptr) throw std::logic_error("stakker::coro::fwd_stream: empty reader");
     return next_awaiter(s_);
@@ -170,7 +174,7 @@ class stream_reader {
 
  private:
   // A next() still waiting (the reader was destroyed by other code than the task reading
-  // it) is woken, through the queue, and gives nullopt.
+  // it) is woken, through the queue, and gives the end.
   void close() noexcept {
     if (s_ == nullptr) return;
     s_->reader_gone = true;
@@ -204,14 +208,14 @@ using stream_result_reader = detail::stream_reader<T, true>;
 // Wake-ups are queued on `c`, never inline. Drop mode: if the last copy of `f` is
 // destroyed before the end, the reading task is dropped once it has read what was
 // buffered. Destroying the reader makes `f` a no-op; a next() pending on it (the reader was
-// destroyed by `more` or by whatever else owns it) gives std::nullopt, resumed from the queue.
+// destroyed by `more` or by whatever else owns it) gives the end, resumed from the queue.
 template <class T>
 std::pair<stream_reader<T>, fwd<std::optional<T>>> fwd_stream(core& c, fwd<> more = {}) {
   return detail::make_fwd_stream<T, false>(c, std::move(more));
 }
 
-// Result mode: `next()` gives std::optional<result<T>>: the values, then, if the last
-// fwd went before the end, one actor_fail, then std::nullopt.
+// Result mode: `next()` gives stream_item<T>: the values, then, if the last fwd went
+// before the end, one failed item (its error() an actor_fail), then ended items.
 template <class T>
 std::pair<stream_result_reader<T>, fwd<std::optional<T>>> fwd_stream_result(core& c,
                                                                             fwd<> more = {}) {

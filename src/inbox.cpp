@@ -298,7 +298,7 @@ void inbox::close() noexcept {
   // Releasing may answer rets, whose closures may pin again: until none is left.
   while (pins_ != nullptr) pins_->unpin_on_home();
   wake_.reset();
-  home_ = nullptr;
+  home_.store(nullptr, std::memory_order_relaxed);
 }
 
 void inbox::pin(home_pin* p) noexcept {
@@ -332,7 +332,7 @@ void inbox::home_pin::unpin_on_home() noexcept {
 void inbox::home_pin::drop_handle() noexcept {
   if (handles_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   inbox& b = *box_;
-  if (running_core != nullptr && running_core == b.home_) {
+  if (running_core != nullptr && running_core == b.home()) {
     unpin_on_home();
     return release_memory();
   }

@@ -39,7 +39,9 @@ bool waker_hub::set(std::uint32_t id) noexcept {
   const std::uint64_t word_bit = std::uint64_t{1} << (in_group / 64);
   if (g->summary.fetch_or(word_bit, std::memory_order_acq_rel) & word_bit) return false;
   const std::uint64_t group_bit = std::uint64_t{1} << (id / group_bits);
-  return (top.fetch_or(group_bit, std::memory_order_acq_rel) & group_bit) == 0;
+  // seq_cst: a loop that skips its signal while awake reads `top` after marking itself
+  // asleep (see core::wakes_pending).
+  return (top.fetch_or(group_bit, std::memory_order_seq_cst) & group_bit) == 0;
 }
 
 void waker_hub::drop(std::uint32_t id) {
@@ -47,7 +49,7 @@ void waker_hub::drop(std::uint32_t id) {
     std::lock_guard<std::mutex> lock(drop_mutex);
     dropped.push_back(id);
   }
-  if (!drops_pending.exchange(true, std::memory_order_acq_rel)) wake_loop();
+  if (!drops_pending.exchange(true, std::memory_order_seq_cst)) wake_loop();
 }
 
 void waker_hub::wake_loop() noexcept {
@@ -68,7 +70,7 @@ void waker_hub::put_back(std::uint32_t gi, std::uint32_t wi, std::uint64_t bits,
     g->summary.fetch_or(summary, std::memory_order_acq_rel);
     groups_left |= std::uint64_t{1} << gi;
   }
-  if (groups_left != 0) top.fetch_or(groups_left, std::memory_order_acq_rel);
+  if (groups_left != 0) top.fetch_or(groups_left, std::memory_order_seq_cst);
   wake_loop();  // also for "deleted" calls still pending: one spare turn at worst
 }
 
@@ -130,6 +132,14 @@ stakker::waker core::waker(std::function<void(core&, bool)> handler) {
     t.handlers.push_back(std::move(handler));
   }
   return stakker::waker(t.hub, id);
+}
+
+bool core::wakes_pending() const noexcept {
+  if (!wakers_) return false;
+  const detail::waker_table& t = *wakers_;
+  const detail::waker_hub& hub = *t.hub;
+  return hub.top.load(std::memory_order_seq_cst) != 0 ||
+         hub.drops_pending.load(std::memory_order_seq_cst) || t.dropping_next < t.dropping.size();
 }
 
 bool core::poll_wake() {

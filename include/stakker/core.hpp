@@ -166,6 +166,12 @@ class core {
   bool poll_wake();
   // Whether any waker (or poll waker) was ever set up; `run` polls wakers only then.
   bool uses_wakers() const noexcept { return wakers_ != nullptr; }
+  // Whether a run would have waker handlers to call (wakes or "deleted" calls waiting).
+  // For a loop about to sleep that skips its poll waker's signal while awake: it stores
+  // its "asleep" flag (seq_cst), then asks this (seq_cst loads); a waker's wake sets its
+  // bits (seq_cst) before it calls the poll waker, which then takes that flag (seq_cst).
+  // Runtime thread.
+  bool wakes_pending() const noexcept;
 
   // A handle that can queue work onto this runtime from places without a core, such as
   // destructors. Safe to keep after the runtime is gone (work is then destroyed unrun).

@@ -54,18 +54,35 @@ int wait_for_events(int epfd, epoll_event* out, int max, duration d) {
   throw_errno("epoll_pwait");
 }
 
+}  // namespace
+
 // The eventfd other threads write to. Shared with the runtime's poll waker, so it stays
-// open as long as that may still be called.
-struct wake_fd {
+// open as long as that may still be called. A wake writes it only while the loop sleeps
+// (or is about to): an awake loop polls the runtime's wakers in every run and checks for
+// pending ones before it sleeps, so the system call is saved whenever the loop is busy.
+//
+// The handshake (no wake lost), every step seq_cst: the loop stores `asleep`, then checks
+// core::wakes_pending(); a wake sets its bits in the hub, then (here) takes `asleep`.
+// Either the loop sees the bits and does not sleep, or the wake sees `asleep` and writes.
+struct detail::wake_fd {
   unique_fd fd;
+  std::atomic<bool> asleep{true};
   explicit wake_fd(unique_fd f) noexcept : fd(std::move(f)) {}
-  void signal() const noexcept {
+  void signal() noexcept {
+    if (!asleep.exchange(false, std::memory_order_seq_cst)) return;
     std::uint64_t one = 1;
     while (::write(fd.get(), &one, sizeof one) < 0 && errno == EINTR) {
     }
   }
 };
 
+namespace {
+// A hint to the CPU inside a spin-wait (the other hyperthread runs meanwhile).
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 }  // namespace
 
 fd_source::fd_source(fd_source&& o) noexcept
@@ -116,7 +133,7 @@ epoll_loop::epoll_loop(runtime& rt) : rt_(rt) {
   if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, efd.get(), &ev) < 0)
     throw_errno("epoll_ctl(eventfd)");
   wakefd_ = efd.get();
-  auto wake = std::make_shared<wake_fd>(std::move(efd));
+  auto wake = std::make_shared<detail::wake_fd>(std::move(efd));
   auto link = std::make_unique<detail::loop_link>(detail::loop_link{this});
   rt_.anymap_set<epoll_loop*>(this);
   try {
@@ -126,6 +143,7 @@ epoll_loop::epoll_loop(runtime& rt) : rt_(rt) {
     throw;
   }
   link_ = link.release();
+  wake_ = std::move(wake);
 }
 
 epoll_loop::~epoll_loop() {
@@ -269,7 +287,7 @@ bool epoll_loop::turn(duration max_wait) {
   // already read: then do not sleep.
   const bool io_pending = any_pending() || wake_unpolled_;
   // A negative max_wait is a poll, on either system call.
-  const duration wait = std::max(
+  duration wait = std::max(
       duration::zero(),
       rt_.next_wait_max(clock::now(), max_wait, io_pending || rt_.has_idle() || guest_ran));
   std::array<epoll_event, 64> events;
@@ -278,6 +296,13 @@ bool epoll_loop::turn(duration max_wait) {
   };
   int n;
   bool guest_woke = false;
+  // Before a wait that sleeps: say so, then look once more for wakes that came meanwhile
+  // (see detail::wake_fd); spin on them first when asked to.
+  if (wait > duration::zero() && !ready_to_sleep()) wait = duration::zero();
+  struct awake_again {
+    detail::wake_fd& w;
+    ~awake_again() { w.asleep.store(false, std::memory_order_relaxed); }
+  } awake{*wake_};
   if (guest_ != nullptr && wait > duration::zero()) {
     // The guest sleeps, on our descriptor too; then we collect without waiting.
     n = collect(duration::zero());
@@ -312,6 +337,24 @@ bool epoll_loop::turn(duration max_wait) {
   rt_.run(clock::now(), idle);
   return n > 0 || delivered || guest_ran || guest_woke;
 }
+
+bool epoll_loop::ready_to_sleep() noexcept {
+  if (spin_ > duration::zero()) {
+    // Wakes from other threads only: readiness of descriptors waits for the wait itself.
+    const auto until = clock::now() + spin_;
+    for (int i = 0;; ++i) {
+      if (rt_.wakes_pending()) return false;
+      if ((i & 63) == 63 && clock::now() >= until) break;
+      spin_pause();
+    }
+  }
+  wake_->asleep.store(true, std::memory_order_seq_cst);
+  if (!rt_.wakes_pending()) return true;
+  wake_->asleep.store(false, std::memory_order_relaxed);
+  return false;
+}
+
+void epoll_loop::set_spin(duration d) noexcept { spin_ = std::max(duration::zero(), d); }
 
 void epoll_loop::set_guest(guest* g) {
   if (g != nullptr && guest_ != nullptr && g != guest_)

@@ -105,6 +105,7 @@ void shards::main(std::size_t i, start_gate& gate) {
   try {
     rt.emplace();
     loop.emplace(*rt);
+    loop->set_spin(options_.spin);
     self.reset(new context(*rt, *loop, i, *this));
     slots_[i].box = detail::inbox::of(*rt, {options_.ring_bytes});
     slots_[i].self = self.get();

@@ -225,8 +225,9 @@ class inbox : public std::enable_shared_from_this<inbox> {
 
   // Whether the runtime is gone (posts fail). Any thread.
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
-  // The runtime this inbox feeds, or null once closed. Its thread only.
-  core* home() const noexcept { return home_; }
+  // The runtime this inbox feeds, or null once closed. Any thread may compare it with its
+  // own running core (equal only on the home thread, where it does not change under it).
+  core* home() const noexcept { return home_.load(std::memory_order_relaxed); }
   // The most records that ever waited in one lane's spill list. Any thread.
   std::size_t spill_high_water() const noexcept {
     return spill_high_.load(std::memory_order_relaxed);
@@ -251,7 +252,7 @@ class inbox : public std::enable_shared_from_this<inbox> {
   void drain();
   void add_lane(const std::shared_ptr<lane>& l);
 
-  core* home_;
+  std::atomic<core*> home_;
   lane::options options_;
   stakker::waker wake_;
   stakker::waker_ref wake_ref_;

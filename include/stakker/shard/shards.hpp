@@ -14,6 +14,7 @@
 #include "stakker/core.hpp"
 #include "stakker/detail/inbox.hpp"
 #include "stakker/loop/epoll_loop.hpp"
+#include "stakker/runtime.hpp"
 #include "stakker/stop_cause.hpp"
 
 namespace stakker::shard {
@@ -26,7 +27,9 @@ class context {
   context(const context&) = delete;
   context& operator=(const context&) = delete;
 
-  stakker::core& core() noexcept { return core_; }
+  stakker::core& core() noexcept { return rt_; }
+  // The loop-facing side (for inspect and the like).
+  runtime& rt() noexcept { return rt_; }
   loop::epoll_loop& loop() noexcept { return loop_; }
   std::size_t index() const noexcept { return index_; }
   shards& group() noexcept { return group_; }
@@ -36,9 +39,9 @@ class context {
 
  private:
   friend class shards;
-  context(stakker::core& c, loop::epoll_loop& l, std::size_t i, shards& g) noexcept
-      : core_(c), loop_(l), index_(i), group_(g) {}
-  stakker::core& core_;
+  context(runtime& r, loop::epoll_loop& l, std::size_t i, shards& g) noexcept
+      : rt_(r), loop_(l), index_(i), group_(g) {}
+  runtime& rt_;
   loop::epoll_loop& loop_;
   std::size_t index_;
   shards& group_;
@@ -50,6 +53,10 @@ struct shards_options {
   bool pin_cpus = false;
   // The ring of each sending thread into each shard (see detail::lane).
   std::size_t ring_bytes = 16 * 1024;
+  // How long an idle shard spins, watching for calls from other threads, before it sleeps
+  // (see loop::epoll_loop::set_spin): lower latency between shards for a busy CPU while
+  // idle. Zero: sleep at once.
+  duration spin{};
 };
 
 // N threads, each running a runtime on an epoll_loop until told to stop. Work reaches a

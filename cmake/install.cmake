@@ -24,12 +24,15 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/LICENSE-MIT
   ${PROJECT_SOURCE_DIR}/LICENSE-APACHE
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stakker)
 
-# pkg-config: one file per library (stakker, stakker-loop, stakker-coro, stakker-asio),
+# pkg-config: one file per library (stakker, stakker-loop, stakker-coro, stakker-shard,
+# stakker-asio),
 # relocatable: paths are taken from the file's own place. Fields: name, description,
 # required packages, library, extra Cflags, extra Libs.
 set(stakker_pc_components "stakker|core runtime, actors and callbacks||stakker||-pthread")
 list(APPEND stakker_pc_components "stakker-loop|the embedded epoll loop, TCP and UDP|stakker|stakker_loop||")
 list(APPEND stakker_pc_components "stakker-coro|the coroutine bridge|stakker|stakker_coro||")
+list(APPEND stakker_pc_components
+  "stakker-shard|shards: a runtime per thread, remote calls between them|stakker-loop|stakker_shard||")
 if(TARGET stakker_asio)
   set(stakker_pc_asio_cflags "")
   if(STAKKER_ASIO_BOOST)

@@ -100,4 +100,22 @@ TEST(shard_query,
   finish(g, keep);
 }
 
+TEST(shard_query, a_task_spawned_on_another_shard_answers_its_spawner_on_its_own_shard) {
+  shards g({.threads = 2});
+  std::promise<std::string> out;
+  g.on(0, [&](context& c0) {
+    auto answer = stakker::shard::make_remote(stakker::ret_do<int>([&](std::optional<int> v) {
+      const bool home = context::current() == &c0;
+      out.set_value(v ? std::to_string(*v) + (home ? " on 0" : " elsewhere") : "none");
+    }));
+    c0.group().on(1, [a = std::move(answer)](context& c1) mutable {
+      auto t = []() -> task<int> { co_return 6 * 7; };
+      stakker::coro::spawn(c1.core(), t(), stakker::shard::as_ret(std::move(a)));
+    });
+  });
+  EXPECT_EQ(out.get_future().get(), "42 on 0");
+  g.stop(stop_cause::stopped());
+  g.join();
+}
+
 }  // namespace

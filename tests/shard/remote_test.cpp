@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -184,6 +185,37 @@ TEST(remote, the_last_remote_dropped_on_another_thread_releases_the_actor_refere
   EXPECT_EQ(b->refs, refs_before + 1);  // still held until the home runs
   run(home.rt);
   EXPECT_EQ(b->refs, refs_before);
+}
+
+TEST(remote, a_remote_fwd_delivers_each_value_on_its_origin_in_the_order_sent) {
+  side origin;
+  std::vector<int> got;
+  std::optional<stakker::shard::remote_fwd<int>> f;
+  origin.rt.defer([&](core&) {
+    f = stakker::shard::make_remote(stakker::fwd_do<int>([&](int v) { got.push_back(v); }));
+  });
+  run(origin.rt);
+  std::thread t([g = *f] {
+    for (int i = 0; i < 100; ++i) g(i);
+  });
+  t.join();
+  EXPECT_TRUE(got.empty());
+  run(origin.rt);
+  ASSERT_EQ(got.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i);
+}
+
+TEST(remote, make_remote_of_a_ret_outside_a_run_is_a_logic_error) {
+  EXPECT_THROW(make_remote(stakker::ret_nop<int>()), std::logic_error);
+}
+
+TEST(remote, answering_a_remote_ret_twice_is_a_logic_error) {
+  side origin;
+  std::optional<remote_ret<int>> r;
+  origin.rt.defer([&](core&) { r = make_remote(stakker::ret_nop<int>()); });
+  run(origin.rt);
+  (*r)(1);
+  EXPECT_THROW((*r)(2), std::logic_error);
 }
 
 }  // namespace

@@ -92,24 +92,11 @@ S&& to_local(S& s) noexcept {
 }
 template <class R>
 ret<R> to_local(remote_ret<R>& r) {
-  using V = value_t<R>;
-  return ret<R>([rr = std::move(r)](std::optional<V> v) mutable {
-    if (v) {
-      if constexpr (std::is_void_v<R>)
-        rr();
-      else
-        rr(std::move(*v));
-    }  // else: rr goes unanswered, its origin answers "none"
-  });
+  return as_ret(std::move(r));
 }
 template <class T>
 fwd<T> to_local(remote_fwd<T>& f) {
-  return fwd_do<T>([rf = std::move(f)](value_t<T> v) {
-    if constexpr (std::is_void_v<T>)
-      rf();
-    else
-      rf(std::move(v));
-  });
+  return as_fwd(std::move(f));
 }
 
 // Whether the caller passed the local form where the crossing form is needed.

@@ -175,4 +175,29 @@ remote_fwd<T> make_remote(fwd<T> f) {
   return remote_fwd<T>(new P(*detail::inbox::of(c), std::move(f)));
 }
 
+// On any runtime's thread: a plain ret<T> whose answer goes to `r`'s origin (dropped
+// unanswered, `r`'s origin answers "none"). For library calls that take a ret, such as
+// coro::spawn on one shard answering a task's result on another.
+template <class T>
+ret<T> as_ret(remote_ret<T> r) {
+  return ret<T>([rr = std::move(r)](std::optional<detail::value_t<T>> v) mutable {
+    if (!v) return;  // rr goes unanswered: its origin answers "none"
+    if constexpr (std::is_void_v<T>)
+      rr();
+    else
+      rr(std::move(*v));
+  });
+}
+
+// On any runtime's thread: a plain fwd<T> that forwards each value to `f`'s origin.
+template <class T>
+fwd<T> as_fwd(remote_fwd<T> f) {
+  return fwd_do<T>([rf = std::move(f)](detail::value_t<T> v) {
+    if constexpr (std::is_void_v<T>)
+      rf();
+    else
+      rf(std::move(v));
+  });
+}
+
 }  // namespace stakker::shard

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -31,6 +33,7 @@ using stakker::shard::context;
 using stakker::shard::make_remote;
 using stakker::shard::remote;
 using stakker::shard::shards;
+using stakker::shard::shards_options;
 
 TEST(shards, on_each_runs_on_every_shards_own_thread_which_knows_its_index) {
   shards g({.threads = 3});
@@ -228,6 +231,173 @@ TEST(shards, four_senders_calls_to_one_actor_arrive_in_order_exactly_once_under_
   g.on(2, [&](context&) { keep.reset(); });
   g.stop(stop_cause::stopped());
   g.join();
+}
+
+// Counts live copies from any thread (testing::counted is single-threaded).
+struct tracked {
+  std::atomic<long>* live;
+  explicit tracked(std::atomic<long>& n) noexcept : live(&n) { live->fetch_add(1); }
+  tracked(const tracked& o) noexcept : live(o.live) { live->fetch_add(1); }
+  tracked(tracked&& o) noexcept : live(o.live) { live->fetch_add(1); }
+  ~tracked() { live->fetch_sub(1); }
+};
+
+// Receives numbered calls from several senders; after `end_after` calls it stops itself
+// (or shuts its shard down) and says so.
+struct prefix_checker {
+  std::vector<long> next;
+  long end_after = 0;
+  bool shut_down = false;
+  long total = 0;
+  long bad = 0;
+  std::shared_ptr<std::atomic<long>> seen;
+  std::shared_ptr<std::atomic<bool>> ended;
+  static std::optional<prefix_checker> init(cx<prefix_checker>&, std::size_t senders, long end,
+                                            bool shut, std::shared_ptr<std::atomic<long>> s,
+                                            std::shared_ptr<std::atomic<bool>> e) {
+    prefix_checker c;
+    c.next.assign(senders, 0);
+    c.end_after = end;
+    c.shut_down = shut;
+    c.seen = std::move(s);
+    c.ended = std::move(e);
+    return c;
+  }
+  void add(cx<prefix_checker>& x, std::size_t sender, long seq, tracked) {
+    if (next[sender] != seq) ++bad;  // a gap or a repeat: delivery is a prefix, in order
+    next[sender] = seq + 1;
+    seen->fetch_add(1);
+    if (++total != end_after) return;
+    if (shut_down)
+      x.core().shutdown(stop_cause::failed("shard 2 went down"));
+    else
+      x.stop();
+    ended->store(true);
+  }
+  ~prefix_checker() {
+    if (bad != 0 && seen) seen->store(-1'000'000'000);  // reported by the test
+  }
+};
+
+// 4 threads send numbered calls to one actor; after it has taken `n` it stops (or its
+// shard shuts down); the senders then send as many again. The calls queued behind the stop
+// and all those sent after it are dropped; what arrived is, per sender, a prefix in order;
+// every argument is destroyed exactly once (on whichever thread dropped it).
+void drop_midway(bool shut_shard_down) {
+  long n = 100'000;
+  if (const char* s = std::getenv("STAKKER_SHARD_CALLS")) n = std::min(n, std::atol(s));
+  std::atomic<long> live{0};
+  auto seen = std::make_shared<std::atomic<long>>(0);
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  std::optional<shards> g;
+  g.emplace(shards_options{.threads = 3, .ring_bytes = 4096});
+  std::promise<remote<prefix_checker>> made;
+  g->on(2, [&](context& c) {
+    // Owned by the shard's runtime: destroyed with it, on its thread.
+    c.core().anymap_set(stakker::make_actor<&prefix_checker::init>(
+        c.core(), stakker::ret_nop<stop_cause>(), std::size_t{4}, n, shut_shard_down, seen, ended));
+    made.set_value(make_remote(c.core().anymap_get<actor_own<prefix_checker>>()));
+  });
+  remote<prefix_checker> target = made.get_future().get();
+  std::vector<std::thread> ts;
+  for (std::size_t sender = 0; sender < 4; ++sender) {
+    ts.emplace_back([&, sender, target] {
+      long i = 0;
+      for (; i < n / 2; ++i) call<&prefix_checker::add>(target, sender, i, tracked(live));
+      while (!ended->load()) std::this_thread::yield();
+      if (shut_shard_down) {
+        while (!g->stopped()) std::this_thread::yield();
+      }
+      for (; i < n; ++i) call<&prefix_checker::add>(target, sender, i, tracked(live));
+    });
+  }
+  for (auto& t : ts) t.join();
+  g->stop(stop_cause::stopped());
+  const auto& causes = g->join();
+  if (shut_shard_down) {
+    EXPECT_EQ(causes[2].message(), "shard 2 went down");
+  }
+  g.reset();
+  EXPECT_GE(seen->load(), n) << "out of order if negative";
+  if (shut_shard_down) {
+    EXPECT_LE(seen->load(), 2 * n);  // the rest of that run, at most
+  } else {
+    EXPECT_EQ(seen->load(), n);  // nothing after the stop
+  }
+  EXPECT_EQ(live.load(), 0) << "every argument destroyed exactly once";
+}
+
+TEST(shards, calls_in_flight_when_the_actor_stops_are_dropped_and_what_arrived_is_in_order) {
+  drop_midway(false);
+}
+
+TEST(shards, calls_in_flight_when_the_home_shard_shuts_down_are_dropped_and_destroyed_once) {
+  drop_midway(true);
+}
+
+// Answers some rets, drops others; kills itself at some point.
+struct answerer {
+  long calls = 0;
+  long die_at = 0;
+  static std::optional<answerer> init(cx<answerer>&, long die) { return answerer{0, die}; }
+  void ask(cx<answerer>& x, long v, ret<long> r) {
+    if (++calls == die_at) x.fail("enough");
+    if (v % 3 != 0) r(v);  // v % 3 == 0: dropped, answers "none"
+  }
+};
+
+// Every remote_ret is answered exactly once, on the runtime that made it, whatever happens
+// on the other side: answered, dropped, the actor failed, its shard shut down. Seeded.
+TEST(shards, every_cross_runtime_ret_is_answered_exactly_once_on_its_origin_on_every_path) {
+  unsigned seed = std::random_device{}();
+  if (const char* s = std::getenv("STAKKER_SHARD_SEED"))
+    seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
+  std::printf("shard ret seed %u (STAKKER_SHARD_SEED to replay)\n", seed);
+  std::mt19937 rng(seed);
+  constexpr long asks = 20'000;
+  const long die_at = static_cast<long>(rng() % asks) + 1;  // the actor fails there
+  for (const bool shut_down : {false, true}) {
+    SCOPED_TRACE(shut_down ? "the actor's shard shuts down" : "the actor fails");
+    std::vector<int> answers(asks, 0);  // touched on shard 0 only
+    std::atomic<long> wrong_thread{0};
+    std::atomic<long> answered{0};
+    {
+      shards g({.threads = 2, .ring_bytes = 2048});
+      std::promise<remote<answerer>> made;
+      g.on(1, [&](context& c) {
+        c.core().anymap_set(
+            stakker::make_actor<&answerer::init>(c.core(), stakker::ret_nop<stop_cause>(), die_at));
+        made.set_value(make_remote(c.core().anymap_get<actor_own<answerer>>()));
+      });
+      remote<answerer> target = made.get_future().get();
+      // Answers come on shard 0's thread: inside its runs, or while it closes (a ret still
+      // pinned there when shard 0 goes answers "none" in its teardown, on the same thread).
+      g.on(0, [&, target](context&) {
+        const std::thread::id origin = std::this_thread::get_id();
+        for (long i = 0; i < asks; ++i) {
+          call<&answerer::ask>(
+              target, i, make_remote(stakker::ret_do<long>([&, i, origin](std::optional<long>) {
+                if (std::this_thread::get_id() != origin) wrong_thread.fetch_add(1);
+                ++answers[static_cast<std::size_t>(i)];
+                answered.fetch_add(1);
+              })));
+        }
+      });
+      if (shut_down) {
+        g.on(1, [](context& c) { c.core().shutdown(stop_cause::stopped()); });
+      }
+      // Shard 0 keeps running until every answer (value or none) is in, or 30 s pass.
+      for (int i = 0; i < 30'000 && answered.load() < asks; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      g.stop(stop_cause::stopped());
+      g.join();
+    }
+    EXPECT_EQ(answered.load(), asks) << "seed " << seed;
+    long twice = 0;
+    for (int a : answers) twice += a > 1;
+    EXPECT_EQ(twice, 0) << "seed " << seed;
+    EXPECT_EQ(wrong_thread.load(), 0) << "seed " << seed;
+  }
 }
 
 }  // namespace

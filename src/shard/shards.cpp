@@ -115,7 +115,15 @@ void shards::main(std::size_t i, start_gate& gate) {
   if (!gate.arrive(error)) return;  // the constructor throws
 
   this_shard = self.get();
-  stop_cause cause = loop->run();
+  // An exception that leaves a run (from a closure that is not an actor's call: set-up
+  // code given to `on`, a ret_do callback) ends this shard with `failed`, and so the group.
+  stop_cause cause = [&] {
+    try {
+      return loop->run();
+    } catch (...) {
+      return stop_cause::failed(std::current_exception());
+    }
+  }();
   slots_[i].cause = cause;
   stop_from(i, cause);
   this_shard = nullptr;

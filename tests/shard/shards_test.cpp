@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -71,6 +72,39 @@ TEST(shards, a_shutdown_on_one_shard_stops_every_shard_and_join_returns_each_cau
   }
   EXPECT_TRUE(g.stopped());
   EXPECT_FALSE(g.on(0, [](context&) {}));  // a stopped shard takes no more work
+}
+
+TEST(shards, an_exception_leaving_a_shards_run_stops_the_group_with_failed) {
+  shards g({.threads = 2});
+  g.on(1, [](context&) { throw std::runtime_error("set-up went wrong"); });
+  for (const stop_cause& s : g.join()) {
+    EXPECT_EQ(s.kind(), stop_kind::failed);
+    EXPECT_EQ(s.message(), "set-up went wrong");
+  }
+}
+
+struct fragile {
+  static fragile init(cx<fragile>&) { return fragile{}; }
+  void boom(cx<fragile>&) { throw std::runtime_error("boom"); }
+};
+
+TEST(shards, an_actor_failing_on_a_shard_fails_only_that_actor) {
+  shards g({.threads = 1});
+  std::promise<std::string> cause;
+  std::promise<bool> still_running;
+  g.on(0, [&](context& c) {
+    auto a = stakker::make_actor<&fragile::init>(
+        c.core(), stakker::ret_do<stop_cause>([&](std::optional<stop_cause> s) {
+          cause.set_value(s ? s->text() : "none");
+        }));
+    stakker::call<&fragile::boom>(a);
+    c.core().anymap_set(std::move(a));
+  });
+  EXPECT_EQ(cause.get_future().get(), "Actor failed: boom");
+  g.on(0, [&](context&) { still_running.set_value(true); });
+  EXPECT_TRUE(still_running.get_future().get());
+  g.stop(stop_cause::stopped());
+  EXPECT_EQ(g.join()[0].kind(), stop_kind::stopped);
 }
 
 TEST(shards, stop_from_outside_stops_every_shard_with_that_cause) {

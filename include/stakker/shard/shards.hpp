@@ -63,7 +63,9 @@ struct shards_options {
 // shard with `on` / `on_each` (set-up code) and with remote<A> calls to the actors it made.
 // A shutdown of any shard's runtime (core::shutdown), or `stop` from anywhere, stops every
 // shard: each gets the first cause (a shard that stopped on its own keeps its own), and
-// `join` returns them. An actor's failure stays with that actor (A6 holds per shard).
+// `join` returns them. An actor's failure stays with that actor (A6 holds per shard); an
+// exception that leaves a shard's run (from `on`'s function or a ret_do callback, which
+// are not actor calls) stops that shard with stop_cause::failed, and so the group.
 // Destroying the group stops it (stop_cause::dropped) and joins.
 class shards {
  public:

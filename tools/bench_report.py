@@ -293,6 +293,9 @@ IMPL_COLOURS = {
     "rust stakker": "#9467bd",
     "caf 1 worker": "#ff7f0e",
     "caf default": "#f5b971",
+    "caf 2 workers": "#d95f02",
+    "stakker, 1 shard": "#6baed6",
+    "stakker, 50 us spin": "#08519c",
     "naive queue": "#7f7f7f",
     "mutex queue": "#8c564b",
     "asio": "#2ca02c",
@@ -307,6 +310,8 @@ IMPL_COLOURS = {
     "asio handler": "#006d2c",
     "asio handler (reactor)": "#74c476",
     "asio coroutines": "#0b6e4f",
+    "asio 1 io_context": "#a1d99b",
+    "asio 2 io_contexts": "#31a354",
 }
 # For a name not above: picked by a stable hash of the name, so still the same in every chart.
 FALLBACK_COLOURS = ["#e377c2", "#d62728", "#c49c94", "#f7b6d2", "#c5b0d5", "#393b79", "#843c39"]

@@ -296,7 +296,7 @@ void inbox::close() noexcept {
     l->discard();
   }
   // Releasing may answer rets, whose closures may pin again: until none is left.
-  while (pins_ != nullptr) pins_->unpin_on_home();
+  while (pins_ != nullptr) pins_->release_now();
   wake_.reset();
   home_.store(nullptr, std::memory_order_relaxed);
 }
@@ -323,7 +323,20 @@ inbox::home_pin::home_pin(inbox& box) noexcept : box_(box.shared_from_this()) { 
 
 void inbox::home_pin::unpin_on_home() noexcept {
   if (!pinned_) return;
+  release_pending_ = true;
+  release_if_quiet();
+}
+
+void inbox::home_pin::release_if_quiet() noexcept {
+  // Every send happened before its handle went, and the last handle's going reached this
+  // thread through the inbox (release/acquire all the way): `sent_` is complete here.
+  if (ran_ == sent_.load(std::memory_order_acquire)) release_now();
+}
+
+void inbox::home_pin::release_now() noexcept {
+  if (!pinned_) return;
   pinned_ = false;
+  release_pending_ = false;
   box_->unpin(this);
   release_on_home();
   release_memory();

@@ -218,4 +218,26 @@ TEST(remote, answering_a_remote_ret_twice_is_a_logic_error) {
   EXPECT_THROW((*r)(2), std::logic_error);
 }
 
+TEST(remote, calls_in_flight_when_the_last_remote_goes_elsewhere_are_delivered_then_released) {
+  side home;
+  auto a = make_adder(home.rt);
+  stakker::detail::actor_block* b = stakker::detail::actor_access::block(a.ref());
+  const std::uint32_t refs_before = b->refs;
+  std::optional<remote<adder>> r = make_remote(a);
+  // This thread's lane first, so that the home takes it first.
+  stakker::detail::inbox::of(home.rt)->post([] {});
+  // Another thread sends through its own lane and lets go; then this thread drops the last
+  // handle: its release, through this thread's lane, may be taken before those calls.
+  std::thread t([copy = *r]() mutable {
+    for (int i = 0; i < 500; ++i) call<&adder::add>(copy, i);
+    copy = remote<adder>();
+  });
+  t.join();
+  r.reset();
+  run(home.rt);
+  run(home.rt);
+  EXPECT_EQ(stakker::detail::actor_access::state(a.ref())->got.size(), 500u);
+  EXPECT_EQ(b->refs, refs_before);  // released once they had run
+}
+
 }  // namespace

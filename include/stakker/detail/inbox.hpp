@@ -278,6 +278,13 @@ class inbox : public std::enable_shared_from_this<inbox> {
 // the object is pinned. When the last handle goes, the home is told (a posted closure, or
 // directly when the last handle goes on the home thread inside its run); it calls
 // `release_on_home` and unpins. A home that closes first releases every pin it holds.
+//
+// Closures posted to the home that use the pin (a call through a remote) hold no handle,
+// which would cost an atomic operation on a line the home also writes for every call.
+// Instead the sender counts them (`item_sent`, while it holds a handle) and the home counts
+// those that ran (`item_ran`); the release waits until the two agree, so no closure still
+// on its way finds the pin released. Such a closure destroyed unrun must not touch the pin:
+// that happens only once the home has closed (the inbox runs everything while it is open).
 class inbox::home_pin {
  public:
   // Runtime thread of `box`, which must be open (made by inbox::of on a live runtime): pins.
@@ -290,6 +297,15 @@ class inbox::home_pin {
   void add_handle() noexcept { handles_.fetch_add(1, std::memory_order_relaxed); }
   void drop_handle() noexcept;
   inbox& box() const noexcept { return *box_; }
+  // Any thread holding a handle: a closure using the pin is on its way to the home. One
+  // uncontended atomic add when one thread sends (the home only reads this count, and only
+  // when the last handle has gone).
+  void item_sent() noexcept { sent_.fetch_add(1, std::memory_order_relaxed); }
+  // Home thread: that closure has run (it may release the pin: touch nothing after).
+  void item_ran() noexcept {
+    ++ran_;
+    if (release_pending_) release_if_quiet();
+  }
 
  protected:
   virtual ~home_pin() = default;
@@ -301,13 +317,20 @@ class inbox::home_pin {
   void release_memory() noexcept {
     if (memory_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
+  // Home thread, the last handle gone: releases now, or once every closure sent has run.
   void unpin_on_home() noexcept;
+  void release_if_quiet() noexcept;
+  // Home thread: releases now (the home closes).
+  void release_now() noexcept;
 
   std::shared_ptr<inbox> box_;
   std::atomic<std::size_t> handles_{1};
   std::atomic<int> memory_{2};
+  alignas(64) std::atomic<std::uint64_t> sent_{0};
   // Home thread only.
+  alignas(64) std::uint64_t ran_ = 0;
   bool pinned_ = true;
+  bool release_pending_ = false;
   home_pin* prev_ = nullptr;
   home_pin* next_ = nullptr;
 };

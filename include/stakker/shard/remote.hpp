@@ -213,16 +213,19 @@ void call(const remote<A>& target, Args&&... args) {
     using pin_type = detail::actor_pin<A>;
     pin_type* p = target.pin();
     if (p == nullptr) throw std::logic_error("stakker::call: empty remote handle");
-    // Holds a handle until it has run: the actor's memory stays while the call is on its way.
+    // Counted as sent (see inbox::home_pin): the pin, and so the actor's memory, stays
+    // until the call has run on the home. Destroyed unrun only once the home has closed:
+    // then it leaves the pin alone.
     struct item {
       pin_type* p;
       typename rc::stored args;
-      item(pin_type* x, typename rc::stored&& a) : p(x), args(std::move(a)) { p->add_handle(); }
-      item(item&& o) noexcept : p(std::exchange(o.p, nullptr)), args(std::move(o.args)) {}
-      ~item() {
-        if (p != nullptr) p->drop_handle();
-      }
+      item(pin_type* x, typename rc::stored&& a) : p(x), args(std::move(a)) { p->item_sent(); }
+      item(item&& o) noexcept : p(o.p), args(std::move(o.args)) {}
       void operator()() {
+        struct ran {
+          pin_type* p;
+          ~ran() { p->item_ran(); }
+        } guard{p};
         if (!p->a) return;  // released: the home let go of the actor
         std::apply([&](auto&... s) { stakker::call<M>(p->a, detail::to_local(s)...); }, args);
       }

@@ -132,15 +132,17 @@ class remote_fwd {
  private:
   void send(arg_type value) const {
     if (pin_ == nullptr) throw std::logic_error("stakker::remote_fwd: called while empty");
+    // Counted as sent, like a call through a remote (see inbox::home_pin).
     struct item {
       pin_type* p;
       arg_type v;
-      item(pin_type* x, arg_type&& y) : p(x), v(std::move(y)) { p->add_handle(); }
-      item(item&& o) noexcept : p(std::exchange(o.p, nullptr)), v(std::move(o.v)) {}
-      ~item() {
-        if (p != nullptr) p->drop_handle();
-      }
+      item(pin_type* x, arg_type&& y) : p(x), v(std::move(y)) { p->item_sent(); }
+      item(item&& o) noexcept : p(o.p), v(std::move(o.v)) {}
       void operator()() {
+        struct ran {
+          pin_type* p;
+          ~ran() { p->item_ran(); }
+        } guard{p};
         if (p->cb) {
           if constexpr (std::is_void_v<T>)
             p->cb();

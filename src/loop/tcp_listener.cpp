@@ -50,6 +50,8 @@ tcp_listener tcp_listener::bind(epoll_loop& loop, const socket_address& at,
   const int on = 1;
   if (::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
     sys::throw_errno("setsockopt(SO_REUSEADDR)");
+  if (options.reuse_port && ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0)
+    sys::throw_errno("setsockopt(SO_REUSEPORT)");
   sys::bind_to(s.get(), at, "stakker::loop::tcp_listener");
   if (::listen(s.get(), options.backlog) < 0)
     sys::throw_errno("stakker::loop::tcp_listener: listen on " + at.to_string());

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-// tcp_listener's resilience: retrying accept errors by itself, and max_connections.
+// tcp_listener's resilience: retrying accept errors by itself, and max_connections; and
+// listeners sharing a port with reuse_port.
 #include "stakker/loop/tcp_listener.hpp"
 
 #include <gtest/gtest.h>
@@ -64,8 +65,9 @@ struct acceptor {
 
   // Listens on a free loopback port with `o`; gives the address to connect to. The
   // acceptor must stay where it is: the readiness callback points at it.
-  socket_address listen(stakker::loop::epoll_loop& loop, const listener_options& o) {
-    l = tcp_listener::bind(loop, socket_address::loopback_v4(0),
+  socket_address listen(stakker::loop::epoll_loop& loop, const listener_options& o,
+                        std::uint16_t port = 0) {
+    l = tcp_listener::bind(loop, socket_address::loopback_v4(port),
                            fwd_do<std::uint32_t>([this](std::uint32_t) { ready(); }), o);
     return socket_address::loopback_v4(l.local_address().port());
   }
@@ -202,6 +204,42 @@ TEST_F(tcp_listener_limits, bad_retry_options_are_refused) {
   EXPECT_THROW(tcp_listener::bind(loop, socket_address::loopback_v4(0),
                                   stakker::fwd_nop<std::uint32_t>(), o),
                std::invalid_argument);
+}
+
+// --- reuse_port --------------------------------------------------------------------------
+
+TEST_F(tcp_listener_limits, listeners_with_reuse_port_share_a_port_and_the_kernel_spreads_clients) {
+  listener_options o;
+  o.reuse_port = true;
+  acceptor first, second;
+  const socket_address at = first.listen(loop, o);
+  EXPECT_EQ(second.listen(loop, o, at.port()).port(), at.port());
+  // Each connection reaches exactly one of them; with 64 clients (64 source ports hashed),
+  // all on one side would be a 2^-63 chance.
+  std::vector<unique_fd> clients;
+  for (int i = 0; i < 64; ++i) clients.push_back(connect_to(at));
+  ASSERT_TRUE(drive([&] { return first.conns.size() + second.conns.size() == 64; }, 5s));
+  settle();
+  EXPECT_EQ(first.conns.size() + second.conns.size(), 64u);
+  EXPECT_NE(first.conns.size(), 0u);
+  EXPECT_NE(second.conns.size(), 0u);
+}
+
+TEST_F(tcp_listener_limits, a_listener_without_reuse_port_keeps_its_port_to_itself) {
+  listener_options shared;
+  shared.reuse_port = true;
+  acceptor plain, with_option;
+  const socket_address at = plain.listen(loop, listener_options{});
+  try {
+    with_option.listen(loop, shared, at.port());
+    ADD_FAILURE() << "a second listener bound the port";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::address_in_use) << e.what();
+  }
+  // Nor may one without the option join listeners that set it.
+  acceptor first, second;
+  const socket_address group = first.listen(loop, shared);
+  EXPECT_THROW(second.listen(loop, listener_options{}, group.port()), std::system_error);
 }
 
 }  // namespace

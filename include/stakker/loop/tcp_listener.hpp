@@ -74,6 +74,12 @@ struct listener_options {
   // true: new connections wait in the kernel's backlog (then the kernel's SYN handling)
   // until a slot is released, which calls `ready` again.
   std::size_t max_connections = std::numeric_limits<std::size_t>::max();
+  // SO_REUSEPORT, set before binding: several listeners (one per thread, say) may bind the
+  // same address if every one of them sets it, and the kernel spreads new connections over
+  // them by a hash of the peer's address and port. Linux admits only listeners of the same
+  // effective user to the group. Connections still waiting in the backlog of a listener
+  // that closes are reset, not moved to the others.
+  bool reuse_port = false;
 };
 
 // Listens on an address; `ready` is called (edge-triggered, on the runtime thread) when
@@ -85,7 +91,8 @@ class tcp_listener {
  public:
   tcp_listener() noexcept = default;
 
-  // Binds (with SO_REUSEADDR; port 0 picks a free port, see local_address) and listens.
+  // Binds (with SO_REUSEADDR, and SO_REUSEPORT if options.reuse_port; port 0 picks a free
+  // port, see local_address) and listens.
   // Throws std::system_error naming the address if that fails, e.g. the port is in use.
   static tcp_listener bind(epoll_loop& loop, const socket_address& at, fwd<std::uint32_t> ready,
                            const listener_options& options);

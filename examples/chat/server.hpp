@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 // The chat server: a room actor, one actor per connection, and an acceptor actor, all on
-// the runtime driven by the embedded epoll_loop.
+// the runtime driven by the embedded epoll_loop. Over several shards (sharded.hpp), each
+// shard runs one of each, and the room's replicas forward what is said to one another.
 #pragma once
 
 #include <chrono>
@@ -11,12 +12,15 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "protocol.hpp"
 #include "stakker/loop/byte_budget.hpp"
 #include "stakker/loop/epoll_loop.hpp"
 #include "stakker/loop/tcp_listener.hpp"
 #include "stakker/loop/tcp_stream.hpp"
+#include "stakker/shard/remote.hpp"
 #include "stakker/stakker.hpp"
 
 namespace chat {
@@ -57,7 +61,7 @@ struct server_limits {
 struct server_stats {
   std::uint64_t connections = 0;
   std::uint64_t messages = 0;       // said in the room
-  std::uint64_t broadcasts = 0;     // batches sent to the members
+  std::uint64_t broadcasts = 0;     // batches sent to the members (sharded: by each replica)
   std::uint64_t dropped = 0;        // connections ended by an error or a protocol violation
   std::uint64_t accept_errors = 0;  // accept() failures (out of descriptors, say)
   std::uint64_t members = 0;        // in the room now
@@ -66,9 +70,22 @@ struct server_stats {
 // Holds the members and broadcasts what they say. Messages said during one run of the
 // queue are batched into one string that every member receives by reference: the flush
 // is queued on the lazy queue, which runs once the main queue is empty.
+//
+// Sharded, there is one replica of the room per shard, holding that shard's members. A
+// replica's flush also hands its batch to every other replica (`relay`), which delivers it
+// to its own members and forwards it nowhere. A member on another shard therefore hears
+// each sender's messages in the order said: the sender's connection calls `say` in order
+// (one queue), its replica batches them in order, and the relays from one shard to
+// another arrive in the order made (one lane per sending thread, contract S1). Messages of
+// senders on different shards may interleave differently on each shard.
 class room {
  public:
   static room init(cx<room>&, server_stats* stats) { return room(stats); }
+
+  // Sharded: the replicas on the other shards. Set once, before any member joins.
+  void set_peers(cx<room>&, std::vector<shard::remote<room>> peers) { peers_ = std::move(peers); }
+  // Sharded: a batch said on another shard's replica, for the members here.
+  void relay(cx<room>& x, std::shared_ptr<const std::string> batch);
 
   void join(cx<room>&, std::uint64_t id, actor<connection> member) {
     members_.emplace(id, std::move(member));
@@ -91,6 +108,8 @@ class room {
   std::string batch_;
   bool flush_queued_ = false;
   server_stats* stats_;
+  // Empty on one thread: the flush's loop over it is all the single-threaded server pays.
+  std::vector<shard::remote<room>> peers_;
 };
 
 // One client connection: parses its input into room messages, and writes what the room
@@ -122,14 +141,41 @@ class connection {
   bool closing_ = false;
 };
 
+// Where one server of a sharded server stands: its shard's index among `shards` (its
+// connection ids are shard + k * shards, unique over all shards), and whether it listens,
+// sharing the port with the others through SO_REUSEPORT.
+struct server_place {
+  std::size_t shard = 0;
+  std::size_t shards = 1;
+  bool listen = true;
+  bool reuse_port = false;
+};
+
 // Accepts connections and owns one connection actor per client; each is forgotten when
 // it stops.
 class server {
  public:
   static server init(cx<server>& x, loop::socket_address at, server_limits limits,
                      server_stats* stats);
+  // One shard's server (sharded.hpp): its room replica was made, and introduced to the
+  // others, before any listener was bound. `listening` hears the port bound (or none, if
+  // binding failed: the init then fails).
+  static server init_shard(cx<server>& x, loop::socket_address at, server_limits limits,
+                           server_stats* stats, actor<room> replica, server_place place,
+                           ret<std::uint16_t> listening);
 
   void ready(cx<server>& x, std::uint32_t events);
+  // Hand-off (sharded.hpp): connections this server accepts go round the servers given
+  // (this one, at index place.shard, among them), one each in turn.
+  void set_hand_off(cx<server>&, std::vector<shard::remote<server>> to) {
+    hand_off_ = std::move(to);
+  }
+  // A connection accepted by `origin` and handed off to this server. Its connection_slot
+  // stayed with the origin's listener, lent under `ticket`, and is given back when the
+  // connection ends: max_connections counts every shard's connections.
+  void adopt(cx<server>& x, loop::unique_fd socket, loop::socket_address peer,
+             shard::remote<server> origin, std::uint64_t ticket);
+  void give_back(cx<server>&, std::uint64_t ticket) { lent_.erase(ticket); }
   void closed(cx<server>& x, std::uint64_t id, std::optional<stop_cause> cause);
   // The port actually bound (for port 0).
   std::uint16_t port() const { return listener_.local_address().port(); }
@@ -142,9 +188,20 @@ class server {
   server(const server_limits& limits, server_stats* stats)
       : options_(limits.stream_options()), stats_(stats) {}
 
+  // Makes the connection's actor; returns its id.
+  std::uint64_t open(cx<server>& x, loop::accepted a);
+
   loop::tcp_listener listener_;
   loop::stream_options options_;  // every connection's, with the shared budgets
-  actor_own<room> room_;
+  actor_own<room> own_room_;      // one thread: the server's own room
+  actor<room> room_;              // that room, or the shard's replica
+  server_place place_;
+  std::vector<shard::remote<server>> hand_off_;
+  std::size_t next_hand_off_ = 0;
+  std::unordered_map<std::uint64_t, loop::connection_slot> lent_;  // by ticket
+  std::uint64_t next_ticket_ = 0;
+  // Adopted connections, by id: whom to give the slot back to, and its ticket.
+  std::unordered_map<std::uint64_t, std::pair<shard::remote<server>, std::uint64_t>> borrowed_;
   std::unordered_map<std::uint64_t, actor_own<connection>> connections_;
   std::uint64_t next_id_ = 1;
   server_stats* stats_;
@@ -172,6 +229,14 @@ inline void room::flush(cx<room>&) {
   flush_queued_ = false;
   auto batch = std::make_shared<const std::string>(std::move(batch_));
   batch_.clear();
+  ++stats_->broadcasts;
+  for (auto& [id, member] : members_) call<&connection::deliver>(member, batch);
+  // One remote call per other replica, carrying the batch by reference: the transport
+  // batches them further (one publish per run of this shard).
+  for (const shard::remote<room>& peer : peers_) stakker::shard::call<&room::relay>(peer, batch);
+}
+
+inline void room::relay(cx<room>&, std::shared_ptr<const std::string> batch) {
   ++stats_->broadcasts;
   for (auto& [id, member] : members_) call<&connection::deliver>(member, batch);
 }
@@ -261,7 +326,33 @@ inline server server::init(cx<server>& x, loop::socket_address at, server_limits
   lo.max_connections = limits.max_connections;
   s.listener_ =
       loop::tcp_listener::bind(lp, at, fwd_to<std::uint32_t, &server::ready>(x.this_actor()), lo);
-  s.room_ = make_actor<&room::init>(x, ret_failthru(x), stats);
+  s.own_room_ = make_actor<&room::init>(x, ret_failthru(x), stats);
+  s.room_ = s.own_room_.ref();
+  return s;
+}
+
+inline server server::init_shard(cx<server>& x, loop::socket_address at, server_limits limits,
+                                 server_stats* stats, actor<room> replica, server_place place,
+                                 ret<std::uint16_t> listening) {
+  server s(limits, stats);
+  s.room_ = std::move(replica);
+  s.place_ = place;
+  s.next_id_ = 1;
+  if (place.listen) {
+    loop::epoll_loop& lp = *x.core().anymap_get<loop::epoll_loop*>();
+    loop::listener_options lo;
+    // The limit is the whole server's: each listener of a SO_REUSEPORT group takes its
+    // share; a listener that hands off counts every shard's connections (see adopt).
+    lo.max_connections = place.reuse_port
+                             ? (limits.max_connections + place.shards - 1) / place.shards
+                             : limits.max_connections;
+    lo.reuse_port = place.reuse_port;
+    s.listener_ =
+        loop::tcp_listener::bind(lp, at, fwd_to<std::uint32_t, &server::ready>(x.this_actor()), lo);
+    listening(s.listener_.local_address().port());
+  } else {
+    listening(at.port());
+  }
   return s;
 }
 
@@ -278,12 +369,38 @@ inline void server::ready(cx<server>& x, std::uint32_t) {
     }
     // None waiting, or max_connections reached (a connection ending calls this again).
     if (!a.socket) return;
-    const std::uint64_t id = next_id_++;
-    ++stats_->connections;
-    connections_.emplace(id, make_actor<&connection::init>(
-                                 x, ret_to<stop_cause>(x.this_actor(), &server::closed, id),
-                                 std::move(a), id, room_.ref(), options_, stats_));
+    if (!hand_off_.empty()) {
+      const std::size_t to = next_hand_off_++ % hand_off_.size();
+      if (to != place_.shard) {
+        // The descriptor crosses as a value (unique_fd); the slot stays, lent (it is not
+        // thread-safe: it counts against this listener).
+        const std::uint64_t ticket = next_ticket_++;
+        lent_.emplace(ticket, std::move(a.slot));
+        stakker::shard::call<&server::adopt>(hand_off_[to], std::move(a.socket), a.peer,
+                                             hand_off_[place_.shard], ticket);
+        continue;
+      }
+    }
+    open(x, std::move(a));
   }
+}
+
+inline void server::adopt(cx<server>& x, loop::unique_fd socket, loop::socket_address peer,
+                          shard::remote<server> origin, std::uint64_t ticket) {
+  loop::accepted a;
+  a.socket = std::move(socket);
+  a.peer = peer;
+  borrowed_.emplace(open(x, std::move(a)), std::make_pair(std::move(origin), ticket));
+}
+
+inline std::uint64_t server::open(cx<server>& x, loop::accepted a) {
+  // One thread: 1, 2, 3... Sharded: unique over the shards, and id % shards is the shard.
+  const std::uint64_t id = next_id_++ * place_.shards + place_.shard;
+  ++stats_->connections;
+  connections_.emplace(
+      id, make_actor<&connection::init>(x, ret_to<stop_cause>(x.this_actor(), &server::closed, id),
+                                        std::move(a), id, room_, options_, stats_));
+  return id;
 }
 
 inline void server::closed(cx<server>&, std::uint64_t id, std::optional<stop_cause> cause) {
@@ -292,6 +409,12 @@ inline void server::closed(cx<server>&, std::uint64_t id, std::optional<stop_cau
   // otherwise every broadcast goes on calling it, and the room keeps it forever.
   call<&room::leave>(room_, id);
   connections_.erase(id);
+  if (!borrowed_.empty()) {
+    if (auto b = borrowed_.find(id); b != borrowed_.end()) {
+      stakker::shard::call<&server::give_back>(b->second.first, b->second.second);
+      borrowed_.erase(b);
+    }
+  }
 }
 
 }  // namespace chat

@@ -337,7 +337,6 @@ inline server server::init_shard(cx<server>& x, loop::socket_address at, server_
   server s(limits, stats);
   s.room_ = std::move(replica);
   s.place_ = place;
-  s.next_id_ = 1;
   if (place.listen) {
     loop::epoll_loop& lp = *x.core().anymap_get<loop::epoll_loop*>();
     loop::listener_options lo;

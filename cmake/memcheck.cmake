@@ -97,6 +97,13 @@ if(TARGET stakker_demo)
   set_tests_properties(memcheck.chat_demo PROPERTIES
     LABELS memcheck TIMEOUT 600 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}"
     PASS_REGULAR_EXPRESSION "server: 20 connections, 4000 messages.*shutdown: Actor stopped.*ERROR SUMMARY: 0 errors")
+  # Over two shards (examples/chat/sharded.hpp).
+  add_test(NAME memcheck.chat_demo_threads_2
+    COMMAND ${stakker_memcheck_command} $<TARGET_FILE:stakker_demo> --threads 2 --clients 20
+      --messages 200)
+  set_tests_properties(memcheck.chat_demo_threads_2 PROPERTIES
+    LABELS memcheck TIMEOUT 600 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}"
+    PASS_REGULAR_EXPRESSION "threads: 2 server threads.*server: 20 connections, 4000 messages.*shutdown: Actor stopped.*ERROR SUMMARY: 0 errors")
 endif()
 if(TARGET stakker_asio_demo)
   # 10 clients x (2 x 20 pairs + 4 DEL + QUIT) = 450 requests.

@@ -10,20 +10,28 @@
 # imports libstakker.so's symbols while exporting its own. (On ELF both expand to default
 # visibility; on targets with dllexport/dllimport a shared macro would be wrong.)
 #
-# VISIBILITY_INLINES_HIDDEN stays off: inline functions and variables of the headers that
-# hold static or thread_local state (detail::running_core, the coroutine recycler's
-# per-thread cache) or whose address is an identity (core::type_key, the anymap's key) must
-# have one instance across the libraries and the program, which hidden inlines would split.
+# Inline functions are hidden too (VISIBILITY_INLINES_HIDDEN): otherwise every instantiation
+# of a standard template the library uses (libstdc++ declares namespace std with default
+# visibility) is exported, over a thousand symbols per library in a debug build. What must
+# exist once per process is not a hidden inline function: it is an inline variable marked
+# with the macro (detail::running_core, coro::detail::transfer_depth), a static member or a
+# static local of a member function of an exported class (the coroutine recycler's
+# per-thread cache: g++ 12 and clang 16 keep those exported under -fvisibility-inlines-hidden),
+# or a static member template whose address is an identity (core::type_key, the anymap's
+# key, exported with core). The other function-local statics of the headers carry no
+# identity (fwd's call tables, when_any's table of takers): a copy per module is harmless.
 include(GenerateExportHeader)
 
 # stakker_export_header(<target> <BASE> <path under include/>): generates the header into
 # the build tree's include/ (installed with the target's headers), hides the target's
-# symbols, and in a static build defines <BASE>_STATIC_DEFINE for the library and its
-# users, which makes the macros empty.
+# symbols and inline functions, and in a static build defines <BASE>_STATIC_DEFINE for the
+# library and its users, which makes the macros empty.
 function(stakker_export_header target base header)
   set(file ${PROJECT_BINARY_DIR}/include/${header})
   generate_export_header(${target} BASE_NAME ${base} EXPORT_FILE_NAME ${file})
-  set_target_properties(${target} PROPERTIES CXX_VISIBILITY_PRESET hidden)
+  set_target_properties(${target} PROPERTIES
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
   get_target_property(type ${target} TYPE)
   if(type STREQUAL "STATIC_LIBRARY")
     target_compile_definitions(${target} PUBLIC ${base}_STATIC_DEFINE)

@@ -51,6 +51,13 @@ foreach(entry IN LISTS stakker_pc_components)
   list(GET fields 3 STAKKER_PC_LIB)
   list(GET fields 4 STAKKER_PC_CFLAGS)
   list(GET fields 5 STAKKER_PC_LIBS)
+  # A static library's export macros must expand to nothing (cmake/export.cmake), as the
+  # CMake package says through the target's compile definitions.
+  get_target_property(type ${STAKKER_PC_LIB} TYPE)
+  if(type STREQUAL "STATIC_LIBRARY")
+    string(TOUPPER "${STAKKER_PC_LIB}" base)
+    string(STRIP "-D${base}_STATIC_DEFINE ${STAKKER_PC_CFLAGS}" STAKKER_PC_CFLAGS)
+  endif()
   configure_file(${PROJECT_SOURCE_DIR}/cmake/stakker.pc.in
     ${PROJECT_BINARY_DIR}/pkgconfig/${STAKKER_PC_NAME}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${STAKKER_PC_NAME}.pc

@@ -15,6 +15,7 @@
 #include "stakker/detail/flat_queue.hpp"
 #include "stakker/detail/runtime_link.hpp"
 #include "stakker/detail/timer_store.hpp"
+#include "stakker/export.hpp"
 #include "stakker/stop_cause.hpp"
 #include "stakker/time.hpp"
 #include "stakker/timer_key.hpp"
@@ -30,7 +31,7 @@ struct actor_block;
 
 // A library part that lives as long as a runtime and needs to hear about its actors (the
 // coroutine bridge: tasks owned by actors). Destroyed first when the runtime goes.
-struct core_extension {
+struct STAKKER_EXPORT core_extension {
   virtual ~core_extension() = default;
   // An actor marked with actor_block::set_has_tasks is stopping; its state still exists.
   virtual void actor_stopping(core& c, actor_block* b) noexcept = 0;
@@ -39,7 +40,7 @@ struct core_extension {
 
 // What actors see of their runtime (through `cx<A>`, which converts to `core&`). Owned by a
 // `runtime`; belongs to one thread. Nothing here blocks, locks or uses an atomic.
-class core {
+class STAKKER_EXPORT core {
  public:
   core(const core&) = delete;
   core& operator=(const core&) = delete;
@@ -309,7 +310,7 @@ namespace detail {
 // from inside a run find its queue without chasing the target actor's link: the check that
 // the target belongs to this runtime is off the data path (a predicted branch). Per thread,
 // so runtimes on different threads share nothing.
-inline thread_local core* running_core = nullptr;
+STAKKER_EXPORT inline thread_local core* running_core = nullptr;
 
 // Library-internal access to a core's actor bookkeeping.
 struct core_access {

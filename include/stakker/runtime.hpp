@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "stakker/core.hpp"
+#include "stakker/export.hpp"
 #include "stakker/time.hpp"
 
 namespace stakker {
@@ -12,7 +13,7 @@ namespace stakker {
 // One runtime per thread; it never blocks and owns no loop. A loop (the embedded epoll loop,
 // Asio, or a test's virtual clock) calls `run` with the current time, then sleeps at most
 // `next_wait_max(...)`. Several runtimes may live in one process; they share nothing.
-class runtime : public core {
+class STAKKER_EXPORT runtime : public core {
  public:
   explicit runtime(instant start = clock::now());
   // Destroys every queued closure without running it (so queued rets deliver "none" to

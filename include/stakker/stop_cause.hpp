@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "stakker/export.hpp"
+
 namespace stakker {
 
 enum class stop_kind : std::uint8_t {
@@ -21,7 +23,7 @@ enum class stop_kind : std::uint8_t {
 // Termination as a value. `failed` and `killed` carry the error as a std::exception_ptr;
 // `has_error()` is true for exactly those two. `text()` gives the same wording as Stakker
 // ("Actor failed: <what()>").
-class stop_cause {
+class STAKKER_EXPORT stop_cause {
  public:
   static stop_cause stopped() noexcept { return stop_cause{stop_kind::stopped, {}}; }
   static stop_cause failed(std::exception_ptr e) noexcept {
@@ -48,7 +50,7 @@ class stop_cause {
   std::string text() const;
 
   friend bool operator==(const stop_cause& a, stop_kind k) noexcept { return a.kind_ == k; }
-  friend std::ostream& operator<<(std::ostream& os, const stop_cause& c);
+  friend STAKKER_EXPORT std::ostream& operator<<(std::ostream& os, const stop_cause& c);
 
  private:
   stop_cause(stop_kind k, std::exception_ptr e) noexcept : kind_(k), error_(std::move(e)) {}
@@ -58,6 +60,6 @@ class stop_cause {
 };
 
 // Makes an exception_ptr holding a std::runtime_error with `message`.
-std::exception_ptr make_error(std::string_view message);
+STAKKER_EXPORT std::exception_ptr make_error(std::string_view message);
 
 }  // namespace stakker

@@ -10,7 +10,8 @@
 #       exit 0.
 #   MODE=pkg_config  SOURCE BINARY_DIR PREFIX PACKAGES CXX_COMPILER [CXX_FLAGS]
 #                 [EXE_LINKER_FLAGS]
-#       Builds SOURCE with `pkg-config --cflags --libs PACKAGES` of the install in PREFIX.
+#       Builds SOURCE with `pkg-config --cflags --libs PACKAGES` of the install in PREFIX
+#       (with an rpath to its libdir, for shared libraries), then runs it.
 #   MODE=fail_configure  SOURCE_DIR BINARY_DIR EXPECT [ARGS]
 #       Configures SOURCE_DIR (with ARGS, a ;-list of -D options) and expects it to FAIL
 #       with output matching the regex EXPECT.
@@ -89,6 +90,14 @@ elseif(MODE STREQUAL "pkg_config")
   endif()
   message(STATUS "pkg-config: ${flags}")
   separate_arguments(flags UNIX_COMMAND "${flags}")
+  # Shared libraries (BUILD_SHARED_LIBS=ON) are found at run time through an rpath to the
+  # install's libdir, as a user of a private prefix would link; harmless when static.
+  execute_process(COMMAND "${pkg_config}" --variable=libdir stakker RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE libdir OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "pkg-config --variable=libdir stakker failed")
+  endif()
+  list(APPEND flags "-Wl,-rpath,${libdir}")
   separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
   separate_arguments(link_flags UNIX_COMMAND "${EXE_LINKER_FLAGS}")
   file(MAKE_DIRECTORY "${BINARY_DIR}")

@@ -41,6 +41,17 @@ TEST(runtime, run_runs_the_main_queue_in_fifo_order) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
+// `run` is compiled into the library (a library of its own in a shared build) and the
+// closure into the program: both see one running-core variable, not one per module.
+TEST(runtime, a_closure_queued_by_the_program_sees_its_runtime_as_the_running_core) {
+  runtime rt(t0);
+  const core* seen = nullptr;
+  rt.defer([&seen](core&) { seen = stakker::detail::running_core; });
+  rt.run(t0, false);
+  EXPECT_EQ(seen, &rt);
+  EXPECT_EQ(stakker::detail::running_core, nullptr);
+}
+
 TEST(runtime, run_runs_the_lazy_queue_only_after_the_main_queue_is_empty) {
   runtime rt(t0);
   std::vector<std::string> order;

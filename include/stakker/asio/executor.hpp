@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "stakker/asio/config.hpp"
+#include "stakker/asio/export.hpp"
 #include "stakker/core.hpp"
 #include "stakker/sync/waker.hpp"
 
@@ -22,7 +23,7 @@ class tracked_runtime_executor;
 namespace detail {
 
 // A closure handed to the runtime from another thread.
-struct remote_item {
+struct STAKKER_ASIO_EXPORT remote_item {
   virtual ~remote_item() = default;
   virtual void run() = 0;
 };
@@ -195,7 +196,7 @@ inline tracked_runtime_executor runtime_executor::require(
 //
 // Destroy it only after the io_context has stopped running handlers that use it (join the
 // io_context's thread first). Closures still in its inbox are then destroyed unrun.
-class io_binding {
+class STAKKER_ASIO_EXPORT io_binding {
  public:
   io_binding(core& c, net::io_context& ioc);
   ~io_binding();

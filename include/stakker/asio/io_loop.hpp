@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "stakker/asio/executor.hpp"
+#include "stakker/asio/export.hpp"
 #include "stakker/runtime.hpp"
 
 namespace stakker::asio {
@@ -21,7 +22,7 @@ namespace stakker::asio {
 // Owns the runtime's io_binding, so `get_executor()` and the tokens work. Registers itself
 // in the runtime's anymap as `io_loop*`. Destroy it before `ioc` and `rt`; handlers it
 // posted that are still queued then do nothing.
-class io_loop {
+class STAKKER_ASIO_EXPORT io_loop {
  public:
   io_loop(net::io_context& ioc, runtime& rt);
   ~io_loop();

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "stakker/asio/executor.hpp"
+#include "stakker/asio/export.hpp"
 #include "stakker/loop/epoll_loop.hpp"
 
 namespace stakker::asio {
@@ -20,7 +21,7 @@ namespace stakker::asio {
 //
 // Owns the runtime's io_binding. Destroy it before `loop`, `ioc` and the runtime. `ioc` must
 // not be run by any other thread meanwhile.
-class io_poller final : public loop::epoll_loop::guest {
+class STAKKER_ASIO_EXPORT io_poller final : public loop::epoll_loop::guest {
  public:
   io_poller(loop::epoll_loop& loop, net::io_context& ioc);
   ~io_poller();

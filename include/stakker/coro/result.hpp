@@ -9,12 +9,14 @@
 #include <utility>
 #include <variant>
 
+#include "stakker/coro/export.hpp"
+
 namespace stakker::coro {
 
 // The other side went away without answering: the ret or last fwd feeding an await was
 // destroyed unanswered (its actor failed or dropped it), or, for spawn_result, the task
 // was dropped or threw (then `exception` holds what it threw).
-struct actor_fail {
+struct STAKKER_CORO_EXPORT actor_fail {
   std::exception_ptr exception;
 
   std::string what() const;
@@ -24,7 +26,7 @@ struct actor_fail {
 };
 
 // Thrown by result::value() when it holds an actor_fail.
-class bad_result_access : public std::logic_error {
+class STAKKER_CORO_EXPORT bad_result_access : public std::logic_error {
  public:
   explicit bad_result_access(const actor_fail& f)
       : std::logic_error("stakker::coro::result: no value (" + f.what() + ")"), fail_(f) {}

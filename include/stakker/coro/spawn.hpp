@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "stakker/coro/detail/context.hpp"
+#include "stakker/coro/export.hpp"
 #include "stakker/coro/result.hpp"
 #include "stakker/coro/task.hpp"
 #include "stakker/cx.hpp"
@@ -17,7 +18,7 @@ namespace stakker::coro {
 
 namespace detail {
 
-void report_escaped(std::exception_ptr e) noexcept;
+STAKKER_CORO_EXPORT void report_escaped(std::exception_ptr e) noexcept;
 
 // The spawn's answer: `ret<T>` (drop or exception: "none"; an exception is also reported
 // on stderr), or `ret<result<T>>` for spawn_result (actor_fail, holding the exception).

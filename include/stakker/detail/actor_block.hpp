@@ -9,6 +9,7 @@
 
 #include "stakker/detail/basic_ret.hpp"
 #include "stakker/detail/runtime_link.hpp"
+#include "stakker/export.hpp"
 #include "stakker/stop_cause.hpp"
 
 namespace stakker {
@@ -92,25 +93,25 @@ inline prep_node*& prep_tail_of(actor_block* b) noexcept {
 // --- Lifecycle, non-template (src/actor_block.cpp) ---
 
 // Destroys parked calls unrun (their rets deliver "none"); runs them in order.
-void destroy_prep_list(prep_node* tail) noexcept;
-void run_prep_list(core& c, prep_node* tail);
-void park(actor_block* b, prep_node* n) noexcept;
+STAKKER_EXPORT void destroy_prep_list(prep_node* tail) noexcept;
+STAKKER_EXPORT void run_prep_list(core& c, prep_node* tail);
+STAKKER_EXPORT void park(actor_block* b, prep_node* n) noexcept;
 
 inline void add_ref(actor_block* b) noexcept { ++b->refs; }
 // Drops one reference; at zero destroys what is left of the actor and frees its memory.
 inline void release_ref(actor_block* b) noexcept {
   if (--b->refs == 0) b->ops(b, block_op::free);
 }
-void add_owner(actor_block* b);
+STAKKER_EXPORT void add_owner(actor_block* b);
 // Drops one owner; the last one queues termination with `dropped` (never inline).
-void release_owner(actor_block* b) noexcept;
+STAKKER_EXPORT void release_owner(actor_block* b) noexcept;
 // Stops the actor with `cause`: recorded if the actor's own call is running (takes effect
 // when it returns; the first cause wins), otherwise now.
-void terminate(core& c, actor_block* b, stop_cause cause);
+STAKKER_EXPORT void terminate(core& c, actor_block* b, stop_cause cause);
 // Applies the cause recorded during the call of `b` that just returned.
-void apply_pending_stop(core& c, actor_block* b);
+STAKKER_EXPORT void apply_pending_stop(core& c, actor_block* b);
 // Records an exception escaping the running actor's call as `failed`.
-void record_failure(core& c, std::exception_ptr e) noexcept;
+STAKKER_EXPORT void record_failure(core& c, std::exception_ptr e) noexcept;
 
 // The ops of both layouts (a member of the primary template alone would leave the
 // over-aligned specialization's ops_fn undefined).

@@ -14,6 +14,8 @@
 #include <utility>
 #include <variant>
 
+#include "stakker/export.hpp"
+
 namespace stakker {
 
 namespace detail {
@@ -55,7 +57,7 @@ struct word {
 // let through. If a run is executing on this thread, it is rethrown from a closure queued on
 // that runtime, so it leaves `run()` as an exception from a plain closure does; otherwise
 // it is reported on stderr and dropped (src/runtime.cpp).
-void callback_threw(std::exception_ptr e) noexcept;
+STAKKER_EXPORT void callback_threw(std::exception_ptr e) noexcept;
 
 }  // namespace detail
 

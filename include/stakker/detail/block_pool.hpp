@@ -7,13 +7,15 @@
 #include <new>
 #include <vector>
 
+#include "stakker/export.hpp"
+
 namespace stakker::detail {
 
 // Blocks up to `max_block` bytes come from 16-byte size classes carved out of large pages
 // and are recycled through per-class free lists: no allocator header per block and no
 // call into malloc once warm. Pages are released when the pool is destroyed. Larger or
 // over-aligned blocks go to operator new. Not thread-safe: one runtime, one thread.
-class block_pool {
+class STAKKER_EXPORT block_pool {
  public:
   static constexpr std::size_t granule = 16;
   static constexpr std::size_t max_block = 256;

@@ -2,6 +2,8 @@
 // Internal configuration: debug checks and branch hints.
 #pragma once
 
+#include "stakker/export.hpp"
+
 // Debug checks (misuse assertions) follow NDEBUG unless set explicitly. They never change
 // the layout of any type, so translation units built with and without them link together.
 #if !defined(STAKKER_DEBUG_CHECKS)
@@ -23,7 +25,7 @@
 namespace stakker::detail {
 
 // Prints "stakker: misuse: <what> (<file>:<line>)" to stderr and aborts.
-[[noreturn]] void misuse(const char* what, const char* file, int line) noexcept;
+[[noreturn]] STAKKER_EXPORT void misuse(const char* what, const char* file, int line) noexcept;
 
 }  // namespace stakker::detail
 

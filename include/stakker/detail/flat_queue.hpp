@@ -9,6 +9,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "stakker/export.hpp"
+
 namespace stakker {
 class core;
 }
@@ -23,7 +25,7 @@ namespace stakker::detail {
 // anything not trivially relocatable) stays valid for its whole life in the queue. Closures
 // too large or over-aligned for an entry are boxed. Spare chunks are kept for reuse
 // (faulting pages back in after a burst is slower than keeping them); `trim` releases them.
-class flat_queue {
+class STAKKER_EXPORT flat_queue {
  public:
   using thunk = std::byte* (*)(flat_queue& q, std::byte* entry, core* c);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "stakker/core.hpp"
+#include "stakker/export.hpp"
 #include "stakker/sync/waker.hpp"
 
 namespace stakker::detail {
@@ -22,7 +23,7 @@ class inbox;
 
 // A closure that crossed a thread and could not stay inline in a ring (a ring that was
 // full, or a closure too large for it).
-struct xtask {
+struct STAKKER_EXPORT xtask {
   virtual ~xtask() = default;
   virtual void run() = 0;
 };
@@ -45,7 +46,7 @@ struct xtask_of final : xtask {
 // Order: records leave in the order pushed. Once anything is spilled, later pushes spill
 // too until the taker has emptied the spill list; the taker takes the ring's records up to
 // the point of the spill before the spill list.
-class lane {
+class STAKKER_EXPORT lane {
  public:
   struct options {
     std::size_t ring_bytes = 16 * 1024;  // rounded up to a power of two, at least 1 KiB
@@ -204,7 +205,7 @@ class lane {
 // delivered in a later run), make or drop lanes and pins, close the inbox (the rest is
 // destroyed unrun), throw (the exception propagates out of `run`; what was not yet run is
 // kept, the runtime is woken, and the next run delivers it first).
-class inbox : public std::enable_shared_from_this<inbox> {
+class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
  public:
   // The inbox of `c`, made on first use (with lanes of `o`). Runtime thread only.
   static const std::shared_ptr<inbox>& of(core& c, lane::options o = {});
@@ -285,7 +286,7 @@ class inbox : public std::enable_shared_from_this<inbox> {
 // those that ran (`item_ran`); the release waits until the two agree, so no closure still
 // on its way finds the pin released. Such a closure destroyed unrun must not touch the pin:
 // that happens only once the home has closed (the inbox runs everything while it is open).
-class inbox::home_pin {
+class STAKKER_EXPORT inbox::home_pin {
  public:
   // Runtime thread of `box`, which must be open (made by inbox::of on a live runtime): pins.
   // The caller holds the first handle.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "stakker/detail/flat_queue.hpp"
+#include "stakker/export.hpp"
 
 namespace stakker::detail {
 
@@ -30,7 +31,7 @@ using tick = std::uint64_t;
 //
 // A deleted timer's closure is destroyed at once; its heap entry stays behind as a stale
 // record (wrong generation) until it is reached or a compaction drops it.
-class timer_store {
+class STAKKER_EXPORT timer_store {
  public:
   static constexpr std::size_t inline_bytes = 40;
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "stakker/loop/epoll_loop.hpp"
+#include "stakker/loop/export.hpp"
 
 namespace stakker::loop {
 
@@ -15,7 +16,7 @@ namespace stakker::loop {
 // no room can wait for some: wait() keeps a notifier that is called (with EPOLLIN) once
 // bytes are given back. Shared by its users through a std::shared_ptr; the runtime's
 // thread only.
-class byte_budget {
+class STAKKER_LOOP_EXPORT byte_budget {
  public:
   explicit byte_budget(std::size_t limit) noexcept : limit_(limit) {}
   byte_budget(const byte_budget&) = delete;

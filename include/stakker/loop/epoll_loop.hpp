@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "stakker/fwd.hpp"
+#include "stakker/loop/export.hpp"
 #include "stakker/loop/unique_fd.hpp"
 #include "stakker/runtime.hpp"
 #include "stakker/time.hpp"
@@ -35,7 +36,7 @@ struct wake_fd;  // the eventfd and the "asleep" flag, shared with the poll wake
 // fd_source::notifier(); for timers and other deferred work that must reach a source
 // which may be gone by then: once the source is reset (or its number taken by another
 // source) or its loop destroyed, calling it does nothing. The runtime's thread only.
-class fd_notifier {
+class STAKKER_LOOP_EXPORT fd_notifier {
  public:
   fd_notifier() noexcept = default;
   fd_notifier(const fd_notifier& o) noexcept : link_(o.link_), id_(o.id_), gen_(o.gen_) {
@@ -80,7 +81,7 @@ class fd_notifier {
 // registration, as long as no duplicate of the descriptor stays open). If its number is
 // then registered again, by a new source, the old source no longer touches it: resetting
 // it leaves the new registration alone, and rearming it throws std::logic_error.
-class fd_source {
+class STAKKER_LOOP_EXPORT fd_source {
  public:
   fd_source() noexcept = default;
   fd_source(fd_source&& o) noexcept;
@@ -149,7 +150,7 @@ class fd_source {
 //   that turn, and nothing is lost: the rest of the batch and every lower level stay
 //   pending, and the next turn delivers them without sleeping;
 // - not call `turn` or `run` (std::logic_error: they are not re-entrant).
-class epoll_loop {
+class STAKKER_LOOP_EXPORT epoll_loop {
  public:
   static constexpr int max_priority = 10;
 

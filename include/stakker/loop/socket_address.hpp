@@ -9,11 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "stakker/loop/export.hpp"
+
 namespace stakker::loop {
 
 // A value type holding a sockaddr_in or sockaddr_in6. Empty (family AF_UNSPEC) when
 // default-constructed.
-class socket_address {
+class STAKKER_LOOP_EXPORT socket_address {
  public:
   socket_address() noexcept = default;
 
@@ -36,7 +38,8 @@ class socket_address {
   const sockaddr* native() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t native_size() const noexcept { return size_; }
 
-  friend bool operator==(const socket_address& a, const socket_address& b) noexcept;
+  friend STAKKER_LOOP_EXPORT bool operator==(const socket_address& a,
+                                             const socket_address& b) noexcept;
 
  private:
   sockaddr_storage storage_{};

@@ -14,6 +14,7 @@
 #include "stakker/fwd.hpp"
 #include "stakker/loop/detail/registered_socket.hpp"
 #include "stakker/loop/epoll_loop.hpp"
+#include "stakker/loop/export.hpp"
 #include "stakker/loop/socket_address.hpp"
 #include "stakker/loop/unique_fd.hpp"
 #include "stakker/time.hpp"
@@ -28,7 +29,7 @@ struct listener_state;
 // keep it as long as the connection (tcp_stream takes it with the accepted socket).
 // Releasing the last slot over the limit lets the listener accept again: its `ready` is
 // called in the loop's next turn. Move-only.
-class connection_slot {
+class STAKKER_LOOP_EXPORT connection_slot {
  public:
   connection_slot() noexcept = default;
   connection_slot(connection_slot&&) noexcept = default;
@@ -87,7 +88,7 @@ struct listener_options {
 // Destroying the listener deregisters and closes it (a pending retry then calls nothing).
 // Move-only. `ready` may close or destroy this listener and may throw, under epoll_loop's
 // rules for readiness callbacks.
-class tcp_listener {
+class STAKKER_LOOP_EXPORT tcp_listener {
  public:
   tcp_listener() noexcept = default;
 

@@ -14,6 +14,7 @@
 #include "stakker/loop/detail/io_buffer.hpp"
 #include "stakker/loop/detail/registered_socket.hpp"
 #include "stakker/loop/epoll_loop.hpp"
+#include "stakker/loop/export.hpp"
 #include "stakker/loop/socket_address.hpp"
 #include "stakker/loop/tcp_listener.hpp"
 #include "stakker/loop/unique_fd.hpp"
@@ -86,7 +87,7 @@ struct stream_timeouts;
 // `ready` may close or destroy this stream (or the actor owning it) and may throw; the
 // rules are epoll_loop's for any readiness callback (the callback stays intact until it
 // returns; an exception propagates out of the loop's turn, losing no other readiness).
-class tcp_stream {
+class STAKKER_LOOP_EXPORT tcp_stream {
  public:
   tcp_stream() noexcept = default;
   // Takes a connected non-blocking socket (e.g. from tcp_listener::accept) and registers

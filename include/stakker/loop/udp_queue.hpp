@@ -13,6 +13,7 @@
 #include "stakker/fwd.hpp"
 #include "stakker/loop/detail/registered_socket.hpp"
 #include "stakker/loop/epoll_loop.hpp"
+#include "stakker/loop/export.hpp"
 #include "stakker/loop/socket_address.hpp"
 #include "stakker/loop/unique_fd.hpp"
 
@@ -31,7 +32,7 @@ struct datagram {
 // connection_refused on a connected socket after an ICMP error) is dropped and the error
 // returned, and the queue goes on with the next one. Move-only. `ready` may close or
 // destroy this queue and may throw, under epoll_loop's rules for readiness callbacks.
-class udp_queue {
+class STAKKER_LOOP_EXPORT udp_queue {
  public:
   udp_queue() noexcept = default;
 

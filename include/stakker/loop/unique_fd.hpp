@@ -4,10 +4,12 @@
 
 #include <utility>
 
+#include "stakker/loop/export.hpp"
+
 namespace stakker::loop {
 
 // Closes its descriptor when destroyed or reset. Move-only; -1 means "none".
-class unique_fd {
+class STAKKER_LOOP_EXPORT unique_fd {
  public:
   unique_fd() noexcept = default;
   explicit unique_fd(int fd) noexcept : fd_(fd) {}

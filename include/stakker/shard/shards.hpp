@@ -15,6 +15,7 @@
 #include "stakker/detail/inbox.hpp"
 #include "stakker/loop/epoll_loop.hpp"
 #include "stakker/runtime.hpp"
+#include "stakker/shard/export.hpp"
 #include "stakker/stop_cause.hpp"
 
 namespace stakker::shard {
@@ -22,7 +23,7 @@ namespace stakker::shard {
 class shards;
 
 // One shard as its own thread sees it: its runtime, its loop, its index in the group.
-class context {
+class STAKKER_SHARD_EXPORT context {
  public:
   context(const context&) = delete;
   context& operator=(const context&) = delete;
@@ -67,7 +68,7 @@ struct shards_options {
 // exception that leaves a shard's run (from `on`'s function or a ret_do callback, which
 // are not actor calls) stops that shard with stop_cause::failed, and so the group.
 // Destroying the group stops it (stop_cause::dropped) and joins.
-class shards {
+class STAKKER_SHARD_EXPORT shards {
  public:
   // Starts the threads; returns once every shard can take work. Throws std::system_error
   // if a thread or loop cannot be made (the ones started are stopped and joined first),

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "stakker/export.hpp"
+
 namespace stakker {
 
 class core;
@@ -22,7 +24,7 @@ namespace detail {
 // three-level bitmap (top word → 64 groups → 64 words → 64 bits), so collecting costs
 // O(set bits) however many wakers exist; a wake costs one to three atomic read-modify-writes
 // and at most one call of the loop's poll waker (when the top word goes from empty to not).
-struct waker_hub {
+struct STAKKER_EXPORT waker_hub {
   static constexpr std::uint32_t group_bits = 64 * 64;
   static constexpr std::uint32_t max_wakers = 64 * group_bits;
 
@@ -93,7 +95,7 @@ class waker_ref {
 //   lost: the wake-ups and "deleted" calls not yet delivered are kept, the loop is woken,
 //   and the next run delivers them. The throwing call itself counts as delivered;
 // - not call `poll_wake` (std::logic_error: it is not re-entrant), nor destroy the runtime.
-class waker {
+class STAKKER_EXPORT waker {
  public:
   waker() noexcept = default;
   waker(waker&& o) noexcept : hub_(std::move(o.hub_)), id_(o.id_) {}

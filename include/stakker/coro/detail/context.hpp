@@ -13,6 +13,7 @@
 
 #include "stakker/core.hpp"
 #include "stakker/coro/detail/recycler.hpp"
+#include "stakker/coro/export.hpp"
 #include "stakker/detail/actor_block.hpp"
 #include "stakker/sync/waker.hpp"
 
@@ -28,14 +29,14 @@ struct promise_base;
 // the stack: g++ 12 does not compile symmetric transfer as a tail call below -O2 or under
 // ASan, so without this bound a long chain of synchronously completing awaits would
 // overflow the stack.
-inline thread_local int transfer_depth = 0;
+STAKKER_CORO_EXPORT inline thread_local int transfer_depth = 0;
 inline constexpr int max_transfer_depth = 64;
 
 // A spawned chain of coroutine frames: the outermost frame (which owns the inner ones
 // through the tasks it awaits) and how to answer the spawn. Counted (not atomically): the
 // chain holds one reference until it completes or is dropped; each queued closure or
 // running resumption that must look at the root afterwards holds one more.
-struct task_root {
+struct STAKKER_CORO_EXPORT task_root {
   std::uint32_t refs = 1;
   bool owner_gone = false;        // its actor stopped while the chain was running: drop it next
   std::coroutine_handle<> frame;  // outermost frame; null once completed or dropped
@@ -100,9 +101,9 @@ inline void disarm(wake_node*& n) noexcept {
 // Resumes `h`, a frame of the chain `r` (null for a frame not spawned by us, e.g. awaited
 // by another library's coroutine), from the queue: the transfer depth starts again, and
 // if the chain's actor stops meanwhile the chain is dropped once it is suspended again.
-void resume_in(task_root* r, std::coroutine_handle<> h) noexcept;
+STAKKER_CORO_EXPORT void resume_in(task_root* r, std::coroutine_handle<> h) noexcept;
 // The same, when the caller holds a reference to `r` (not null) across the call.
-void resume_held(task_root* r, std::coroutine_handle<> h) noexcept;
+STAKKER_CORO_EXPORT void resume_held(task_root* r, std::coroutine_handle<> h) noexcept;
 
 // The queued closure that ends a wait: resumes the waiting frame, or drops its chain.
 struct wake_closure {
@@ -148,7 +149,7 @@ struct inbox {
 
 // Per runtime: made on first use, destroyed first when the runtime goes (which drops every
 // chain still suspended, answering their spawns with "none").
-class context final : public stakker::detail::core_extension {
+class STAKKER_CORO_EXPORT context final : public stakker::detail::core_extension {
  public:
   static context& of(core& c);
 

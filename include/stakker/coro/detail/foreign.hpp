@@ -12,6 +12,7 @@
 
 #include "stakker/coro/detail/context.hpp"
 #include "stakker/coro/detail/recycler.hpp"
+#include "stakker/coro/export.hpp"
 
 namespace stakker::coro::detail {
 
@@ -43,7 +44,7 @@ inline void release(cross_node* n) noexcept {
 }
 
 // Any thread: hands the node to the runtime thread (unless its awaiter has gone).
-void post(cross_node* n) noexcept;
+STAKKER_CORO_EXPORT void post(cross_node* n) noexcept;
 
 // A coroutine frame given to the foreign awaitable as "the handle to resume". Resuming it,
 // on whatever thread, posts its node; the frame destroys itself at its final suspend.

@@ -10,6 +10,7 @@
 
 #include "stakker/coro/detail/context.hpp"
 #include "stakker/coro/detail/promise.hpp"
+#include "stakker/coro/export.hpp"
 #include "stakker/coro/result.hpp"
 #include "stakker/ret.hpp"
 
@@ -18,7 +19,7 @@ namespace stakker::coro {
 // Thrown at a drop-mode await whose ret or fwd was dropped, when the awaiting coroutine is
 // not part of a spawned task (e.g. another library's coroutine awaiting it): there is no
 // chain to drop, so the failure surfaces as this exception instead.
-class task_dropped : public std::runtime_error {
+class STAKKER_CORO_EXPORT task_dropped : public std::runtime_error {
  public:
   task_dropped()
       : std::runtime_error("stakker::coro: the ret or fwd feeding this await was dropped") {}

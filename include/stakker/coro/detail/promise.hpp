@@ -44,8 +44,9 @@ struct promise_base;
 // resumed a frame, or the chain's actor stopped while it ran: then the resumption is queued
 // instead (disarmed if that frame dies), so the running resumption returns and drops the
 // chain before any more of its code runs.
-std::coroutine_handle<> transfer_slow(std::coroutine_handle<> h, promise_base* p,
-                                      task_root* root) noexcept;
+STAKKER_CORO_EXPORT std::coroutine_handle<> transfer_slow(std::coroutine_handle<> h,
+                                                          promise_base* p,
+                                                          task_root* root) noexcept;
 inline std::coroutine_handle<> transfer(std::coroutine_handle<> h, promise_base* p,
                                         task_root* root) noexcept {
   if ((++transfer_depth < max_transfer_depth && (root == nullptr || !root->owner_gone)) ||
@@ -136,3 +137,4 @@ std::coroutine_handle<> final_awaiter::await_suspend(std::coroutine_handle<P> h)
 }  // namespace stakker::coro::detail
 
 #include "stakker/coro/detail/foreign.hpp"
+#include "stakker/coro/export.hpp"

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <new>
 
+#include "stakker/coro/export.hpp"
+
 namespace stakker::coro::detail {
 
 // Blocks up to `max_block` bytes are rounded up to 16-byte classes and kept on a per-thread
@@ -19,7 +21,7 @@ namespace stakker::coro::detail {
 // simply cached there. The cache is emptied when the thread exits; from then on (a
 // runtime with static or thread_local storage destroyed later, whose teardown frees frames
 // and may even spawn tasks) blocks go straight to operator new and delete.
-class recycler {
+class STAKKER_CORO_EXPORT recycler {
  public:
   static constexpr std::size_t granule = 16;
   // Frames of tasks that await Asio operations easily pass 1 KiB with g++ 12.

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <climits>
 
+#include "stakker/loop/export.hpp"
 #include "stakker/time.hpp"
 
 namespace stakker::loop::detail {
@@ -24,11 +25,11 @@ constexpr int epoll_timeout_ms(duration d) noexcept {
 // rounded up) rather than epoll_pwait2 (nanosecond timeouts, Linux >= 5.11). Decided once
 // per process: the first epoll_pwait2 that fails with ENOSYS (an older kernel, valgrind
 // 3.19) or EPERM (a seccomp filter) switches every loop, for good. Any thread.
-bool uses_epoll_pwait() noexcept;
+STAKKER_LOOP_EXPORT bool uses_epoll_pwait() noexcept;
 
 // For tests only: makes every epoll loop of the process sleep in epoll_pwait from its next
 // turn on (true), or try epoll_pwait2 again (false; it falls back again if still refused).
 // Any thread.
-void force_epoll_pwait(bool on) noexcept;
+STAKKER_LOOP_EXPORT void force_epoll_pwait(bool on) noexcept;
 
 }  // namespace stakker::loop::detail

@@ -8,11 +8,13 @@
 #include <string_view>
 #include <utility>
 
+#include "stakker/loop/export.hpp"
+
 namespace stakker::loop::detail {
 
 // Bytes in [rd_, wr_) are content. Appending compacts or grows (doubling) as needed;
 // consuming only moves rd_, so input can be parsed in place and released piecewise.
-class io_buffer {
+class STAKKER_LOOP_EXPORT io_buffer {
  public:
   io_buffer() noexcept = default;
   io_buffer(io_buffer&& o) noexcept

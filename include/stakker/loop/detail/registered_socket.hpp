@@ -7,13 +7,14 @@
 
 #include "stakker/fwd.hpp"
 #include "stakker/loop/epoll_loop.hpp"
+#include "stakker/loop/export.hpp"
 #include "stakker/loop/unique_fd.hpp"
 
 namespace stakker::loop::detail {
 
 // Deregisters before closing, whether destroyed, reset or assigned over, so no readiness
 // of the old socket is delivered afterwards.
-class registered_socket {
+class STAKKER_LOOP_EXPORT registered_socket {
  public:
   registered_socket() noexcept = default;
   // Throws std::invalid_argument for an empty socket, std::system_error if epoll refuses.

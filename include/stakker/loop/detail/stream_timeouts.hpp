@@ -7,6 +7,7 @@
 
 #include "stakker/core.hpp"
 #include "stakker/loop/epoll_loop.hpp"
+#include "stakker/loop/export.hpp"
 #include "stakker/time.hpp"
 #include "stakker/timer_key.hpp"
 
@@ -19,7 +20,7 @@ namespace stakker::loop::detail {
 // passes, `expired` is set and the stream's `ready` is called (EPOLLERR); the stream
 // fails on its next read() or flush(). Shared by the stream and its timer closure; the
 // stream deletes the timer when it goes (while its loop, hence the runtime, exists).
-struct stream_timeouts : std::enable_shared_from_this<stream_timeouts> {
+struct STAKKER_LOOP_EXPORT stream_timeouts : std::enable_shared_from_this<stream_timeouts> {
   core* rt = nullptr;
   fd_notifier wake;
   duration idle{}, read{}, closing{};

@@ -48,7 +48,7 @@ TEST(inbox, posts_from_one_thread_run_on_the_home_in_the_order_made_on_a_later_r
   EXPECT_TRUE(got.empty());
   run(h.rt);
   ASSERT_EQ(got.size(), 1000u);
-  for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[i], i);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i);
 }
 
 TEST(inbox, posts_made_inside_a_run_are_published_once_at_its_end_with_one_wake) {
@@ -94,7 +94,7 @@ TEST(inbox, a_full_ring_spills_in_order_and_nothing_is_lost) {
   EXPECT_EQ(box.spill_high_water(), l->spill_high_water());
   run(h.rt);
   ASSERT_EQ(got.size(), 100u);
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(got[i], i);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i);
   // The ring is used again once the spill list is empty.
   for (int i = 0; i < 3; ++i) l->push([&got, i] { got.push_back(1000 + i); }, true);
   run(h.rt);
@@ -273,13 +273,13 @@ TEST(inbox, stress_many_senders_per_sender_order_exactly_once_with_spills) {
   std::vector<std::thread> ts;
   for (int s = 0; s < senders; ++s) {
     ts.emplace_back([&, s] {
-      std::mt19937 rng(seed + s);
+      std::mt19937 rng(seed + static_cast<unsigned>(s));
       std::shared_ptr<lane> l;
       if (s % 2 == 0) l = box.open_lane({1024});
       for (int i = 0; i < per_sender; ++i) {
         auto f = [&, s, i, v = tracked(live)] {
-          if (next[s] != i) bad.fetch_add(1);
-          next[s] = i + 1;
+          if (next[static_cast<std::size_t>(s)] != i) bad.fetch_add(1);
+          next[static_cast<std::size_t>(s)] = i + 1;
         };
         if (l) {
           l->push(std::move(f), rng() % 8 == 0);
@@ -296,7 +296,7 @@ TEST(inbox, stress_many_senders_per_sender_order_exactly_once_with_spills) {
   for (auto& t : ts) t.join();
   run(h.rt);
   EXPECT_EQ(bad.load(), 0);
-  for (int s = 0; s < senders; ++s) EXPECT_EQ(next[s], per_sender);
+  for (int s = 0; s < senders; ++s) EXPECT_EQ(next[static_cast<std::size_t>(s)], per_sender);
   EXPECT_EQ(live.load(), 0);
 }
 

@@ -68,7 +68,7 @@ TEST(remote, calls_through_a_remote_from_one_sender_run_on_the_home_in_the_order
   run(home.rt);
   const adder& st = *stakker::detail::actor_access::state(a.ref());
   ASSERT_EQ(st.got.size(), 1000u);
-  for (int i = 0; i < 1000; ++i) EXPECT_EQ(st.got[i], i);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(st.got[static_cast<std::size_t>(i)], i);
 }
 
 TEST(remote, arguments_are_converted_to_the_members_parameter_types_on_the_sending_thread) {
@@ -152,7 +152,6 @@ TEST(remote, calls_to_a_zombie_are_dropped_and_their_remote_ret_answers_none) {
 
 TEST(remote, calls_to_a_home_that_is_gone_destroy_their_arguments_and_remote_rets_answer_none) {
   side origin;
-  stakker::testing::counts c;
   std::optional<remote<adder>> r;
   {
     side home;

@@ -200,8 +200,11 @@ const std::shared_ptr<inbox>& inbox::of(core& c, lane::options o) {
 
 std::shared_ptr<inbox> inbox::make(core& c, lane::options o) {
   auto box = std::make_shared<inbox>(c, o);
-  box->wake_ = c.waker([raw = box.get()](core&, bool deleted) {  // throws without a poll waker
-    if (!deleted) raw->drain();
+  // The handler holds the inbox: after close() resets the waker, a wake collected before
+  // may still call it (with `deleted` false) before the final call, and the owner may have
+  // let go of the inbox by then. The runtime destroys the handler after that final call.
+  box->wake_ = c.waker([keep = box](core&, bool deleted) {  // throws without a poll waker
+    if (!deleted) keep->drain();
   });
   box->wake_ref_ = box->wake_.ref();
   return box;

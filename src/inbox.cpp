@@ -194,13 +194,26 @@ void lane::discard() noexcept {
 
 const std::shared_ptr<inbox>& inbox::of(core& c, lane::options o) {
   if (auto* h = c.anymap_try_get<inbox_holder>()) return h->box;
+  c.anymap_set(inbox_holder(make(c, o)));
+  return c.anymap_get<inbox_holder>().box;
+}
+
+std::shared_ptr<inbox> inbox::make(core& c, lane::options o) {
   auto box = std::make_shared<inbox>(c, o);
-  box->wake_ = c.waker([raw = box.get()](core&, bool deleted) {
-    if (!deleted) raw->drain();
+  // The handler holds the inbox: after close() resets the waker, a wake collected before
+  // may still call it (with `deleted` false) before the final call, and the owner may have
+  // let go of the inbox by then. The runtime destroys the handler after that final call.
+  box->wake_ = c.waker([keep = box](core&, bool deleted) {  // throws without a poll waker
+    if (!deleted) keep->drain();
   });
   box->wake_ref_ = box->wake_.ref();
-  c.anymap_set(inbox_holder(std::move(box)));
-  return c.anymap_get<inbox_holder>().box;
+  return box;
+}
+
+void inbox::publish_mine() noexcept {
+  for (auto& e : this_thread_lanes.entries) {
+    if (e.id == id_) return e.l->publish();  // still on the dirty list: published again, idly
+  }
 }
 
 inbox::inbox(core& c, lane::options o)
@@ -254,19 +267,23 @@ void inbox::drain() {
     added_.clear();
     lanes_added_.store(false, std::memory_order_relaxed);
   }
-  struct draining {
-    bool& d;
-    ~draining() { d = false; }
-  } guard{draining_ = true};
-  // By index: a closure may add lanes (they arrive through added_, not here) or close the
-  // inbox (lanes_ is then cleared: stop).
-  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+  // Starting with the lane a closure threw from (its rest goes before anything newer), by
+  // index: a closure may add lanes (they arrive through added_, not here) or close the
+  // inbox (lanes_ is then cleared: stop). A closure may also drop the last owner of this
+  // inbox when it closes it: then `l` below is what keeps it alive, and nothing touches
+  // `this` once `l` is gone.
+  const std::size_t n = lanes_.size();
+  const std::size_t first = resume_at_ < n ? resume_at_ : 0;
+  resume_at_ = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (first + k) % n;
     std::shared_ptr<lane> l = lanes_[i];
     try {
       l->take();
     } catch (...) {
       // The rest stays in its lane; wake again so that the next run takes it first.
       if (!closed_.load(std::memory_order_relaxed)) {
+        resume_at_ = i;
         wake_pending_.store(true, std::memory_order_release);
         wake_ref_.wake();
       }

@@ -13,22 +13,13 @@ io_binding::io_binding(core& c, net::io_context& ioc)
     throw std::logic_error(
         "stakker::asio::io_binding: the runtime has no poll waker; make its loop "
         "(epoll_loop, io_loop) first");
-  wake_ = c.waker([this](core&, bool deleted) {
-    if (!deleted) drain();
-  });
-  wake_ref_ = wake_.ref();
+  inbox_ = stakker::detail::inbox::make(c);
   c.anymap_set<io_binding*>(this);
 }
 
 io_binding::~io_binding() {
   core_->anymap_unset<io_binding*>();
-  wake_.reset();
-  std::vector<std::unique_ptr<detail::remote_item>> items;
-  {
-    std::lock_guard<std::mutex> lock(inbox_.m);
-    items.swap(inbox_.items);
-  }
-  // Destroyed here, on the runtime's thread, unrun.
+  inbox_->close();  // what is queued is destroyed here, on the runtime's thread, unrun
 }
 
 io_binding& io_binding::of(core& c) {
@@ -44,26 +35,6 @@ io_binding& io_binding::current() {
     throw std::logic_error(
         "stakker::asio: a token without a runtime was made outside a run (pass the core)");
   return of(*c);
-}
-
-void io_binding::post_remote(std::unique_ptr<detail::remote_item> item) {
-  bool first;
-  {
-    std::lock_guard<std::mutex> lock(inbox_.m);
-    inbox_.items.push_back(std::move(item));
-    first = inbox_.items.size() == 1;
-  }
-  if (first) wake_ref_.wake();
-}
-
-void io_binding::drain() noexcept {
-  std::vector<std::unique_ptr<detail::remote_item>> items;
-  {
-    std::lock_guard<std::mutex> lock(inbox_.m);
-    items.swap(inbox_.items);
-  }
-  // Queued in arrival order, behind what the runtime already has.
-  for (auto& item : items) core_->defer([p = std::move(item)](core&) { p->run(); });
 }
 
 }  // namespace stakker::asio

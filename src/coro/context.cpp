@@ -82,21 +82,32 @@ std::coroutine_handle<> transfer_slow(std::coroutine_handle<> h, promise_base* p
   return std::noop_coroutine();
 }
 
-void post(cross_node* n) noexcept {
-  // A counted copy: once the node is posted the runtime may release it (and with it the
-  // node's share of the inbox) before the wake below.
-  const std::shared_ptr<inbox> box = n->box;
-  bool wake = false;
-  {
-    std::lock_guard<std::mutex> lock(box->m);
-    if (!n->abandoned && !box->closed) {
-      box->posted.push_back(n);  // the trampoline's reference goes with it
-      wake = box->posted.size() == 1;
-      n = nullptr;
-    }
+namespace {
+// Posted by a trampoline's resumption (any thread); runs on the runtime thread. Holds the
+// trampoline's reference to the node: run, it schedules the node's wake unless the awaiter
+// has gone; destroyed unrun (the runtime went), it only releases the node.
+struct cross_wake {
+  cross_node* n;
+  explicit cross_wake(cross_node* node) noexcept : n(node) {}
+  cross_wake(cross_wake&& o) noexcept : n(std::exchange(o.n, nullptr)) {}
+  cross_wake(const cross_wake&) = delete;
+  ~cross_wake() {
+    if (n != nullptr) release(n);
   }
-  if (n != nullptr) return release(n);
-  if (wake) box->wake.wake();
+  void operator()() noexcept {
+    cross_node* node = std::exchange(n, nullptr);
+    // `abandoned` is written by the awaiter's destructor, also on the runtime thread.
+    if (!node->abandoned) schedule(node->wake);
+    release(node);
+  }
+};
+}  // namespace
+
+void post(cross_node* n) noexcept {
+  // Once pushed the closure may run (and release the node with its share of the inbox)
+  // before post returns; the lane this thread posts through holds the inbox from then on.
+  stakker::detail::inbox& box = *n->box;
+  box.post(cross_wake(n));  // closed: destroyed here, which releases the node
 }
 
 context& context::of(core& c) {
@@ -122,15 +133,6 @@ context::~context() {
     }
     r->owner_gone = false;
     r->drop();
-  }
-  if (inbox_) {
-    std::vector<cross_node*> posted;
-    {
-      std::lock_guard<std::mutex> lock(inbox_->m);
-      inbox_->closed = true;  // later posts release their node at once
-      posted.swap(inbox_->posted);
-    }
-    for (cross_node* n : posted) release(n);
   }
 }
 
@@ -178,28 +180,9 @@ void context::actor_stopping(core&, actor_block* b) noexcept {
   b->set_has_tasks(false);
 }
 
-const std::shared_ptr<inbox>& context::cross() {
-  if (!inbox_) {
-    auto box = std::make_shared<inbox>();
-    box->wake = c_->waker([this](core&, bool deleted) {  // throws without a poll waker
-      if (!deleted) drain_cross();
-    });
-    inbox_ = std::move(box);
-  }
+const std::shared_ptr<stakker::detail::inbox>& context::cross() {
+  if (!inbox_) inbox_ = stakker::detail::inbox::of(*c_);  // throws without a poll waker
   return inbox_;
-}
-
-void context::drain_cross() noexcept {
-  std::vector<cross_node*> posted;
-  {
-    std::lock_guard<std::mutex> lock(inbox_->m);
-    posted.swap(inbox_->posted);
-  }
-  // On the runtime thread, like the awaiters that set `abandoned`: no race on it here.
-  for (cross_node* n : posted) {
-    if (!n->abandoned) schedule(n->wake);
-    release(n);
-  }
 }
 
 }  // namespace detail

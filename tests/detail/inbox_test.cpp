@@ -174,6 +174,94 @@ TEST(inbox, a_throw_while_running_the_spill_list_keeps_its_rest_ahead_of_newer_r
   EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4, 5, 7, 8, 9, 100}));
 }
 
+TEST(inbox,
+     after_a_throw_the_rest_of_the_throwing_lane_runs_before_newer_posts_of_lanes_taken_first) {
+  home h;
+  inbox& box = h.box();
+  std::vector<int> got;
+  box.post([&got] { got.push_back(1); });  // this thread's lane comes first
+  std::thread([&] {
+    box.post([] { throw std::runtime_error("boom"); });
+    box.post([&got] { got.push_back(2); });
+  }).join();
+  EXPECT_THROW(run(h.rt), std::runtime_error);
+  EXPECT_EQ(got, (std::vector<int>{1}));
+  box.post([&got] { got.push_back(3); });  // newer than 2: runs after it
+  run(h.rt);
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(inbox, one_made_apart_closes_when_its_owner_says_destroying_what_is_queued) {
+  counts c;
+  home h;
+  std::shared_ptr<inbox> own = inbox::make(h.rt);
+  EXPECT_NE(own.get(), &h.box());
+  int ran = 0;
+  own->post([&ran, v = counted(c)] { ++ran; });
+  run(h.rt);
+  EXPECT_EQ(ran, 1);
+  own->post([&ran, v = counted(c)] { ++ran; });
+  own->close();
+  EXPECT_EQ(c.alive(), 0);
+  EXPECT_FALSE(own->post([&ran, v = counted(c)] { ++ran; }));
+  run(h.rt);
+  EXPECT_EQ(ran, 1);
+  EXPECT_TRUE(c.balanced());
+}
+
+// A wake collected before the close may still call the waker's handler once: it must find
+// the inbox alive (ASan) and closed, with nothing to run.
+TEST(inbox, one_made_apart_may_be_closed_and_dropped_while_a_wake_of_it_is_pending) {
+  home h;
+  counts c;
+  int ran = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::shared_ptr<inbox> own = inbox::make(h.rt);
+    own->post([&ran, v = counted(c)] { ++ran; });
+    own->close();
+    own.reset();
+  }
+  run(h.rt);
+  run(h.rt);
+  EXPECT_EQ(ran, 0);
+  EXPECT_TRUE(c.balanced());
+}
+
+// The closure closes its inbox and drops the last owner but for the lane being taken:
+// the inbox goes with that lane, and nothing of it is touched afterwards (ASan).
+TEST(inbox, a_closure_may_close_its_inbox_and_drop_its_last_owner) {
+  home h;
+  std::shared_ptr<inbox> own = inbox::make(h.rt);
+  std::shared_ptr<lane> l = own->open_lane();
+  bool ran = false;
+  l->push(
+      [&own, &ran] {
+        ran = true;
+        std::shared_ptr<inbox> b = std::move(own);
+        b->close();
+      },
+      true);
+  l.reset();
+  run(h.rt);
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(own, nullptr);
+}
+
+TEST(inbox, publish_mine_makes_posts_from_inside_a_run_visible_before_the_run_ends) {
+  home a;
+  home b;
+  inbox& to_b = b.box();
+  int polls_mid_run = -1;
+  a.rt.defer([&](core&) {
+    to_b.post([] {});
+    to_b.publish_mine();
+    polls_mid_run = b.polls.load();
+  });
+  run(a.rt);
+  EXPECT_EQ(polls_mid_run, 1);
+  EXPECT_EQ(b.polls.load(), 1);  // the end of the run publishes nothing more, wakes no more
+}
+
 TEST(inbox, the_home_runtime_going_destroys_what_is_queued_and_later_posts_fail_destroying_them) {
   counts c;
   std::shared_ptr<inbox> keep;
@@ -243,6 +331,23 @@ TEST(inbox, a_home_that_closes_releases_every_pin_still_held_once) {
   EXPECT_EQ(released.load(), 1);
   p->drop_handle();  // the post fails: nothing more happens, the memory goes
   EXPECT_EQ(released.load(), 1);
+}
+
+// The last handle dropped on another thread while the home closes: drop_handle reads the
+// home (TSan).
+TEST(inbox, a_pins_last_handle_may_go_on_another_thread_while_its_home_closes) {
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<int> released{0};
+    std::thread::id on;
+    std::thread t;
+    {
+      home h;
+      auto* p = new test_pin(h.box(), &released, &on);
+      t = std::thread([p] { p->drop_handle(); });
+    }
+    t.join();
+    EXPECT_EQ(released.load(), 1);
+  }
 }
 
 // Counts live copies from any thread (testing::counted is single-threaded).

@@ -112,6 +112,30 @@ TEST(channel, a_producer_thread_blocked_on_a_full_channel_is_released_by_close) 
   EXPECT_EQ(result.load(), 0);
 }
 
+// A producer inside a run of another runtime: its sends would wait for the end of that
+// run to cross, so before blocking it makes them visible, or the channel could never drain.
+TEST(channel, a_producer_blocked_inside_another_runtimes_run_does_not_hold_back_its_own_sends) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  std::vector<int> got;
+  auto [ch, guard] = make_channel<int>(rt, fwd_do<int>([&got](int v) { got.push_back(v); }), 2,
+                                       channel_overflow::block);
+  std::atomic<bool> finished{false};
+  std::thread producer([&, ch = ch] {
+    runtime other;
+    other.set_poll_waker([] {});
+    other.defer([&](core&) {
+      for (int i = 0; i < 10; ++i) EXPECT_TRUE(ch.send(i));
+    });
+    run(other);
+    finished.store(true);
+  });
+  while (!finished.load()) run(rt);
+  producer.join();
+  run(rt);
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
 // 4 producers × 250k messages: none lost, none duplicated, order kept per producer.
 // Run under ThreadSanitizer in CI.
 TEST(channel, threads_send_concurrently_and_nothing_is_lost_duplicated_or_reordered) {

@@ -4,16 +4,14 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "stakker/asio/config.hpp"
 #include "stakker/asio/export.hpp"
 #include "stakker/core.hpp"
-#include "stakker/sync/waker.hpp"
+#include "stakker/detail/inbox.hpp"
 
 namespace stakker::asio {
 
@@ -22,24 +20,21 @@ class tracked_runtime_executor;
 
 namespace detail {
 
-// A closure handed to the runtime from another thread.
-struct STAKKER_ASIO_EXPORT remote_item {
-  virtual ~remote_item() = default;
-  virtual void run() = 0;
-};
-
-template <class F>
-struct remote_closure final : remote_item {
-  F f;
-  explicit remote_closure(F&& fn) : f(std::move(fn)) {}
-  void run() override { std::move(f)(); }
-};
-
 // Runs an Asio function object from the runtime's queue.
 template <class F>
 struct queued_closure {
   F f;
   void operator()(core&) { std::move(f)(); }
+};
+
+// Posted to the binding's inbox from another thread; run on the runtime thread, it queues
+// `f` on the main queue (behind what the runtime already has, in arrival order per sending
+// thread). Destroyed unrun when the binding goes first.
+template <class F>
+struct remote_closure {
+  core* c;
+  F f;
+  void operator()() { c->defer(queued_closure<F>{std::move(f)}); }
 };
 
 }  // namespace detail
@@ -48,7 +43,8 @@ struct queued_closure {
 // on the runtime's main queue, where it runs in FIFO order with the actors' calls; it never
 // runs `f` inline (blocking.never). From the runtime's thread that is one queue push (and,
 // under io_loop, a request for a run if none is under way); from any other thread it goes
-// through a mutex-guarded inbox and a waker, and `f` runs on the runtime's thread.
+// through the binding's inbox (stakker::detail::inbox: the sending thread's lane, one wake
+// per batch), and `f` runs on the runtime's thread.
 //
 // Asio's completion paths ask for `blocking.possibly`. That executor queues `f` the same
 // way, and then, when called on the runtime's thread outside any run under io_loop (that is,
@@ -195,7 +191,9 @@ inline tracked_runtime_executor runtime_executor::require(
 // loop polls the io_context) contain one.
 //
 // Destroy it only after the io_context has stopped running handlers that use it (join the
-// io_context's thread first). Closures still in its inbox are then destroyed unrun.
+// io_context's thread first). Closures still in its inbox are then destroyed unrun, on the
+// runtime's thread. (A closure posted from inside a run of another runtime is visible at
+// the end of that run: if the binding went meanwhile, it is destroyed unrun on that thread.)
 class STAKKER_ASIO_EXPORT io_binding {
  public:
   io_binding(core& c, net::io_context& ioc);
@@ -227,7 +225,7 @@ class STAKKER_ASIO_EXPORT io_binding {
       core_->defer(detail::queued_closure<fn>{fn(std::forward<F>(f))});
       if (request_run_ != nullptr) request_run_(driver_);
     } else {
-      post_remote(std::make_unique<detail::remote_closure<fn>>(fn(std::forward<F>(f))));
+      inbox_->post(detail::remote_closure<fn>{core_, fn(std::forward<F>(f))});
     }
   }
 
@@ -254,22 +252,15 @@ class STAKKER_ASIO_EXPORT io_binding {
   }
 
  private:
-  struct inbox {
-    std::mutex m;
-    std::vector<std::unique_ptr<detail::remote_item>> items;  // guarded by m
-  };
-  void post_remote(std::unique_ptr<detail::remote_item> item);
-  void drain() noexcept;
-
   core* core_;
   net::io_context* ioc_;
   std::thread::id thread_;
   void* driver_ = nullptr;
   void (*request_run_)(void*) = nullptr;
   void (*run_now_)(void*) = nullptr;
-  inbox inbox_;
-  stakker::waker wake_;
-  stakker::waker_ref wake_ref_;  // what other threads use
+  // Its own (not the runtime's): closed by the destructor, so that what is still queued
+  // goes with the binding, before the io_context its handlers count work on.
+  std::shared_ptr<stakker::detail::inbox> inbox_;
 };
 
 template <class F>

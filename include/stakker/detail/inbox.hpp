@@ -209,6 +209,11 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
  public:
   // The inbox of `c`, made on first use (with lanes of `o`). Runtime thread only.
   static const std::shared_ptr<inbox>& of(core& c, lane::options o = {});
+  // An inbox of its own for `c`, for a sender whose queued closures must go with something
+  // shorter-lived than the runtime (a channel's guard, an Asio binding): its owner calls
+  // close() on the runtime thread, at the latest before the runtime goes. Delivered by a
+  // waker of its own. Runtime thread only; std::logic_error without a poll waker.
+  static std::shared_ptr<inbox> make(core& c, lane::options o = {});
 
   // Any thread: queues `f()` to run on this inbox's runtime thread, through the calling
   // thread's lane, so that posts from one thread run in the order made. Called from inside
@@ -219,6 +224,10 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
     auto [l, batched] = sender_lane();
     return l->push(std::forward<F>(f), !batched);
   }
+
+  // Any thread: makes what this thread posted to this inbox visible now, instead of at the
+  // end of the run it is inside (for a sender about to wait for the home's answer).
+  void publish_mine() noexcept;
 
   // Any thread: a lane of its own for a sender that wants to publish itself (one
   // producer thread at a time).
@@ -269,7 +278,6 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
   // Runtime thread only.
   std::vector<std::shared_ptr<lane>> lanes_;
   std::size_t resume_at_ = 0;  // the lane to take first (after a throw)
-  bool draining_ = false;
   home_pin* pins_ = nullptr;
 };
 

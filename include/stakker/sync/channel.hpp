@@ -2,16 +2,18 @@
 // channel<T>: many producer threads feeding a fwd<T> on the runtime thread (contract X2).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <utility>
-#include <vector>
 
 #include "stakker/core.hpp"
+#include "stakker/detail/inbox.hpp"
 #include "stakker/fwd.hpp"
-#include "stakker/sync/waker.hpp"
 
 namespace stakker {
 
@@ -25,40 +27,107 @@ enum class send_result { sent, full, closed };
 
 namespace detail {
 
+// Shared by the producers and the guard. Values cross through an inbox of the channel's own
+// (stakker::detail::inbox: a lane per producer thread, one wake per batch), which the guard
+// closes: that is what makes sends fail and destroys the values still waiting.
 template <class T>
 struct channel_state {
+  std::shared_ptr<stakker::detail::inbox> box;  // set once, before any producer exists
+  std::size_t capacity = 0;                     // 0: unbounded
+  channel_overflow overflow = channel_overflow::refuse;
+  // Bounded only. `accepted`: values accepted so far, each send's ticket its place in that
+  // count. `taken`: how many the runtime has taken, as the old batch-at-a-time channel did:
+  // when it starts handing over a value it had not taken, it takes every value accepted so
+  // far (the rest of that batch no longer counts as waiting, even if the receiver throws
+  // before reaching it). Waiting: accepted - taken, at most `capacity`.
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> taken{0};
+  // The `block` policy only: producers waiting for room, and what they wait on.
+  std::atomic<std::size_t> blocked{0};
   std::mutex m;
   std::condition_variable room;
-  std::vector<T> items;  // waiting to be handed to the fwd, in arrival order
-  bool closed = false;
-  std::size_t capacity = 0;  // 0: unbounded
-  channel_overflow overflow = channel_overflow::refuse;
-  std::size_t blocked = 0;      // producers waiting for room
-  stakker::waker wake;          // guarded by m (close resets it)
-  stakker::waker_ref wake_ref;  // set once before any producer exists; used unlocked
-  // The runtime thread's side (the waker's handler and the guard), unlocked: the batch
-  // being delivered and the next value to hand over (values a throwing receiver left wait
-  // here), and whether the guard closed (delivery stops at once).
-  std::vector<T> batch;
-  std::size_t next = 0;
-  bool guard_closed = false;
+  // The runtime thread's side: the receiver, whether a value is being handed to it, and,
+  // when the guard closes meanwhile, the guard's share of this state (the delivery lets
+  // go of the receiver and of this once the receiver has returned).
+  fwd<T> receiver;
+  bool delivering = false;
+  std::shared_ptr<channel_state> keep;
+
+  // Any thread: a place for one more value (its ticket), unless `capacity` wait already.
+  bool try_reserve(std::uint64_t& ticket) noexcept {
+    std::uint64_t n = accepted.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t t = taken.load(std::memory_order_seq_cst);
+      if (n - std::min(n, t) >= capacity) return false;  // t > n: n is stale, the CAS fails
+      if (accepted.compare_exchange_weak(n, n + 1, std::memory_order_seq_cst,
+                                         std::memory_order_relaxed)) {
+        ticket = n;
+        return true;
+      }
+    }
+  }
+  // Runtime thread, as the value of `ticket` is handed over: takes the values accepted so
+  // far if that one was not taken yet, and lets waiting producers look again.
+  void take(std::uint64_t ticket) noexcept {
+    if (ticket < taken.load(std::memory_order_relaxed)) return;  // taken with an earlier one
+    taken.store(accepted.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+    // Pairs with a waiting producer's increment of `blocked` before it checks for room.
+    if (overflow == channel_overflow::block && blocked.load(std::memory_order_seq_cst) != 0)
+      wake_blocked();
+  }
+  void wake_blocked() noexcept {
+    { std::lock_guard<std::mutex> lock(m); }  // a producer between its check and its wait
+    room.notify_all();
+  }
+};
+
+// One value on its way, run from the channel's inbox on the runtime thread. `s` lives while
+// the inbox is open (the guard holds it and closes the inbox before letting go); once the
+// inbox is closed a delivery is only destroyed, which touches nothing but the value.
+template <class T>
+struct channel_delivery {
+  channel_state<T>* s;
+  std::uint64_t ticket;  // bounded only
+  T value;
+  void operator()() {
+    channel_state<T>& st = *s;
+    if (st.capacity != 0) st.take(ticket);
+    struct done {
+      channel_state<T>& st;
+      ~done() {
+        st.delivering = false;
+        if (st.keep) {  // the guard closed while the receiver ran: let go of it now
+          st.receiver = fwd<T>();
+          std::shared_ptr<channel_state<T>> last = std::move(st.keep);
+        }
+      }
+    } end{st};
+    st.delivering = true;
+    st.receiver(std::move(value));
+  }
 };
 
 }  // namespace detail
 
 // The producer side: copyable, safe to use from any thread. Values arrive at the receiving
-// `fwd<T>` on the runtime thread in the order they were accepted (so, per producer, in the
-// order sent), delivered by a waker at the start of a later run. Only the first value into
-// an empty channel wakes the runtime. Once the receiver's guard is destroyed the channel is
-// closed: sending fails and values still waiting are discarded.
+// `fwd<T>` on the runtime thread in each producer's order, delivered through the channel's
+// inbox at the start of a later run; one wake per batch (a value into an empty channel
+// wakes the runtime, the ones sent before it has taken that one do not). A value sent from
+// inside a run of a runtime on the producer's thread leaves at the end of that run, with
+// the rest of the run's cross-thread posts. Once the receiver's guard is destroyed the
+// channel is closed: sending fails and values still waiting are discarded.
+//
+// Cost of a send: the producer thread's lane (a write into its ring and one release store;
+// no lock unless its ring is full), plus, bounded, one compare-exchange on the count of
+// accepted values (and for the runtime, a store per batch taken).
 //
 // What the receiver may do while it runs (on the runtime thread, inside `run`):
 // - make and close other channels, wakers and piped threads;
-// - close its own channel, or destroy what owns the guard (its actor): the values of the
-//   batch not yet handed over are destroyed at once and none reaches the receiver again;
+// - close its own channel, or destroy what owns the guard (its actor): the values not yet
+//   handed over are destroyed at once and none reaches the receiver again;
 // - throw: the exception propagates out of `run`. The value it was given counts as
-//   delivered; the rest of the batch is kept, the runtime is woken, and the next run hands
-//   them over, before any value sent later. Nothing queued is lost.
+//   delivered; the rest is kept, the runtime is woken, and the next run hands them over,
+//   before any value sent later. Nothing queued is lost.
 template <class T>
 class channel {
  public:
@@ -71,37 +140,44 @@ class channel {
 
   send_result try_send(T value) const {
     detail::channel_state<T>& s = *state_;
-    std::unique_lock<std::mutex> lock(s.m);
-    if (s.capacity != 0 && s.items.size() >= s.capacity) {
+    std::uint64_t ticket = 0;
+    if (s.capacity != 0 && !s.try_reserve(ticket)) {
       if (s.overflow == channel_overflow::refuse)
-        return s.closed ? send_result::closed : send_result::full;
-      ++s.blocked;
-      s.room.wait(lock, [&s] { return s.closed || s.items.size() < s.capacity; });
-      --s.blocked;
+        return s.box->is_closed() ? send_result::closed : send_result::full;
+      if (!wait_for_room(s, ticket)) return send_result::closed;
     }
-    if (s.closed) return send_result::closed;
-    s.items.push_back(std::move(value));
-    const bool first = s.items.size() == 1;
-    lock.unlock();
-    // Woken after unlocking, or the runtime thread would wake only to wait for this lock.
-    if (first) s.wake_ref.wake();
+    // Closed: the value is destroyed here (its place is not given back: nothing is sent
+    // any more).
+    if (!s.box->post(detail::channel_delivery<T>{&s, ticket, std::move(value)}))
+      return send_result::closed;
     return send_result::sent;
   }
 
-  bool is_closed() const {
-    std::lock_guard<std::mutex> lock(state_->m);
-    return state_->closed;
-  }
+  bool is_closed() const { return state_->box->is_closed(); }
 
   // Library-internal (see make_channel).
   explicit channel(std::shared_ptr<detail::channel_state<T>> s) : state_(std::move(s)) {}
 
  private:
+  // The `block` policy: waits until a place is reserved (true) or the channel closes.
+  static bool wait_for_room(detail::channel_state<T>& s, std::uint64_t& ticket) {
+    // What this thread sent inside its current run counts as waiting: make it visible, or
+    // the runtime could never take it and make room.
+    s.box->publish_mine();
+    std::unique_lock<std::mutex> lock(s.m);
+    s.blocked.fetch_add(1, std::memory_order_seq_cst);
+    bool reserved = false;
+    s.room.wait(lock, [&] { return s.box->is_closed() || (reserved = s.try_reserve(ticket)); });
+    s.blocked.fetch_sub(1, std::memory_order_relaxed);
+    return reserved;
+  }
+
   std::shared_ptr<detail::channel_state<T>> state_;
 };
 
-// The receiver side, kept by the receiving actor: destroying it (on the runtime thread)
-// closes the channel and discards values not yet delivered. Movable.
+// The receiver side, kept by the receiving actor: destroying it (on the runtime thread,
+// before the runtime goes: it holds the receiver) closes the channel and discards values
+// not yet delivered. Movable.
 template <class T>
 class channel_guard {
  public:
@@ -117,22 +193,18 @@ class channel_guard {
   ~channel_guard() { close(); }
 
   // Closes now (as destruction does). Runtime thread only. Also from inside the receiver:
-  // the rest of the batch being delivered is destroyed here and delivery stops.
+  // the values not yet handed over are destroyed here and delivery stops.
   void close() noexcept {
     if (!state_) return;
-    std::vector<T> discarded;
-    {
-      std::lock_guard<std::mutex> lock(state_->m);
-      state_->closed = true;
-      discarded.swap(state_->items);
-      state_->wake.reset();  // the waker's final call follows on the runtime thread
+    detail::channel_state<T>& s = *state_;
+    s.box->close();  // sends fail from here; what waits is destroyed unrun
+    if (s.overflow == channel_overflow::block) s.wake_blocked();
+    if (s.delivering) {
+      s.keep = std::move(state_);  // the receiver is running: its delivery lets go
+    } else {
+      s.receiver = fwd<T>();
+      state_.reset();
     }
-    state_->room.notify_all();
-    state_->guard_closed = true;
-    std::vector<T> rest = std::move(state_->batch);
-    state_->batch.clear();
-    state_->next = 0;
-    state_.reset();
   }
 
   // Library-internal (see make_channel).
@@ -152,40 +224,8 @@ std::pair<channel<T>, channel_guard<T>> make_channel(
   auto s = std::make_shared<detail::channel_state<T>>();
   s->capacity = capacity;
   s->overflow = overflow;
-  // Runs on the runtime thread: hands over what a throwing receiver left, then takes
-  // everything waiting, makes room, and delivers that. The drained vector goes back to the
-  // producers with its capacity, so they do not regrow one from nothing under the lock.
-  s->wake = c.waker([s, receiver = std::move(receiver)](core&, bool deleted) mutable {
-    if (deleted) {
-      receiver = fwd<T>();
-      return;
-    }
-    for (bool took = false;; took = true) {
-      while (!s->guard_closed && s->next < s->batch.size()) {
-        try {
-          receiver(std::move(s->batch[s->next++]));
-        } catch (...) {
-          // The rest stays in the batch; wake again so that the next run delivers it, and
-          // takes what producers sent meanwhile (their one wake-up was this very call).
-          if (!s->guard_closed) s->wake_ref.wake();
-          throw;
-        }
-      }
-      if (s->guard_closed) return;  // close() destroyed the rest
-      s->batch.clear();
-      s->next = 0;
-      if (took) return;
-      bool notify;
-      {
-        std::lock_guard<std::mutex> lock(s->m);
-        s->batch.swap(s->items);
-        notify = s->blocked != 0;
-      }
-      if (notify) s->room.notify_all();
-      if (s->batch.empty()) return;
-    }
-  });
-  s->wake_ref = s->wake.ref();
+  s->receiver = std::move(receiver);
+  s->box = stakker::detail::inbox::make(c);
   return {channel<T>(s), channel_guard<T>(s)};
 }
 

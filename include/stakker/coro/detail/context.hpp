@@ -5,17 +5,18 @@
 #include <coroutine>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
-#include <vector>
 
 #include "stakker/core.hpp"
 #include "stakker/coro/detail/recycler.hpp"
 #include "stakker/coro/export.hpp"
 #include "stakker/detail/actor_block.hpp"
-#include "stakker/sync/waker.hpp"
+
+namespace stakker::detail {
+class inbox;
+}
 
 namespace stakker::coro::detail {
 
@@ -137,16 +138,6 @@ inline core& running_core_or_throw(const char* what) {
 // Queues the node's wake on its runtime (never resumes inline).
 inline void schedule(wake_node* n) { n->c->defer(wake_closure(n)); }
 
-// Frames resumed from other threads (foreign awaitables) come back through here: the
-// foreign thread posts the node and wakes the runtime, which resumes it on its own thread.
-struct cross_node;
-struct inbox {
-  std::mutex m;
-  std::vector<cross_node*> posted;  // guarded by m
-  bool closed = false;              // guarded by m: the runtime is gone
-  stakker::waker wake;
-};
-
 // Per runtime: made on first use, destroyed first when the runtime goes (which drops every
 // chain still suspended, answering their spawns with "none").
 class STAKKER_CORO_EXPORT context final : public stakker::detail::core_extension {
@@ -187,19 +178,19 @@ class STAKKER_CORO_EXPORT context final : public stakker::detail::core_extension
   void actor_stopping(core& c, actor_block* b) noexcept override;
 
   task_root* current = nullptr;  // the chain whose frame the queue is resuming
-  // Made on first use; throws std::logic_error if the runtime has no poll waker (nothing
-  // could wake it from another thread).
-  const std::shared_ptr<inbox>& cross();
+  // The runtime's inbox, through which frames resumed on other threads (foreign
+  // awaitables) come back (see foreign.hpp). Made on first use; throws std::logic_error if
+  // the runtime has no poll waker (nothing could wake it from another thread).
+  const std::shared_ptr<stakker::detail::inbox>& cross();
 
  private:
   void link_owned(task_root* r, actor_block* owner);
   void unlink_owned(task_root* r) noexcept;
-  void drain_cross() noexcept;
 
   core* c_;
   task_root* roots_ = nullptr;  // chains not tied to an actor
   std::unordered_map<actor_block*, task_root*> owned_;
-  std::shared_ptr<inbox> inbox_;
+  std::shared_ptr<stakker::detail::inbox> inbox_;  // a copy of the runtime's, once asked for
 };
 
 }  // namespace stakker::coro::detail

@@ -13,6 +13,7 @@
 #include "stakker/coro/detail/context.hpp"
 #include "stakker/coro/detail/recycler.hpp"
 #include "stakker/coro/export.hpp"
+#include "stakker/detail/inbox.hpp"
 
 namespace stakker::coro::detail {
 
@@ -28,22 +29,26 @@ decltype(auto) get_awaiter(A&& a) {
 }
 
 // Shared by the awaiting frame (runtime thread) and the trampoline the foreign awaitable
-// resumes (any thread). Atomically counted; `abandoned` and the post are guarded by the
-// inbox mutex.
+// resumes (any thread). Only the count crosses threads (atomic); the trampoline's
+// resumption posts a closure to the runtime's inbox, which reads `abandoned` and `wake` on
+// the runtime thread, where the awaiter sets them.
 struct cross_node {
   std::atomic<int> refs{2};
-  bool abandoned = false;
-  std::shared_ptr<inbox> box;
+  bool abandoned = false;  // runtime thread only: the awaiter has gone
+  std::shared_ptr<stakker::detail::inbox> box;
   wake_node* wake;  // only read on the runtime thread, and only while !abandoned
 
-  cross_node(std::shared_ptr<inbox> b, wake_node* w) noexcept : box(std::move(b)), wake(w) {}
+  cross_node(std::shared_ptr<stakker::detail::inbox> b, wake_node* w) noexcept
+      : box(std::move(b)), wake(w) {}
 };
 
 inline void release(cross_node* n) noexcept {
   if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) recycled_delete(n);
 }
 
-// Any thread: hands the node to the runtime thread (unless its awaiter has gone).
+// Any thread: hands the node to the runtime thread through its inbox, where the node's wake
+// is scheduled unless its awaiter has gone; the node is released there, or here if the
+// runtime has gone.
 STAKKER_CORO_EXPORT void post(cross_node* n) noexcept;
 
 // A coroutine frame given to the foreign awaitable as "the handle to resume". Resuming it,
@@ -86,10 +91,7 @@ class foreign_awaiter {
   foreign_awaiter& operator=(const foreign_awaiter&) = delete;
   ~foreign_awaiter() {
     if (cross_ != nullptr) {
-      {
-        std::lock_guard<std::mutex> lock(cross_->box->m);
-        cross_->abandoned = true;
-      }
+      cross_->abandoned = true;  // read by the posted closure, on this thread too
       release(cross_);
     }
     disarm(wake_);

@@ -72,6 +72,7 @@ struct flush_at_end_of_run {
 lane::lane(std::shared_ptr<inbox> box, options o) : box_(std::move(box)) {
   capacity_ = std::bit_ceil(std::max<std::size_t>(o.ring_bytes, 1024));
   mask_ = capacity_ - 1;
+  publish_every_ = capacity_ / 4;
   ring_ = static_cast<std::byte*>(::operator new(capacity_, std::align_val_t(record_align)));
 }
 
@@ -92,14 +93,17 @@ void lane::destroy_range(std::size_t from, std::size_t to) noexcept {
 
 void lane::publish() noexcept {
   if (published_.load(std::memory_order_relaxed) == write_) return;
+  unpublished_from_ = write_;
   published_.store(write_, std::memory_order_release);
   box_->wake_once();
 }
 
 void lane::spill(std::unique_ptr<xtask> t) {
   // What the ring holds goes first: make it visible before the spill list is.
-  if (published_.load(std::memory_order_relaxed) != write_)
+  if (published_.load(std::memory_order_relaxed) != write_) {
+    unpublished_from_ = write_;
     published_.store(write_, std::memory_order_release);
+  }
   std::size_t n;
   {
     std::lock_guard<std::mutex> lock(spill_m_);

@@ -68,6 +68,24 @@ TEST(inbox, posts_made_inside_a_run_are_published_once_at_its_end_with_one_wake)
   EXPECT_EQ(got, 100);
 }
 
+TEST(inbox, a_long_run_publishes_each_quarter_of_the_ring_without_waiting_for_its_end) {
+  home a;
+  home b;
+  inbox& to_b = b.box();
+  int got = 0;
+  int woken_mid_run = 0;
+  a.rt.defer([&](core&) {
+    // 300 records of 32 bytes: 9.6 KB, more than a quarter of a 16 KiB ring, less than all.
+    for (int i = 0; i < 300; ++i) to_b.post([&got] { ++got; });
+    woken_mid_run = b.polls.load();
+  });
+  run(a.rt);
+  EXPECT_EQ(woken_mid_run, 1);  // published at 4 KiB; no second wake until b takes
+  std::thread t([&] { run(b.rt); });
+  t.join();
+  EXPECT_EQ(got, 300);
+}
+
 TEST(inbox, a_second_batch_before_the_home_takes_the_first_does_not_wake_it_again) {
   home h;
   inbox& box = h.box();

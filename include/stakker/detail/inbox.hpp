@@ -71,12 +71,12 @@ class STAKKER_EXPORT lane {
     if (spilling_ && !spilled_.load(std::memory_order_acquire)) spilling_ = false;
     if constexpr (sizeof(D) + header_size <= max_inline && alignof(D) <= record_align) {
       if (!spilling_ && write_inline<D>(std::forward<F>(f))) {
-        if (publish_now) publish();
+        if (publish_now || write_ - unpublished_from_ >= publish_every_) publish();
         return true;
       }
     } else {
       if (!spilling_ && write_inline<boxed>(boxed{new xtask_of<D>(D(std::forward<F>(f)))})) {
-        if (publish_now) publish();
+        if (publish_now || write_ - unpublished_from_ >= publish_every_) publish();
         return true;
       }
     }
@@ -173,7 +173,12 @@ class STAKKER_EXPORT lane {
   alignas(64) std::size_t write_ = 0;
   std::size_t consumed_cache_ = 0;
   bool spilling_ = false;  // this producer saw the spill list non-empty
-  bool dirty_ = false;     // on this thread's list of lanes to publish at the end of a run
+  // A batch is published at the end of the run that made it, or as soon as it holds a
+  // quarter of the ring: a long run (a queue that keeps refilling itself) must not keep the
+  // receiver waiting, idle, until it ends.
+  std::size_t unpublished_from_ = 0;  // write_ when last published
+  std::size_t publish_every_ = 0;
+  bool dirty_ = false;  // on this thread's list of lanes to publish at the end of a run
 
   // Producer → taker.
   alignas(64) std::atomic<std::size_t> published_{0};

@@ -318,7 +318,7 @@ struct prefix_checker {
 // and all those sent after it are dropped; what arrived is, per sender, a prefix in order;
 // every argument is destroyed exactly once (on whichever thread dropped it).
 void drop_midway(bool shut_shard_down) {
-  long n = 1'000'000;  // per sender (the 4 x 1M); STAKKER_SHARD_CALLS lowers it
+  long n = 1'000'000;  // per sender: 4 x 1M; STAKKER_SHARD_CALLS lowers it
   if (const char* s = std::getenv("STAKKER_SHARD_CALLS")) n = std::min(n, std::atol(s));
   std::atomic<long> live{0};
   auto seen = std::make_shared<std::atomic<long>>(0);

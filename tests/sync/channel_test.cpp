@@ -175,9 +175,11 @@ TEST(channel, closing_while_threads_send_stops_delivery_and_fails_later_sends) {
   auto [ch, guard] = make_channel<int>(rt, fwd_do<int>([&received](int) { ++received; }));
   std::atomic<bool> stop{false};
   std::vector<std::thread> pool;
+  // Each producer stops after 200k sends: under valgrind, which runs one thread at a time,
+  // producers that send without a lock could otherwise outrun the runtime by gigabytes.
   for (int p = 0; p < 4; ++p)
     pool.emplace_back([&, ch = ch] {
-      while (!stop.load())
+      for (long i = 0; i < 200'000 && !stop.load(); ++i)
         if (ch.send(1)) accepted.fetch_add(1);
     });
   for (int i = 0; i < 50; ++i) run(rt);

@@ -265,7 +265,6 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
   friend class lane;
   std::pair<lane*, bool> sender_lane();
   void drain();
-  void add_lane(const std::shared_ptr<lane>& l);
 
   std::atomic<core*> home_;
   lane::options options_;

@@ -10,7 +10,9 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
@@ -50,6 +52,7 @@ enum class not_sendable {
   shared_state,  // share<T>: pass a copy of the value
   context,       // cx<A>
   raw_pointer,   // T*: pass the value it points to
+  view,          // std::basic_string_view, std::span: pass a std::string / std::vector
   reference,     // std::reference_wrapper<T>
   user,          // sendable_override<T> is false
 };
@@ -104,6 +107,12 @@ struct why_not_sendable_t<share<T>>
     : std::integral_constant<not_sendable, not_sendable::shared_state> {};
 template <class T>
 struct why_not_sendable_t<cx<T>> : std::integral_constant<not_sendable, not_sendable::context> {};
+template <class C, class Tr>
+struct why_not_sendable_t<std::basic_string_view<C, Tr>>
+    : std::integral_constant<not_sendable, not_sendable::view> {};
+template <class T, std::size_t N>
+struct why_not_sendable_t<std::span<T, N>>
+    : std::integral_constant<not_sendable, not_sendable::view> {};
 template <class T>
 struct why_not_sendable_t<std::reference_wrapper<T>>
     : std::integral_constant<not_sendable, not_sendable::reference> {};
@@ -161,6 +170,9 @@ constexpr bool check_sendable() {
   static_assert(r != not_sendable::raw_pointer,
                 "stakker: a raw pointer cannot cross runtimes (it may point into an actor's "
                 "state); pass the value, or a std::unique_ptr / std::shared_ptr to it");
+  static_assert(r != not_sendable::view,
+                "stakker: a std::string_view or std::span cannot cross runtimes (it points into "
+                "memory the sender may free or change); pass a std::string or std::vector");
   static_assert(r != not_sendable::reference,
                 "stakker: a std::reference_wrapper cannot cross runtimes; pass the value");
   static_assert(r != not_sendable::user,

@@ -25,19 +25,8 @@ using shard::make_remote;
 using shard::remote;
 using shard::shards;
 using std::int64_t;
-
-// Signals the benchmark thread. Shared, so that it may cross (a value, counted atomically).
-struct signal {
-  std::atomic<int64_t> left{0};
-  std::promise<void> done;
-  void arm(int64_t n) {
-    left.store(n);
-    done = std::promise<void>();
-  }
-  void one() {
-    if (left.fetch_sub(1) == 1) done.set_value();
-  }
-};
+// Shared, so that it may cross between shards (counted atomically).
+using signal = bench::shard::done_signal;
 
 // Waits for a shard to make something and hand it back.
 template <class T, class F>

@@ -18,7 +18,9 @@
 //   speed-up (our goal on 2 cores: at least 1.8).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <future>
 
 #include "bench_support.hpp"
 
@@ -41,5 +43,19 @@ inline std::uint64_t scaling_work(std::uint64_t v) {
 // Tokens over all threads, and the hops they make together (fixed whatever the thread count).
 inline std::int64_t scaling_total_tokens() { return 2 * scaling_actors() * scaling_tokens(); }
 inline std::int64_t scaling_total_hops() { return scaling_total_tokens() * scaling_hops(); }
+
+// Tells the benchmark thread that `n` things have happened (on any threads): arm(n), then
+// one() from each, and wait on `done`. Shared by every implementation's workloads.
+struct done_signal {
+  std::atomic<std::int64_t> left{0};
+  std::promise<void> done;
+  void arm(std::int64_t n) {
+    left.store(n);
+    done = std::promise<void>();
+  }
+  void one() {
+    if (left.fetch_sub(1) == 1) done.set_value();
+  }
+};
 
 }  // namespace bench::shard

@@ -36,17 +36,7 @@ struct contexts {
   }
 };
 
-struct done_signal {
-  std::atomic<int64_t> left{0};
-  std::promise<void> done;
-  void arm(int64_t n) {
-    left.store(n);
-    done = std::promise<void>();
-  }
-  void one() {
-    if (left.fetch_sub(1) == 1) done.set_value();
-  }
-};
+using bench::shard::done_signal;
 
 // --- throughput: a sender handler on context 0 posts a batch to context 1, then posts
 // itself to its own context for the next batch.

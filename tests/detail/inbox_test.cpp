@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "shard/tracked.hpp"
 #include "stakker/runtime.hpp"
 #include "stakker/testing/counted.hpp"
 
@@ -368,14 +369,7 @@ TEST(inbox, a_pins_last_handle_may_go_on_another_thread_while_its_home_closes) {
   }
 }
 
-// Counts live copies from any thread (testing::counted is single-threaded).
-struct tracked {
-  std::atomic<long>* live;
-  explicit tracked(std::atomic<long>& n) noexcept : live(&n) { live->fetch_add(1); }
-  tracked(const tracked& o) noexcept : live(o.live) { live->fetch_add(1); }
-  tracked(tracked&& o) noexcept : live(o.live) { live->fetch_add(1); }
-  ~tracked() { live->fetch_sub(1); }
-};
+using stakker::test::tracked;
 
 // Many producer threads, bounded rings that spill, a replayable seed: per sender order,
 // exactly once, and each closure destroyed once.

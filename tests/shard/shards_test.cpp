@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "shard/tracked.hpp"
 #include "stakker/call.hpp"
 #include "stakker/cx.hpp"
 #include "stakker/shard/remote.hpp"
@@ -267,14 +268,7 @@ TEST(shards, four_senders_calls_to_one_actor_arrive_in_order_exactly_once_under_
   g.join();
 }
 
-// Counts live copies from any thread (testing::counted is single-threaded).
-struct tracked {
-  std::atomic<long>* live;
-  explicit tracked(std::atomic<long>& n) noexcept : live(&n) { live->fetch_add(1); }
-  tracked(const tracked& o) noexcept : live(o.live) { live->fetch_add(1); }
-  tracked(tracked&& o) noexcept : live(o.live) { live->fetch_add(1); }
-  ~tracked() { live->fetch_sub(1); }
-};
+using stakker::test::tracked;
 
 // Receives numbered calls from several senders; after `end_after` calls it stops itself
 // (or shuts its shard down) and says so.

@@ -36,20 +36,45 @@ struct sender_lanes {
   std::vector<std::shared_ptr<lane>> dirty;
   bool flush_queued = false;
 
+  // Dropping a lane may destroy closures it still holds, and their destructors may post
+  // (a handle's last drop tells its home), which comes back here: every list is made whole
+  // before anything in it is dropped.
   void flush() noexcept {
     flush_queued = false;
-    // publish() runs no user code, so the list cannot change under the loop.
-    for (auto& l : dirty) {
+    std::vector<std::shared_ptr<lane>> d;
+    d.swap(dirty);
+    for (auto& l : d) {  // publish() runs no user code
       l->dirty_ = false;
       l->publish();
     }
-    dirty.clear();
   }
-  ~sender_lanes() { flush(); }
+  std::size_t find(std::uint64_t id) const noexcept {
+    std::size_t i = 0;
+    while (i < entries.size() && entries[i].id != id) ++i;
+    return i;
+  }
+  // Lanes into closed inboxes go (they keep their inbox's memory alive).
+  void prune_closed() {
+    std::vector<entry> gone;
+    for (std::size_t k = 0; k < entries.size();) {
+      if (entries[k].l->is_closed()) {
+        gone.push_back(std::move(entries[k]));
+        entries[k] = std::move(entries.back());
+        entries.pop_back();
+      } else {
+        ++k;
+      }
+    }
+  }
+  ~sender_lanes();
 };
 
 namespace {
 thread_local sender_lanes this_thread_lanes;
+// Set while this thread's lanes are being destroyed (the thread is ending): posts made
+// then, from destructors of what the lanes held, each go through a lane of their own.
+// Trivially destructible, so it may be read at any point of the thread's end.
+thread_local bool this_thread_lanes_gone = false;
 
 // The lazy closure that publishes a run's worth of posts. Destroyed unrun (the runtime
 // went before its lazy queue ran), it publishes all the same.
@@ -66,6 +91,11 @@ struct flush_at_end_of_run {
   }
 };
 }  // namespace
+
+sender_lanes::~sender_lanes() {
+  this_thread_lanes_gone = true;
+  flush();
+}
 
 // --- lane ---
 
@@ -226,14 +256,14 @@ inbox::inbox(core& c, lane::options o)
 inbox::~inbox() = default;
 
 std::pair<lane*, bool> inbox::sender_lane() {
+  if (this_thread_lanes_gone) return {nullptr, false};
   sender_lanes& s = this_thread_lanes;
-  std::size_t i = 0;
-  while (i < s.entries.size() && s.entries[i].id != id_) ++i;
+  std::size_t i = s.find(id_);
   if (i == s.entries.size()) {
-    // Lanes into closed inboxes go now (they keep their inbox's memory alive).
-    std::erase_if(s.entries, [](const sender_lanes::entry& e) { return e.l->is_closed(); });
-    s.entries.push_back({id_, open_lane(options_)});
-    i = s.entries.size() - 1;
+    if (is_closed()) return {nullptr, false};
+    s.prune_closed();  // may post, to this inbox too
+    i = s.find(id_);
+    if (i == s.entries.size()) s.entries.push_back({id_, open_lane(options_)});
   }
   const std::shared_ptr<lane>& l = s.entries[i].l;
   core* rc = running_core;

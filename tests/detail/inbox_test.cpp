@@ -297,6 +297,65 @@ TEST(inbox, the_home_runtime_going_destroys_what_is_queued_and_later_posts_fail_
   EXPECT_EQ(c.alive(), 0);
 }
 
+// A closure whose destructor posts to another inbox (as a remote handle's last drop does).
+struct posts_when_destroyed {
+  std::shared_ptr<inbox> to;
+  std::atomic<int>* arrived;
+  posts_when_destroyed(std::shared_ptr<inbox> t, std::atomic<int>* a)
+      : to(std::move(t)), arrived(a) {}
+  posts_when_destroyed(posts_when_destroyed&& o) noexcept
+      : to(std::move(o.to)), arrived(o.arrived) {}
+  ~posts_when_destroyed() {
+    if (to) to->post([a = arrived] { a->fetch_add(1); });
+  }
+  void operator()() {}
+};
+
+// Records written inside a run to an inbox that closes before the run ends stay in the
+// writer's lane until the writing thread ends; their destructors then post elsewhere.
+TEST(inbox, closures_destroyed_as_their_thread_ends_may_post_and_their_posts_arrive) {
+  home c;
+  std::shared_ptr<inbox> to_c = inbox::of(c.rt);
+  std::atomic<int> arrived{0};
+  std::thread t([&] {
+    auto a = std::make_unique<home>();
+    home b;
+    inbox& to_a = a->box();
+    b.rt.defer([&](core&) {
+      for (int i = 0; i < 10; ++i) to_a.post(posts_when_destroyed(to_c, &arrived));
+      a.reset();  // closes: what this run wrote is not published yet and stays
+    });
+    run(b.rt);
+  });
+  t.join();
+  run(c.rt);
+  EXPECT_EQ(arrived.load(), 10);
+}
+
+// A thread that opens a lane to a new inbox lets go of its lanes into closed ones; their
+// closures' destructors post (here to the new inbox itself) while the list is changing.
+TEST(inbox, dropping_lanes_into_closed_inboxes_may_post_from_the_closures_they_held) {
+  home c;
+  std::shared_ptr<inbox> to_c = inbox::of(c.rt);
+  std::atomic<int> arrived{0};
+  std::thread t([&] {
+    auto a = std::make_unique<home>();
+    home b;
+    inbox& to_a = a->box();
+    b.rt.defer([&](core&) {
+      for (int i = 0; i < 10; ++i) to_a.post(posts_when_destroyed(to_c, &arrived));
+      a.reset();
+    });
+    run(b.rt);
+    auto d = std::make_unique<home>();
+    d->box().post([] {});  // a first post to a new inbox: the lane into `a` goes
+  });
+  t.join();
+  EXPECT_EQ(arrived.load(), 0);
+  run(c.rt);
+  EXPECT_EQ(arrived.load(), 10);
+}
+
 TEST(inbox, a_closure_may_post_to_its_own_inbox_which_delivers_in_a_later_run) {
   home h;
   inbox& box = h.box();

@@ -227,7 +227,14 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
   template <class F>
   bool post(F&& f) {
     auto [l, batched] = sender_lane();
-    return l->push(std::forward<F>(f), !batched);
+    if (l != nullptr) [[likely]]
+      return l->push(std::forward<F>(f), !batched);
+    // Closed, or this thread is ending (its lanes are going): a lane of its own.
+    if (is_closed()) {
+      [[maybe_unused]] std::decay_t<F> dropped(std::forward<F>(f));
+      return false;
+    }
+    return open_lane(options_)->push(std::forward<F>(f), true);
   }
 
   // Any thread: makes what this thread posted to this inbox visible now, instead of at the
@@ -263,6 +270,8 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
 
  private:
   friend class lane;
+  // This thread's lane into this inbox, and whether the post is batched (made inside a
+  // run); null when the inbox is closed or this thread's lanes are gone (it is ending).
   std::pair<lane*, bool> sender_lane();
   void drain();
 

@@ -2,7 +2,6 @@
 #include "stakker/detail/inbox.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstdio>
 #include <exception>
 
@@ -99,26 +98,64 @@ sender_lanes::~sender_lanes() {
 
 // --- lane ---
 
+namespace {
+void raise_to(std::atomic<std::size_t>& high, std::size_t n) noexcept {
+  std::size_t h = high.load(std::memory_order_relaxed);
+  while (n > h && !high.compare_exchange_weak(h, n, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
 lane::lane(std::shared_ptr<inbox> box, options o) : box_(std::move(box)) {
-  capacity_ = std::bit_ceil(std::max<std::size_t>(o.ring_bytes, 1024));
-  mask_ = capacity_ - 1;
-  publish_every_ = capacity_ / 4;
-  ring_ = static_cast<std::byte*>(::operator new(capacity_, std::align_val_t(record_align)));
+  block_bytes_ = std::max(o.ring_bytes / 2, min_block) & ~(record_align - 1);
+  ring_bytes_ = 2 * block_bytes_;
+  publish_every_ = ring_bytes_ / 4;
+  wblock_ = rblock_ = new_block();
 }
 
 lane::~lane() {
-  destroy_range(read_, write_);
-  spill_.clear();
-  taken_spill_.clear();
-  ::operator delete(ring_, std::align_val_t(record_align));
+  destroy_to(write_);
+  // The taker's position is the producer's end: free from there to the producer's block
+  // (one more, linked, if a push failed after starting it).
+  for (block* b = rblock_; b != nullptr;) {
+    block* n = b == wblock_ ? nullptr : b->next;
+    free_block(b);
+    b = n;
+  }
+  free_block(spare_.load(std::memory_order_acquire));
 }
 
-void lane::destroy_range(std::size_t from, std::size_t to) noexcept {
-  while (from != to) {
-    auto* h = reinterpret_cast<header*>(ring_ + (from & mask_));
-    from += h->size;
-    if (h->op != nullptr) h->op(reinterpret_cast<std::byte*>(h) + header_size, false);
+lane::block* lane::new_block() {
+  auto* b = static_cast<block*>(
+      ::operator new(block_head + block_bytes_, std::align_val_t(record_align)));
+  b->next = nullptr;
+  return b;
+}
+
+void lane::free_block(block* b) noexcept {
+  if (b != nullptr) ::operator delete(b, std::align_val_t(record_align));
+}
+
+void lane::next_block() {
+  if (woff_ < block_bytes_) {
+    new (at(wblock_, woff_)) header{nullptr, block_bytes_ - woff_};
+    write_ += block_bytes_ - woff_;
+    woff_ = block_bytes_;
   }
+  block* b = spare_.exchange(nullptr, std::memory_order_acquire);
+  if (b == nullptr) {
+    b = new_block();  // may throw: this block stays full, the next push tries again
+    // No spare: the taker is a block or more behind. How far past what the lane holds?
+    const std::size_t waiting = write_ - consumed_.load(std::memory_order_relaxed);
+    if (waiting > ring_bytes_) {
+      raise_to(spill_high_, waiting - ring_bytes_);
+      raise_to(box_->spill_high_, waiting - ring_bytes_);
+    }
+  }
+  b->next = nullptr;
+  wblock_->next = b;  // published with the records written after it
+  wblock_ = b;
+  woff_ = 0;
 }
 
 void lane::publish() noexcept {
@@ -128,40 +165,30 @@ void lane::publish() noexcept {
   box_->wake_once();
 }
 
-void lane::spill(std::unique_ptr<xtask> t) {
-  // What the ring holds goes first: make it visible before the spill list is.
-  if (published_.load(std::memory_order_relaxed) != write_) {
-    unpublished_from_ = write_;
-    published_.store(write_, std::memory_order_release);
+lane::header* lane::next_record() noexcept {
+  if (roff_ == block_bytes_) {
+    // Every closure of this block has run or been destroyed: hand it back as the spare.
+    block* done = rblock_;
+    rblock_ = done->next;
+    roff_ = 0;
+    free_block(spare_.exchange(done, std::memory_order_acq_rel));
   }
-  std::size_t n;
-  {
-    std::lock_guard<std::mutex> lock(spill_m_);
-    spill_.push_back(std::move(t));
-    n = spill_.size();
-    spilled_.store(true, std::memory_order_release);
-  }
-  spilling_ = true;
-  std::size_t high = spill_high_.load(std::memory_order_relaxed);
-  while (n > high && !spill_high_.compare_exchange_weak(high, n, std::memory_order_relaxed)) {
-  }
-  high = box_->spill_high_.load(std::memory_order_relaxed);
-  while (n > high && !box_->spill_high_.compare_exchange_weak(high, n, std::memory_order_relaxed)) {
-  }
-  box_->wake_once();
+  auto* h = reinterpret_cast<header*>(at(rblock_, roff_));
+  roff_ += h->size;
+  read_ += h->size;
+  return h;
 }
 
-bool lane::run_ring(std::size_t end) {
+bool lane::take() {
+  const std::size_t end = published_.load(std::memory_order_acquire);
   bool any = false;
   while (read_ != end && !closed_.load(std::memory_order_relaxed)) {
-    auto* h = reinterpret_cast<header*>(ring_ + (read_ & mask_));
-    auto op = h->op;
-    // Counted as delivered before it runs: a closure that throws is not run again.
-    read_ += h->size;
-    if (op == nullptr) continue;
+    // Passed before it runs: a closure that throws is not run again.
+    header* h = next_record();
+    if (h->op == nullptr) continue;
     any = true;
     try {
-      op(reinterpret_cast<std::byte*>(h) + header_size, true);
+      h->op(reinterpret_cast<std::byte*>(h) + header_size, true);
     } catch (...) {
       consumed_.store(read_, std::memory_order_release);
       throw;
@@ -171,57 +198,16 @@ bool lane::run_ring(std::size_t end) {
   return any;
 }
 
-bool lane::run_taken() {
-  bool any = false;
-  while (taken_next_ < taken_spill_.size() && !closed_.load(std::memory_order_relaxed)) {
-    std::unique_ptr<xtask> t = std::move(taken_spill_[taken_next_++]);
-    any = true;
-    t->run();
-  }
-  if (taken_next_ == taken_spill_.size()) {
-    taken_spill_.clear();
-    taken_next_ = 0;
-  }
-  return any;
-}
-
-bool lane::take() {
-  bool any = false;
-  if (!taken_spill_.empty()) {  // an exception interrupted an earlier take
-    any |= run_ring(spill_mark_);
-    any |= run_taken();
-  }
-  any |= run_ring(published_.load(std::memory_order_acquire));
-  if (spilled_.load(std::memory_order_acquire)) {
-    {
-      std::lock_guard<std::mutex> lock(spill_m_);
-      // The producer writes no ring record while the spill list is non-empty: the ring up
-      // to here is older than the list, and everything after is newer.
-      spill_mark_ = published_.load(std::memory_order_acquire);
-      taken_spill_.swap(spill_);
-      spilled_.store(false, std::memory_order_release);
-    }
-    taken_next_ = 0;
-    any |= run_ring(spill_mark_);
-    any |= run_taken();
-  }
-  return any;
-}
-
 void lane::discard() noexcept {
-  const std::size_t end = published_.load(std::memory_order_acquire);
-  const std::size_t from = read_;
-  read_ = end;
-  destroy_range(from, end);
-  consumed_.store(end, std::memory_order_release);
-  std::vector<std::unique_ptr<xtask>> spilled;
-  {
-    std::lock_guard<std::mutex> lock(spill_m_);
-    spilled.swap(spill_);
-    spilled_.store(false, std::memory_order_release);
+  destroy_to(published_.load(std::memory_order_acquire));
+  consumed_.store(read_, std::memory_order_release);
+}
+
+void lane::destroy_to(std::size_t end) noexcept {
+  while (read_ != end) {
+    header* h = next_record();
+    if (h->op != nullptr) h->op(reinterpret_cast<std::byte*>(h) + header_size, false);
   }
-  taken_spill_.clear();
-  taken_next_ = 0;
 }
 
 // --- inbox ---
@@ -327,8 +313,7 @@ void inbox::drain() {
   }
   // Lanes whose producer has let go (a thread that ended) and that are empty go.
   std::erase_if(lanes_, [](const std::shared_ptr<lane>& l) {
-    return l.use_count() == 1 && l->read_ == l->published_.load(std::memory_order_acquire) &&
-           !l->spilled_.load(std::memory_order_acquire) && l->taken_spill_.empty();
+    return l.use_count() == 1 && l->read_ == l->published_.load(std::memory_order_acquire);
   });
 }
 

@@ -21,8 +21,7 @@ namespace stakker::detail {
 
 class inbox;
 
-// A closure that crossed a thread and could not stay inline in a ring (a ring that was
-// full, or a closure too large for it).
+// A closure that crossed a thread and is too large to sit inline in a lane's block.
 struct STAKKER_EXPORT xtask {
   virtual ~xtask() = default;
   virtual void run() = 0;
@@ -35,21 +34,23 @@ struct xtask_of final : xtask {
   void run() override { f(); }
 };
 
-// One sender's way into one inbox: a single-producer single-consumer byte ring of records
-// (a header, then a closure constructed in place), and a mutex-guarded spill list used only
-// while the ring is full. Only the thread that owns the lane pushes; only the inbox's
-// runtime thread takes. Records become visible to the taker when the producer publishes:
-// at once for a thread outside any run, and once per run (on the lazy queue) for a
-// runtime's thread, so that a run's worth of calls crosses with one release store and at
-// most one wake.
+// One sender's way into one inbox: a single-producer single-consumer queue of records (a
+// header, then the closure constructed in place) written into a chain of blocks. Only the
+// thread that owns the lane pushes; only the inbox's runtime thread takes. Records become
+// visible to the taker when the producer publishes: at once for a thread outside any run,
+// and once per run (on the lazy queue) for a runtime's thread, so that a run's worth of
+// calls crosses with one release store and at most one wake.
 //
-// Order: records leave in the order pushed. Once anything is spilled, later pushes spill
-// too until the taker has emptied the spill list; the taker takes the ring's records up to
-// the point of the spill before the spill list.
+// Blocks: each holds `ring_bytes / 2` (at least 1 KiB). A producer that fills its block
+// links the next one (the spare the taker handed back, else a new allocation) and goes on
+// writing there; the taker frees what it has left behind but one spare. A lane whose taker
+// keeps up therefore holds `ring_bytes` and never allocates; one whose taker falls behind
+// grows a block at a time (the overflow, never a wait) and shrinks back as it catches up.
+// Records leave in the order pushed, whatever block they went to.
 class STAKKER_EXPORT lane {
  public:
   struct options {
-    std::size_t ring_bytes = 16 * 1024;  // rounded up to a power of two, at least 1 KiB
+    std::size_t ring_bytes = 16 * 1024;  // what the lane holds while its taker keeps up
   };
 
   lane(std::shared_ptr<inbox> box, options o);
@@ -68,19 +69,12 @@ class STAKKER_EXPORT lane {
       [[maybe_unused]] D dropped(std::forward<F>(f));
       return false;
     }
-    if (spilling_ && !spilled_.load(std::memory_order_acquire)) spilling_ = false;
     if constexpr (sizeof(D) + header_size <= max_inline && alignof(D) <= record_align) {
-      if (!spilling_ && write_inline<D>(std::forward<F>(f))) {
-        if (publish_now || write_ - unpublished_from_ >= publish_every_) publish();
-        return true;
-      }
+      write<D>(std::forward<F>(f));
     } else {
-      if (!spilling_ && write_inline<boxed>(boxed{new xtask_of<D>(D(std::forward<F>(f)))})) {
-        if (publish_now || write_ - unpublished_from_ >= publish_every_) publish();
-        return true;
-      }
+      write<boxed>(boxed{new xtask_of<D>(D(std::forward<F>(f)))});
     }
-    spill(std::unique_ptr<xtask>(new xtask_of<D>(D(std::forward<F>(f)))));
+    if (publish_now || write_ - unpublished_from_ >= publish_every_) publish();
     return true;
   }
 
@@ -89,7 +83,9 @@ class STAKKER_EXPORT lane {
   // already on its way).
   void publish() noexcept;
 
-  // The most records ever waiting in the spill list at once (any thread; approximate).
+  // The most bytes ever waiting in this lane beyond `ring_bytes` (its taker fell that far
+  // behind; read when the producer starts a block, so a block's worth is the resolution).
+  // Any thread; approximate.
   std::size_t spill_high_water() const noexcept {
     return spill_high_.load(std::memory_order_relaxed);
   }
@@ -101,13 +97,20 @@ class STAKKER_EXPORT lane {
   static constexpr std::size_t record_align = 16;
   struct header {
     // Runs the closure at `p` and destroys it (run), or only destroys it. Null: padding to
-    // the ring's end.
+    // the block's end.
     void (*op)(void* p, bool run);
     std::size_t size;  // the whole record, a multiple of record_align
   };
   static constexpr std::size_t header_size =
       (sizeof(header) + record_align - 1) & ~(record_align - 1);
   static constexpr std::size_t max_inline = 512;
+  static constexpr std::size_t min_block = 1024;  // holds the largest inline record
+  // A block's link, then its records. `next` is written by the producer before it
+  // publishes anything past the block's end, and read by the taker only after that.
+  struct block {
+    block* next;
+  };
+  static constexpr std::size_t block_head = record_align;
   struct boxed {
     xtask* t;
     explicit boxed(xtask* p) noexcept : t(p) {}
@@ -130,72 +133,65 @@ class STAKKER_EXPORT lane {
     }
   }
 
-  template <class D, class F>
-  bool write_inline(F&& f) {
-    constexpr std::size_t size =
-        header_size + ((sizeof(D) + record_align - 1) & ~(record_align - 1));
-    std::size_t at = write_ & mask_;
-    std::size_t pad = at + size > capacity_ ? capacity_ - at : 0;
-    if (write_ + pad + size - consumed_cache_ > capacity_) {
-      consumed_cache_ = consumed_.load(std::memory_order_acquire);
-      if (write_ + pad + size - consumed_cache_ > capacity_) return false;
-    }
-    if (pad != 0) {
-      new (ring_ + at) header{nullptr, pad};
-      write_ += pad;
-      at = 0;
-    }
-    ::new (ring_ + at + header_size) D(std::forward<F>(f));  // may throw: nothing written yet
-    new (ring_ + at) header{&op_of<D>, size};
-    write_ += size;
-    return true;
+  std::byte* at(block* b, std::size_t off) const noexcept {
+    return reinterpret_cast<std::byte*>(b) + block_head + off;
   }
 
-  void spill(std::unique_ptr<xtask> t);
+  template <class D, class F>
+  void write(F&& f) {
+    constexpr std::size_t size =
+        header_size + ((sizeof(D) + record_align - 1) & ~(record_align - 1));
+    if (woff_ + size > block_bytes_) next_block();  // may throw: nothing written
+    std::byte* p = at(wblock_, woff_);
+    ::new (p + header_size) D(std::forward<F>(f));  // may throw: nothing written yet
+    new (p) header{&op_of<D>, size};
+    woff_ += size;
+    write_ += size;
+  }
+
+  // Producer: pads the rest of the block and links the next one.
+  void next_block();
+  block* new_block();
+  static void free_block(block* b) noexcept;
 
   // Taker side (the inbox's runtime thread). Runs what is visible; returns whether
   // anything ran. A closure's exception propagates with the rest kept.
   bool take();
-  bool run_ring(std::size_t end);
-  bool run_taken();
+  // The record at the taker's position, which it passes (leaving a finished block).
+  header* next_record() noexcept;
   // Destroys everything visible without running it (the inbox closed).
   void discard() noexcept;
-  void destroy_range(std::size_t from, std::size_t to) noexcept;
+  void destroy_to(std::size_t end) noexcept;
 
   // Shared, read-mostly.
   std::shared_ptr<inbox> box_;
-  std::byte* ring_;
-  std::size_t capacity_;
-  std::size_t mask_;
+  std::size_t block_bytes_;
+  std::size_t ring_bytes_;
   std::atomic<bool> closed_{false};
 
   // Producer side.
-  alignas(64) std::size_t write_ = 0;
-  std::size_t consumed_cache_ = 0;
-  bool spilling_ = false;  // this producer saw the spill list non-empty
+  alignas(64) block* wblock_;
+  std::size_t woff_ = 0;
+  std::size_t write_ = 0;  // bytes written, padding included
   // A batch is published at the end of the run that made it, or as soon as it holds a
-  // quarter of the ring: a long run (a queue that keeps refilling itself) must not keep the
-  // receiver waiting, idle, until it ends.
+  // quarter of ring_bytes: a long run (a queue that keeps refilling itself) must not keep
+  // the receiver waiting, idle, until it ends.
   std::size_t unpublished_from_ = 0;  // write_ when last published
   std::size_t publish_every_ = 0;
   bool dirty_ = false;  // on this thread's list of lanes to publish at the end of a run
 
   // Producer → taker.
   alignas(64) std::atomic<std::size_t> published_{0};
-  std::atomic<bool> spilled_{false};
 
-  // Taker → producer.
+  // Taker → producer: how far it has read (for the high-water mark), and a block to reuse.
   alignas(64) std::atomic<std::size_t> consumed_{0};
+  std::atomic<block*> spare_{nullptr};
 
   // Taker side.
-  alignas(64) std::size_t read_ = 0;
-  std::vector<std::unique_ptr<xtask>> taken_spill_;  // taken from the spill list, not yet run
-  std::size_t taken_next_ = 0;
-  std::size_t spill_mark_ = 0;  // ring records before this precede taken_spill_
+  alignas(64) block* rblock_;
+  std::size_t roff_ = 0;
+  std::size_t read_ = 0;
 
-  // The slow path.
-  std::mutex spill_m_;
-  std::vector<std::unique_ptr<xtask>> spill_;  // guarded by spill_m_
   std::atomic<std::size_t> spill_high_{0};
 };
 
@@ -250,7 +246,7 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
   // The runtime this inbox feeds, or null once closed. Any thread may compare it with its
   // own running core (equal only on the home thread, where it does not change under it).
   core* home() const noexcept { return home_.load(std::memory_order_relaxed); }
-  // The most records that ever waited in one lane's spill list. Any thread.
+  // The most bytes that ever waited in one lane beyond its ring_bytes (lane::spill_high_water).
   std::size_t spill_high_water() const noexcept {
     return spill_high_.load(std::memory_order_relaxed);
   }

@@ -24,6 +24,7 @@ using shard::context;
 using shard::make_remote;
 using shard::remote;
 using shard::shards;
+using shard::shards_options;
 using std::int64_t;
 // Shared, so that it may cross between shards (counted atomically).
 using signal = bench::shard::done_signal;
@@ -130,8 +131,11 @@ struct player {
   }
 };
 
-void BM_shard_ping_pong(benchmark::State& state) {
-  shards g({.threads = 2, .spin = std::chrono::microseconds(state.range(0))});
+// no_spin: the shards sleep as soon as they are idle (spin 0); otherwise the default.
+void BM_shard_ping_pong(benchmark::State& state, bool no_spin) {
+  shards_options o{.threads = 2};
+  if (no_spin) o.spin = duration::zero();
+  shards g(o);
   auto sig = std::make_shared<signal>();
   std::vector<actor_own<player>> keep(2);
   std::vector<remote<player>> r(2);
@@ -154,12 +158,12 @@ void BM_shard_ping_pong(benchmark::State& state) {
   g.join();
   bench::per_op(state, n);
 }
-// spin_us: how long an idle shard spins before it sleeps (0: the default, no spinning).
-BENCHMARK(BM_shard_ping_pong)
+BENCHMARK_CAPTURE(BM_shard_ping_pong, default, false)
     ->Name("BM_shard_ping_pong/stakker")
-    ->ArgName("spin_us")
-    ->Arg(0)
-    ->Arg(50)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_shard_ping_pong, no_spin, true)
+    ->Name("BM_shard_ping_pong/stakker/no_spin")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

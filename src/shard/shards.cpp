@@ -105,7 +105,8 @@ void shards::main(std::size_t i, start_gate& gate) {
   try {
     rt.emplace();
     loop.emplace(*rt);
-    loop->set_spin(options_.spin);
+    loop->set_spin(options_.spin.value_or(options_.threads > 1 ? shards_options::default_spin
+                                                               : duration::zero()));
     self.reset(new context(*rt, *loop, i, *this));
     slots_[i].box = detail::inbox::of(*rt, {options_.ring_bytes});
     slots_[i].self = self.get();

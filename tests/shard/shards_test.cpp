@@ -28,6 +28,7 @@ namespace {
 
 using stakker::actor_own;
 using stakker::cx;
+using stakker::duration;
 using stakker::ret;
 using stakker::stop_cause;
 using stakker::stop_kind;
@@ -216,6 +217,19 @@ TEST(shards, remote_calls_between_shards_ping_pong_until_done) {
   g.on_each([&](context& c) { keep[c.index()].reset(); });
   g.stop(stop_cause::stopped());
   g.join();
+}
+
+TEST(shards, idle_shards_spin_by_default_only_when_there_are_two_or_more) {
+  for (std::size_t n : {1, 2}) {
+    shards g({.threads = n});
+    std::promise<duration> got;
+    g.on(0, [&](context& c) { got.set_value(c.loop().spin()); });
+    EXPECT_EQ(got.get_future().get(), n > 1 ? shards_options::default_spin : duration::zero());
+  }
+  shards g({.threads = 2, .spin = duration::zero()});
+  std::promise<duration> got;
+  g.on(1, [&](context& c) { got.set_value(c.loop().spin()); });
+  EXPECT_EQ(got.get_future().get(), duration::zero());
 }
 
 // 4 senders (two shards and two plain threads) x N calls to one actor on a third shard:

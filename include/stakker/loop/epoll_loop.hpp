@@ -199,6 +199,7 @@ class STAKKER_LOOP_EXPORT epoll_loop {
   // busy CPU while the loop is idle. Readiness of descriptors is not seen while spinning
   // (it waits for the wait that follows), so keep `d` short (tens of microseconds).
   void set_spin(duration d) noexcept;
+  duration spin() const noexcept { return spin_; }
 
  private:
   friend class fd_source;

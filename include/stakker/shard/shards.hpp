@@ -52,12 +52,15 @@ struct shards_options {
   std::size_t threads = 1;  // at least 1
   // Pins shard i's thread to CPU i (modulo the CPUs this process may use).
   bool pin_cpus = false;
-  // The ring of each sending thread into each shard (see detail::lane).
+  // What each sending thread's lane into each shard holds while the shard keeps up; a
+  // lane grows past it, a block at a time, while the shard falls behind (see detail::lane).
   std::size_t ring_bytes = 16 * 1024;
   // How long an idle shard spins, watching for calls from other threads, before it sleeps
   // (see loop::epoll_loop::set_spin): lower latency between shards for a busy CPU while
-  // idle. Zero: sleep at once.
-  duration spin{};
+  // idle. Zero: sleep at once. Unset: default_spin with two or more shards (a call between
+  // shards then mostly finds its receiver awake), none with one.
+  std::optional<duration> spin{};
+  static constexpr duration default_spin = std::chrono::microseconds(20);
 };
 
 // N threads, each running a runtime on an epoll_loop until told to stop. Work reaches a

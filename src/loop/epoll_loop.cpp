@@ -69,6 +69,9 @@ struct detail::wake_fd {
   std::atomic<bool> asleep{true};
   explicit wake_fd(unique_fd f) noexcept : fd(std::move(f)) {}
   void signal() noexcept {
+    // The load keeps a busy loop's line shared (no read-modify-write on it); seq_cst, as
+    // the hub's update before it, so that the handshake above holds.
+    if (!asleep.load(std::memory_order_seq_cst)) return;
     if (!asleep.exchange(false, std::memory_order_seq_cst)) return;
     std::uint64_t one = 1;
     while (::write(fd.get(), &one, sizeof one) < 0 && errno == EINTR) {

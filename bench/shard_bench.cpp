@@ -10,9 +10,11 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "shard_support.hpp"
+#include "stakker/loop/epoll_loop.hpp"
 #include "stakker/shard/remote.hpp"
 #include "stakker/shard/shards.hpp"
 #include "stakker/stakker.hpp"
@@ -164,6 +166,88 @@ BENCHMARK_CAPTURE(BM_shard_ping_pong, default, false)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_shard_ping_pong, no_spin, true)
     ->Name("BM_shard_ping_pong/stakker/no_spin")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// --- one shard against a plain epoll_loop ---
+
+// Two actors on one runtime pass a ball `n` times: the same calls, on a shard of a
+// one-thread group and on a runtime with an epoll_loop on a thread of the benchmark's own.
+struct bouncer {
+  actor<bouncer> peer;
+  std::shared_ptr<signal> sig;
+  static bouncer init(cx<bouncer>&, std::shared_ptr<signal> s) { return bouncer{{}, s}; }
+  void meet(cx<bouncer>&, actor<bouncer> p) { peer = std::move(p); }
+  void ball(cx<bouncer>&, int64_t left) {
+    if (left == 0) return sig->one();
+    call<&bouncer::ball>(peer, left - 1);
+  }
+};
+
+// Makes the two bouncers on `c`; `keep` owns them.
+actor<bouncer> make_bouncers(core& c, std::vector<actor_own<bouncer>>& keep,
+                             std::shared_ptr<signal> sig) {
+  keep.push_back(make_actor<&bouncer::init>(c, ret_nop<stop_cause>(), sig));
+  keep.push_back(make_actor<&bouncer::init>(c, ret_nop<stop_cause>(), sig));
+  call<&bouncer::meet>(keep[0], keep[1].ref());
+  call<&bouncer::meet>(keep[1], keep[0].ref());
+  return keep[0].ref();
+}
+
+void BM_shard_single_shard(benchmark::State& state) {
+  shards g({.threads = 1});
+  auto sig = std::make_shared<signal>();
+  std::vector<actor_own<bouncer>> keep;
+  actor<bouncer> first =
+      made_on<actor<bouncer>>(g, 0, [&](context& c) { return make_bouncers(c.core(), keep, sig); });
+  const int64_t n = bench::size(10'000'000);
+  for (auto _ : state) {
+    sig->arm(1);
+    g.on(0, [&](context&) { call<&bouncer::ball>(first, n); });
+    sig->done.get_future().wait();
+  }
+  g.on(0, [&](context&) { keep.clear(); });
+  g.stop(stop_cause::stopped());
+  g.join();
+  bench::per_op(state, n);
+}
+BENCHMARK(BM_shard_single_shard)
+    ->Name("BM_shard_single/stakker")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_shard_single_epoll_loop(benchmark::State& state) {
+  auto sig = std::make_shared<signal>();
+  const int64_t n = bench::size(10'000'000);
+  std::atomic<bool> stopping{false};
+  std::promise<waker_ref> made;
+  std::thread t([&] {
+    runtime rt;
+    loop::epoll_loop lp(rt);
+    std::vector<actor_own<bouncer>> keep;
+    actor<bouncer> first = make_bouncers(rt, keep, sig);
+    // Each wake starts a round, or ends the thread.
+    waker w = rt.waker([&](core& c, bool deleted) {
+      if (deleted) return;
+      if (stopping.load()) return c.shutdown(stop_cause::stopped());
+      call<&bouncer::ball>(first, n);
+    });
+    made.set_value(w.ref());
+    lp.run();
+  });
+  waker_ref start = made.get_future().get();
+  for (auto _ : state) {
+    sig->arm(1);
+    start.wake();
+    sig->done.get_future().wait();
+  }
+  stopping.store(true);
+  start.wake();
+  t.join();
+  bench::per_op(state, n);
+}
+BENCHMARK(BM_shard_single_epoll_loop)
+    ->Name("BM_shard_single/epoll_loop")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -107,8 +107,9 @@ class STAKKER_SHARD_EXPORT shards {
   // Whether every shard has stopped.
   bool stopped() const noexcept { return running_.load(std::memory_order_acquire) == 0; }
 
-  // The most calls that ever waited in one sender's spill list into shard `i` (a ring
-  // was full). Any thread.
+  // The most bytes that ever waited in one sender's lane into shard `i` beyond
+  // `ring_bytes` (the shard fell that far behind; the lane grew instead of the sender
+  // waiting). Any thread.
   std::size_t spill_high_water(std::size_t i) const { return slots_.at(i).box->spill_high_water(); }
 
  private:

@@ -117,9 +117,10 @@ struct channel_delivery {
 // the rest of the run's cross-thread posts. Once the receiver's guard is destroyed the
 // channel is closed: sending fails and values still waiting are discarded.
 //
-// Cost of a send: the producer thread's lane (a write into its ring and one release store;
-// no lock unless its ring is full), plus, bounded, one compare-exchange on the count of
-// accepted values (and for the runtime, a store per batch taken).
+// Cost of a send: the producer thread's lane (a write into its block and one release store;
+// no lock; a new block now and then while the receiver is behind), plus, bounded, one
+// compare-exchange on the count of accepted values (and for the runtime, a store per batch
+// taken).
 //
 // What the receiver may do while it runs (on the runtime thread, inside `run`):
 // - make and close other channels, wakers and piped threads;

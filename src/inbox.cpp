@@ -223,8 +223,19 @@ std::shared_ptr<inbox> inbox::make(core& c, lane::options o) {
   // The handler holds the inbox: after close() resets the waker, a wake collected before
   // may still call it (with `deleted` false) before the final call, and the owner may have
   // let go of the inbox by then. The runtime destroys the handler after that final call.
-  box->wake_ = c.waker([keep = box](core&, bool deleted) {  // throws without a poll waker
-    if (!deleted) keep->drain();
+  // The runtime may also go first (its owner outlives it): its teardown destroys the
+  // handler, which then closes the inbox, so that what waits goes with the runtime and
+  // later posts fail (after a close by the owner this finds it closed already).
+  struct closes_with_handler {
+    std::shared_ptr<inbox> box;
+    ~closes_with_handler() {
+      if (box) box->close();
+    }
+  };
+  auto keep = std::make_shared<closes_with_handler>();  // shared: a std::function copies
+  keep->box = box;
+  box->wake_ = c.waker([keep](core&, bool deleted) {  // throws without a poll waker
+    if (!deleted) keep->box->drain();
   });
   box->wake_ref_ = box->wake_.ref();
   return box;

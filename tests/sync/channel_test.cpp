@@ -403,3 +403,30 @@ TEST(channel, values_sent_while_a_thrown_batch_is_handed_over_are_not_stranded_b
 }
 
 }  // namespace
+
+// The runtime may go before the guard: the channel then closes with it (values waiting are
+// destroyed at its teardown, later sends fail), and the guard, destroyed later, does nothing
+// more. Likewise an actor's channel whose actor outlives nothing.
+TEST(channel, a_runtime_destroyed_before_the_guard_closes_the_channel_and_later_sends_fail) {
+  counts c;
+  int got = 0;
+  std::optional<channel_guard<counted>> keep_guard;
+  std::optional<channel<counted>> keep_channel;
+  {
+    runtime rt;
+    rt.set_poll_waker([] {});
+    auto [ch, guard] = make_channel<counted>(rt, fwd_do<counted>([&got](counted) { ++got; }));
+    EXPECT_TRUE(ch.send(counted(c)));
+    std::thread([&, ch = ch] { EXPECT_TRUE(ch.send(counted(c))); }).join();
+    keep_guard.emplace(std::move(guard));
+    keep_channel.emplace(ch);
+  }
+  EXPECT_EQ(got, 0);
+  EXPECT_EQ(c.alive(), 0) << "what waited went with the runtime";
+  EXPECT_TRUE(keep_channel->is_closed());
+  EXPECT_FALSE(keep_channel->send(counted(c)));
+  std::thread([&] { EXPECT_FALSE(keep_channel->send(counted(c))); }).join();
+  keep_guard.reset();
+  keep_channel.reset();
+  EXPECT_TRUE(c.balanced());
+}

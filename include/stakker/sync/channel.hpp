@@ -114,8 +114,9 @@ struct channel_delivery {
 // inbox at the start of a later run; one wake per batch (a value into an empty channel
 // wakes the runtime, the ones sent before it has taken that one do not). A value sent from
 // inside a run of a runtime on the producer's thread leaves at the end of that run, with
-// the rest of the run's cross-thread posts. Once the receiver's guard is destroyed the
-// channel is closed: sending fails and values still waiting are discarded.
+// the rest of the run's cross-thread posts. Once the receiver's guard is destroyed, or the
+// runtime is (whichever goes first), the channel is closed: sending fails and values still
+// waiting are discarded.
 //
 // Cost of a send: the producer thread's lane (a write into its block and one release store;
 // no lock; a new block now and then while the receiver is behind), plus, bounded, one

@@ -171,7 +171,11 @@ lane::header* lane::next_record() noexcept {
     block* done = rblock_;
     rblock_ = done->next;
     roff_ = 0;
-    free_block(spare_.exchange(done, std::memory_order_acq_rel));
+    if (done == running_) {
+      deferred_ = done;  // a closure in it is still running (it closed the inbox)
+    } else {
+      recycle(done);
+    }
   }
   auto* h = reinterpret_cast<header*>(at(rblock_, roff_));
   roff_ += h->size;
@@ -179,14 +183,27 @@ lane::header* lane::next_record() noexcept {
   return h;
 }
 
+void lane::recycle(block* b) noexcept { free_block(spare_.exchange(b, std::memory_order_acq_rel)); }
+
 bool lane::take() {
   const std::size_t end = published_.load(std::memory_order_acquire);
   bool any = false;
+  // The block of the closure running stays put until it returns: the closure may close the
+  // inbox, whose discard() passes (and would recycle) that block.
+  struct end_running {
+    lane& l;
+    ~end_running() {
+      l.running_ = nullptr;
+      if (l.deferred_ != nullptr) l.recycle(std::exchange(l.deferred_, nullptr));
+    }
+  };
   while (read_ != end && !closed_.load(std::memory_order_relaxed)) {
     // Passed before it runs: a closure that throws is not run again.
     header* h = next_record();
     if (h->op == nullptr) continue;
     any = true;
+    running_ = rblock_;
+    end_running guard{*this};
     try {
       h->op(reinterpret_cast<std::byte*>(h) + header_size, true);
     } catch (...) {

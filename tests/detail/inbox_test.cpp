@@ -262,6 +262,32 @@ TEST(inbox, one_made_apart_may_be_closed_and_dropped_while_a_wake_of_it_is_pendi
 
 // The closure closes its inbox and drops the last owner but for the lane being taken:
 // the inbox goes with that lane, and nothing of it is touched afterwards (ASan).
+// The closure that closes sits at the end of a block, with more blocks behind it: the
+// close destroys the rest, passing that block, which must stay until the closure returns.
+TEST(inbox, a_closure_at_a_blocks_end_may_close_its_inbox_with_more_blocks_behind) {
+  home h;
+  counts c;
+  std::shared_ptr<inbox> box = inbox::make(h.rt);
+  std::shared_ptr<lane> l = box->open_lane({2048});  // blocks of 1 KiB: 4 records of 240
+  std::array<char, 200> pad{};
+  int ran = 0;
+  for (int i = 0; i < 16; ++i) {
+    l->push(
+        [&ran, &box, i, pad, v = counted(c)] {
+          ++ran;
+          if (i == 3) box->close();
+          (void)pad;
+        },
+        true);
+  }
+  run(h.rt);
+  EXPECT_EQ(ran, 4);
+  EXPECT_EQ(c.alive(), 0);
+  l.reset();
+  box.reset();
+  EXPECT_TRUE(c.balanced());
+}
+
 TEST(inbox, a_closure_may_close_its_inbox_and_drop_its_last_owner) {
   home h;
   std::shared_ptr<inbox> own = inbox::make(h.rt);

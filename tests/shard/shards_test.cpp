@@ -220,7 +220,7 @@ TEST(shards, remote_calls_between_shards_ping_pong_until_done) {
 }
 
 TEST(shards, idle_shards_spin_by_default_only_when_there_are_two_or_more) {
-  for (std::size_t n : {1, 2}) {
+  for (const std::size_t n : {std::size_t{1}, std::size_t{2}}) {
     shards g({.threads = n});
     std::promise<duration> got;
     g.on(0, [&](context& c) { got.set_value(c.loop().spin()); });

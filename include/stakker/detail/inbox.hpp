@@ -159,6 +159,8 @@ class STAKKER_EXPORT lane {
   bool take();
   // The record at the taker's position, which it passes (leaving a finished block).
   header* next_record() noexcept;
+  // Hands a finished block back as the spare (freeing the one there).
+  void recycle(block* b) noexcept;
   // Destroys everything visible without running it (the inbox closed).
   void discard() noexcept;
   void destroy_to(std::size_t end) noexcept;
@@ -191,6 +193,8 @@ class STAKKER_EXPORT lane {
   alignas(64) block* rblock_;
   std::size_t roff_ = 0;
   std::size_t read_ = 0;
+  block* running_ = nullptr;   // the block of the closure running now
+  block* deferred_ = nullptr;  // left while that closure ran: recycled when it returns
 
   std::atomic<std::size_t> spill_high_{0};
 };

@@ -351,42 +351,39 @@ struct posts_when_destroyed {
   void operator()() {}
 };
 
-// Records written inside a run to an inbox that closes before the run ends stay in the
-// writer's lane until the writing thread ends; their destructors then post elsewhere.
+// On the calling thread: writes 10 closures that post to `to` when destroyed into a lane,
+// inside a run, to an inbox that closes before the run ends: they are never published and
+// stay in this thread's lane into the closed inbox.
+void strand_posting_closures(const std::shared_ptr<inbox>& to, std::atomic<int>& arrived) {
+  auto a = std::make_unique<home>();
+  home b;
+  inbox& to_a = a->box();
+  b.rt.defer([&](core&) {
+    for (int i = 0; i < 10; ++i) to_a.post(posts_when_destroyed(to, &arrived));
+    a.reset();  // closes `a`'s inbox
+  });
+  run(b.rt);
+}
+
+// The thread ends: its lanes go, and the closures' posts made then arrive.
 TEST(inbox, closures_destroyed_as_their_thread_ends_may_post_and_their_posts_arrive) {
   home c;
   std::shared_ptr<inbox> to_c = inbox::of(c.rt);
   std::atomic<int> arrived{0};
-  std::thread t([&] {
-    auto a = std::make_unique<home>();
-    home b;
-    inbox& to_a = a->box();
-    b.rt.defer([&](core&) {
-      for (int i = 0; i < 10; ++i) to_a.post(posts_when_destroyed(to_c, &arrived));
-      a.reset();  // closes: what this run wrote is not published yet and stays
-    });
-    run(b.rt);
-  });
+  std::thread t([&] { strand_posting_closures(to_c, arrived); });
   t.join();
   run(c.rt);
   EXPECT_EQ(arrived.load(), 10);
 }
 
-// A thread that opens a lane to a new inbox lets go of its lanes into closed ones; their
-// closures' destructors post (here to the new inbox itself) while the list is changing.
+// The thread opens a lane to a new inbox and lets go of its lanes into closed ones: the
+// closures' destructors post while the thread's list of lanes is changing.
 TEST(inbox, dropping_lanes_into_closed_inboxes_may_post_from_the_closures_they_held) {
   home c;
   std::shared_ptr<inbox> to_c = inbox::of(c.rt);
   std::atomic<int> arrived{0};
   std::thread t([&] {
-    auto a = std::make_unique<home>();
-    home b;
-    inbox& to_a = a->box();
-    b.rt.defer([&](core&) {
-      for (int i = 0; i < 10; ++i) to_a.post(posts_when_destroyed(to_c, &arrived));
-      a.reset();
-    });
-    run(b.rt);
+    strand_posting_closures(to_c, arrived);
     auto d = std::make_unique<home>();
     d->box().post([] {});  // a first post to a new inbox: the lane into `a` goes
   });

@@ -108,8 +108,6 @@ void raise_to(std::atomic<std::size_t>& high, std::size_t n) noexcept {
 
 lane::lane(std::shared_ptr<inbox> box, options o) : box_(std::move(box)) {
   block_bytes_ = std::max(o.ring_bytes / 2, min_block) & ~(record_align - 1);
-  ring_bytes_ = 2 * block_bytes_;
-  publish_every_ = ring_bytes_ / 4;
   wblock_ = rblock_ = new_block();
 }
 
@@ -147,9 +145,9 @@ void lane::next_block() {
     b = new_block();  // may throw: this block stays full, the next push tries again
     // No spare: the taker is a block or more behind. How far past what the lane holds?
     const std::size_t waiting = write_ - consumed_.load(std::memory_order_relaxed);
-    if (waiting > ring_bytes_) {
-      raise_to(spill_high_, waiting - ring_bytes_);
-      raise_to(box_->spill_high_, waiting - ring_bytes_);
+    if (waiting > ring_bytes()) {
+      raise_to(spill_high_, waiting - ring_bytes());
+      raise_to(box_->spill_high_, waiting - ring_bytes());
     }
   }
   b->next = nullptr;

@@ -74,7 +74,7 @@ class STAKKER_EXPORT lane {
     } else {
       write<boxed>(boxed{new xtask_of<D>(D(std::forward<F>(f)))});
     }
-    if (publish_now || write_ - unpublished_from_ >= publish_every_) publish();
+    if (publish_now || write_ - unpublished_from_ >= publish_every()) publish();
     return true;
   }
 
@@ -167,19 +167,19 @@ class STAKKER_EXPORT lane {
 
   // Shared, read-mostly.
   std::shared_ptr<inbox> box_;
-  std::size_t block_bytes_;
-  std::size_t ring_bytes_;
+  std::size_t block_bytes_;  // a lane holds two while its taker keeps up: ring_bytes()
   std::atomic<bool> closed_{false};
+  std::size_t ring_bytes() const noexcept { return 2 * block_bytes_; }
 
   // Producer side.
   alignas(64) block* wblock_;
   std::size_t woff_ = 0;
   std::size_t write_ = 0;  // bytes written, padding included
   // A batch is published at the end of the run that made it, or as soon as it holds a
-  // quarter of ring_bytes: a long run (a queue that keeps refilling itself) must not keep
-  // the receiver waiting, idle, until it ends.
+  // quarter of ring_bytes(): a long run (a queue that keeps refilling itself) must not
+  // keep the receiver waiting, idle, until it ends.
   std::size_t unpublished_from_ = 0;  // write_ when last published
-  std::size_t publish_every_ = 0;
+  std::size_t publish_every() const noexcept { return ring_bytes() / 4; }
   bool dirty_ = false;  // on this thread's list of lanes to publish at the end of a run
 
   // Producer → taker.

@@ -177,9 +177,9 @@ class channel {
   std::shared_ptr<detail::channel_state<T>> state_;
 };
 
-// The receiver side, kept by the receiving actor: destroying it (on the runtime thread,
-// before the runtime goes: it holds the receiver) closes the channel and discards values
-// not yet delivered. Movable.
+// The receiver side, kept by the receiving actor: destroying it (on the runtime thread)
+// closes the channel and discards values not yet delivered. If the runtime goes first, the
+// channel closes with it, and the guard then only lets go of the receiver. Movable.
 template <class T>
 class channel_guard {
  public:

@@ -18,6 +18,7 @@ install(FILES
   ${PROJECT_BINARY_DIR}/stakker-config.cmake
   ${PROJECT_BINARY_DIR}/stakker-config-version.cmake
   ${PROJECT_SOURCE_DIR}/cmake/FindAsio.cmake
+  ${PROJECT_SOURCE_DIR}/cmake/FindNatsC.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/stakker)
 # The license (MIT OR Apache-2.0) goes with the package.
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/LICENSE-MIT
@@ -25,7 +26,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/LICENSE-MIT
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stakker)
 
 # pkg-config: one file per library (stakker, stakker-loop, stakker-coro, stakker-shard,
-# stakker-asio),
+# stakker-asio, stakker-nats),
 # relocatable: paths are taken from the file's own place. Fields: name, description,
 # required packages, library, extra Cflags, extra Libs.
 set(stakker_pc_components "stakker|core runtime, actors and callbacks||stakker||-pthread")
@@ -40,6 +41,10 @@ if(TARGET stakker_asio)
   endif()
   list(APPEND stakker_pc_components
     "stakker-asio|the Asio bridge|stakker-coro stakker-loop|stakker_asio|${stakker_pc_asio_cflags}|")
+endif()
+if(TARGET stakker_nats)
+  list(APPEND stakker_pc_components
+    "stakker-nats|the NATS bridge|stakker-coro stakker-loop libnats|stakker_nats||")
 endif()
 file(RELATIVE_PATH STAKKER_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 string(REGEX REPLACE "/$" "" STAKKER_PC_TO_PREFIX "${STAKKER_PC_TO_PREFIX}")

@@ -89,6 +89,14 @@ if(TARGET stakker_asio_tests)
     LABELS memcheck TIMEOUT 900 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}")
 endif()
 
+# The NATS bridge's tests, against their real nats-server (not run under valgrind: only the
+# test binary is).
+if(TARGET stakker_nats_tests)
+  add_test(NAME memcheck.nats COMMAND ${stakker_memcheck_command} $<TARGET_FILE:stakker_nats_tests>)
+  set_tests_properties(memcheck.nats PROPERTIES
+    LABELS memcheck TIMEOUT 900 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}")
+endif()
+
 # The demos, with the checks of their example tests (examples/CMakeLists.txt), on a smaller
 # load for the Asio one (about 40 times slower under memcheck).
 if(TARGET stakker_demo)

@@ -340,15 +340,18 @@ void connection::on_connected(natsConnection* nc) {
   sync_io();  // the socket, as attached before this closure ran
   source_.post(EPOLLIN);
   event ev{event::kind::connected, connected_url(nc)};
+  // User code from here on may destroy this connection (a ret_do, a fwd_do).
+  std::weak_ptr<connection> alive = weak_from_this();
   if (ready_) ready_(coro::result<void>());
-  emit(std::move(ev));
+  if (!alive.expired()) emit(std::move(ev));
 }
 
 void connection::on_connect_failed(natsStatus s, std::string text) {
   if (connecting_.joinable()) connecting_.join();
   closed_ = true;
+  std::weak_ptr<connection> alive = weak_from_this();
   if (ready_) ready_(fail_with(s, "connecting failed: " + text));
-  emit(event{event::kind::closed, std::move(text)});
+  if (!alive.expired()) emit(event{event::kind::closed, std::move(text)});
 }
 
 // --- I/O on the loop ---------------------------------------------------------------------
@@ -432,24 +435,28 @@ void connection::finish_close(event ev) {
   closed_ = true;
   source_.reset();
   fd_ = -1;
+  // User code from here on may destroy this connection.
+  std::weak_ptr<connection> alive = weak_from_this();
   fail_requests(NATS_CONNECTION_CLOSED, "the connection closed");
-  if (drain_timer_) core_.timer_del(drain_timer_);
+  if (alive.expired()) return;
   if (drained_) {
+    ret<coro::result<void>> d = std::move(drained_);
     if (ev.text.find(natsStatus_GetText(NATS_TIMEOUT)) != std::string::npos)
-      drained_(fail_with(NATS_TIMEOUT, "drain timed out: " + ev.text));
+      d(fail_with(NATS_TIMEOUT, "drain timed out: " + ev.text));
     else
-      drained_(coro::result<void>());
+      d(coro::result<void>());
+    if (alive.expired()) return;
   }
   emit(std::move(ev));
 }
 
+// An answer may destroy this connection: only locals are used once they start.
 void connection::fail_requests(natsStatus s, const char* why) {
   auto reqs = std::move(requests_);
   requests_.clear();
-  for (auto& [token, r] : reqs) {
-    core_.timer_del(r.timer);
-    r.answer(fail_with(s, std::string(why) + " before the reply came"));
-  }
+  core& c = core_;
+  for (auto& [token, r] : reqs) c.timer_del(r.timer);
+  for (auto& [token, r] : reqs) r.answer(fail_with(s, std::string(why) + " before the reply came"));
 }
 
 // --- subscriptions -----------------------------------------------------------------------
@@ -682,7 +689,6 @@ connection::~connection() {
   fail_requests(NATS_CONNECTION_CLOSED, "the connection was destroyed");
   if (ready_) ready_(fail_with(NATS_CONNECTION_CLOSED, "the connection was destroyed"));
   if (drained_) drained_(fail_with(NATS_CONNECTION_CLOSED, "the connection was destroyed"));
-  if (drain_timer_) core_.timer_del(drain_timer_);
   if (nc_ != nullptr) natsConnection_Close(nc_);
   replies_ = subscription();
   for (auto& [id, e] : subs_) {

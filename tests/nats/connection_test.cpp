@@ -190,3 +190,18 @@ TEST(nats_bad_input, a_payload_over_max_payload_throws_and_the_connection_keeps_
 }
 
 }  // namespace
+
+namespace {
+TEST(nats_connection, destroying_a_connected_connection_does_not_wait) {
+  nats_test::server s;
+  nats_test::env e;
+  nats_test::watch w;
+  auto c = e.connect(w, s);
+  auto sub = c->subscribe("x", stakker::fwd_do<nats_test::message>([](nats_test::message) {}));
+  c->publish("x", "y");
+  e.until([] { return false; }, std::chrono::milliseconds(50));
+  auto t0 = std::chrono::steady_clock::now();
+  c.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
+}
+}  // namespace

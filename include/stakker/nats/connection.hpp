@@ -173,7 +173,6 @@ class STAKKER_NATS_EXPORT connection : public std::enable_shared_from_this<conne
   fwd<event> events_;
   ret<coro::result<void>> ready_;
   ret<coro::result<void>> drained_;
-  timer_key drain_timer_;
   detail::link* link_ = nullptr;  // shared with the client's threads (counted)
   natsConnection* nc_ = nullptr;
   std::thread connecting_;  // the first connect (joined once it has reported)

@@ -207,6 +207,7 @@ TEST(nats_service, a_queue_group_of_services_spreads_requests_over_its_members) 
   auto a2 = stakker::make_actor<&calculator::init>(e.rt, stakker::ret_nop<stakker::stop_cause>());
   auto s1 = stakker::nats::serve<&calculator::square>(*c1, "sq", a1, "calcs");
   auto s2 = stakker::nats::serve<&calculator::square>(*c2, "sq", a2, "calcs");
+  e.sync(*c2);  // c2's subscription is known to the server before c1 asks
   std::vector<answer_t> as(200);
   for (std::size_t i = 0; i < as.size(); ++i) c1->request("sq", "3", 5s, keep(as[i]));
   ASSERT_TRUE(e.until([&] {

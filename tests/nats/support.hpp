@@ -62,6 +62,15 @@ struct env {
   bool until(F f, std::chrono::milliseconds limit = 10000ms) {
     return run_until(loop, f, limit);
   }
+  // Returns once the server has processed everything `c` sent so far (its subscriptions
+  // included): a request nobody serves comes back "no responders" after them.
+  void sync(connection& c) {
+    bool back = false;
+    c.request("_sync.nobody", "", 5s,
+              stakker::ret_do<stakker::coro::result<message>>(
+                  [&](std::optional<stakker::coro::result<message>>) { back = true; }));
+    EXPECT_TRUE(until([&] { return back; }));
+  }
 };
 
 // The nats::error an actor_fail holds.

@@ -476,10 +476,9 @@ subscription connection::add_sub(std::string_view subject, std::string_view queu
   std::string subj(subject);
   std::string q(queue);
   natsSubscription* sub = nullptr;
-  natsStatus s = q.empty()
-                     ? natsConnection_Subscribe(&sub, nc_, subj.c_str(), on_sub_message, sl)
-                     : natsConnection_QueueSubscribe(&sub, nc_, subj.c_str(), q.c_str(),
-                                                     on_sub_message, sl);
+  natsStatus s = q.empty() ? natsConnection_Subscribe(&sub, nc_, subj.c_str(), on_sub_message, sl)
+                           : natsConnection_QueueSubscribe(&sub, nc_, subj.c_str(), q.c_str(),
+                                                           on_sub_message, sl);
   if (s != NATS_OK) {
     sl->unref();
     sl->unref();
@@ -584,10 +583,10 @@ void connection::publish(std::string_view subject, std::string_view data, const 
   reply.assign(reply_to);
   natsStatus s;
   if (hdrs.empty()) {
-    s = reply.empty() ? natsConnection_Publish(nc_, subj.c_str(), data.data(),
-                                               static_cast<int>(data.size()))
-                      : natsConnection_PublishRequest(nc_, subj.c_str(), reply.c_str(),
-                                                      data.data(), static_cast<int>(data.size()));
+    s = reply.empty()
+            ? natsConnection_Publish(nc_, subj.c_str(), data.data(), static_cast<int>(data.size()))
+            : natsConnection_PublishRequest(nc_, subj.c_str(), reply.c_str(), data.data(),
+                                            static_cast<int>(data.size()));
   } else {
     natsMsg* m = nullptr;
     s = natsMsg_Create(&m, subj.c_str(), reply.empty() ? nullptr : reply.c_str(), data.data(),

@@ -11,13 +11,20 @@ error::error(natsStatus status, const std::string& what)
 
 const char* to_string(event::kind k) noexcept {
   switch (k) {
-    case event::kind::connected: return "connected";
-    case event::kind::disconnected: return "disconnected";
-    case event::kind::reconnected: return "reconnected";
-    case event::kind::closed: return "closed";
-    case event::kind::error: return "error";
-    case event::kind::slow_consumer: return "slow_consumer";
-    case event::kind::lame_duck: return "lame_duck";
+    case event::kind::connected:
+      return "connected";
+    case event::kind::disconnected:
+      return "disconnected";
+    case event::kind::reconnected:
+      return "reconnected";
+    case event::kind::closed:
+      return "closed";
+    case event::kind::error:
+      return "error";
+    case event::kind::slow_consumer:
+      return "slow_consumer";
+    case event::kind::lame_duck:
+      return "lame_duck";
   }
   return "?";
 }
@@ -38,7 +45,8 @@ std::string_view message::data() const noexcept {
   if (!m_) return {};
   const char* d = natsMsg_GetData(m_.get());
   int n = natsMsg_GetDataLength(m_.get());
-  return d == nullptr || n <= 0 ? std::string_view() : std::string_view(d, static_cast<std::size_t>(n));
+  return d == nullptr || n <= 0 ? std::string_view()
+                                : std::string_view(d, static_cast<std::size_t>(n));
 }
 
 std::span<const std::byte> message::bytes() const noexcept {

@@ -53,9 +53,9 @@ TEST(nats_pubsub, a_subscription_receives_what_is_published_in_order) {
   auto c = e.connect(w, s);
   std::vector<std::string> got;
   auto sub = c->subscribe("greet", fwd_do<message>([&](message m) {
-    EXPECT_EQ(m.subject(), "greet");
-    got.emplace_back(m.data());
-  }));
+                            EXPECT_EQ(m.subject(), "greet");
+                            got.emplace_back(m.data());
+                          }));
   for (int i = 0; i < 1000; ++i) c->publish("greet", std::to_string(i));
   ASSERT_TRUE(e.until([&] { return got.size() == 1000; }));
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], std::to_string(i));
@@ -67,8 +67,10 @@ TEST(nats_pubsub, wildcards_match_tokens_and_tails) {
   watch w;
   auto c = e.connect(w, s);
   std::vector<std::string> star, tail;
-  auto a = c->subscribe("orders.*.new", fwd_do<message>([&](message m) { star.emplace_back(m.subject()); }));
-  auto b = c->subscribe("orders.>", fwd_do<message>([&](message m) { tail.emplace_back(m.subject()); }));
+  auto a = c->subscribe("orders.*.new",
+                        fwd_do<message>([&](message m) { star.emplace_back(m.subject()); }));
+  auto b =
+      c->subscribe("orders.>", fwd_do<message>([&](message m) { tail.emplace_back(m.subject()); }));
   c->publish("orders.eu.new", "1");
   c->publish("orders.eu.old", "2");
   c->publish("orders.us.new.x", "3");
@@ -136,9 +138,9 @@ TEST(nats_pubsub, a_subscriber_may_drop_its_own_subscription_from_its_callback) 
   int n = 0;
   stakker::nats::subscription sub;
   sub = c->subscribe("self", fwd_do<message>([&](message) {
-    ++n;
-    sub.reset();
-  }));
+                       ++n;
+                       sub.reset();
+                     }));
   for (int i = 0; i < 10; ++i) c->publish("self", "x");
   ASSERT_TRUE(e.until([&] { return n == 1; }));
   e.until([] { return false; }, 100ms);

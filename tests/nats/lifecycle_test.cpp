@@ -53,16 +53,20 @@ TEST(nats_drain, nothing_published_before_drain_is_lost) {
   constexpr int n = 20000;
   std::vector<int> got;
   auto sub = sub_conn->subscribe("drained", fwd_do<message>([&](message m) {
-    got.push_back(std::stoi(std::string(m.data())));
-  }));
+                                   got.push_back(std::stoi(std::string(m.data())));
+                                 }));
   // The subscription must have reached the server before the publishes.
   std::optional<result<message>> ping;
-  auto echo = sub_conn->subscribe("ping", fwd_do<message>([&](message m) { sub_conn->publish(m.reply(), "pong"); }));
-  pub->request("ping", "", 5s, ret_do<result<message>>([&](std::optional<result<message>> r) { ping = std::move(r); }));
+  auto echo = sub_conn->subscribe(
+      "ping", fwd_do<message>([&](message m) { sub_conn->publish(m.reply(), "pong"); }));
+  pub->request("ping", "", 5s, ret_do<result<message>>([&](std::optional<result<message>> r) {
+                 ping = std::move(r);
+               }));
   ASSERT_TRUE(e.until([&] { return ping.has_value(); }));
   for (int i = 0; i < n; ++i) pub->publish("drained", std::to_string(i));
   std::optional<result<void>> pub_done;
-  pub->drain(10s, ret_do<result<void>>([&](std::optional<result<void>> r) { pub_done = std::move(r); }));
+  pub->drain(10s,
+             ret_do<result<void>>([&](std::optional<result<void>> r) { pub_done = std::move(r); }));
   ASSERT_TRUE(e.until([&] { return pub_done.has_value(); }));
   EXPECT_TRUE(pub_done->has_value());
   EXPECT_TRUE(wp.has(event::kind::closed));
@@ -70,9 +74,9 @@ TEST(nats_drain, nothing_published_before_drain_is_lost) {
   std::size_t at_close = 0;
   std::optional<result<void>> sub_done;
   sub_conn->drain(10s, ret_do<result<void>>([&](std::optional<result<void>> r) {
-    at_close = got.size();
-    sub_done = std::move(r);
-  }));
+                    at_close = got.size();
+                    sub_done = std::move(r);
+                  }));
   ASSERT_TRUE(e.until([&] { return sub_done.has_value(); }));
   EXPECT_TRUE(sub_done->has_value());
   EXPECT_EQ(at_close, static_cast<std::size_t>(n));
@@ -80,7 +84,8 @@ TEST(nats_drain, nothing_published_before_drain_is_lost) {
   for (int i = 0; i < n; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], i);
 }
 
-TEST(nats_reconnect, a_server_killed_and_restarted_mid_stream_reconnects_and_every_ret_is_answered) {
+TEST(nats_reconnect,
+     a_server_killed_and_restarted_mid_stream_reconnects_and_every_ret_is_answered) {
   server s;
   env e;
   watch w;
@@ -99,10 +104,11 @@ TEST(nats_reconnect, a_server_killed_and_restarted_mid_stream_reconnects_and_eve
     for (std::size_t i = 0; i < k && next < answers.size(); ++i, ++next) {
       auto* slot = &answers[next];
       try {
-        c->request("svc", "?", 2s, ret_do<result<message>>([slot](std::optional<result<message>> r) {
-          ASSERT_TRUE(r.has_value());
-          *slot = std::move(r);
-        }));
+        c->request("svc", "?", 2s,
+                   ret_do<result<message>>([slot](std::optional<result<message>> r) {
+                     ASSERT_TRUE(r.has_value());
+                     *slot = std::move(r);
+                   }));
         c->publish("tick", "t");
       } catch (const stakker::nats::error& err) {
         ADD_FAILURE() << "a call refused while reconnecting: " << err.what();
@@ -117,11 +123,13 @@ TEST(nats_reconnect, a_server_killed_and_restarted_mid_stream_reconnects_and_eve
   s.start();
   ASSERT_TRUE(e.until([&] { return w.has(event::kind::reconnected); }, 15000ms));
   send_some(100);
-  ASSERT_TRUE(e.until([&] {
-    for (auto& a : answers)
-      if (!a) return false;
-    return true;
-  }, 20000ms));
+  ASSERT_TRUE(e.until(
+      [&] {
+        for (auto& a : answers)
+          if (!a) return false;
+        return true;
+      },
+      20000ms));
   // Everything sent after the reconnect is answered with the reply.
   for (std::size_t i = 200; i < 300; ++i) EXPECT_TRUE(answers[i]->has_value()) << i;
   int ticks_now = ticks;
@@ -141,7 +149,8 @@ TEST(nats_reconnect, a_server_gone_for_good_ends_in_closed_and_pending_requests_
   auto c = e.connect(w, o);
   auto svc = c->subscribe("mute", fwd_do<message>([](message) {}));
   std::optional<result<message>> a;
-  c->request("mute", "?", 60s, ret_do<result<message>>([&](std::optional<result<message>> r) { a = std::move(r); }));
+  c->request("mute", "?", 60s,
+             ret_do<result<message>>([&](std::optional<result<message>> r) { a = std::move(r); }));
   s.kill();
   ASSERT_TRUE(e.until([&] { return w.has(event::kind::closed); }, 15000ms));
   ASSERT_TRUE(a.has_value());

@@ -42,8 +42,8 @@ TEST(nats_request, a_request_is_answered_with_the_reply) {
   watch w;
   auto c = e.connect(w, s);
   auto svc = c->subscribe("echo", fwd_do<message>([&](message m) {
-    c->publish(m.reply(), "re: " + std::string(m.data()));
-  }));
+                            c->publish(m.reply(), "re: " + std::string(m.data()));
+                          }));
   answer_t a;
   c->request("echo", "hi", 5s, keep(a));
   ASSERT_TRUE(e.until([&] { return a.has_value(); }));
@@ -56,11 +56,13 @@ TEST(nats_request, many_requests_in_flight_each_get_their_own_reply) {
   env e;
   watch w;
   auto c = e.connect(w, s);
-  auto svc = c->subscribe("double", fwd_do<message>([&](message m) {
-    c->publish(m.reply(), std::to_string(2 * std::stoi(std::string(m.data()))));
-  }));
+  auto svc =
+      c->subscribe("double", fwd_do<message>([&](message m) {
+                     c->publish(m.reply(), std::to_string(2 * std::stoi(std::string(m.data()))));
+                   }));
   std::vector<answer_t> as(500);
-  for (int i = 0; i < 500; ++i) c->request("double", std::to_string(i), 5s, keep(as[static_cast<std::size_t>(i)]));
+  for (int i = 0; i < 500; ++i)
+    c->request("double", std::to_string(i), 5s, keep(as[static_cast<std::size_t>(i)]));
   ASSERT_TRUE(e.until([&] {
     for (auto& a : as)
       if (!a) return false;
@@ -182,7 +184,8 @@ TEST(nats_service, a_failing_responder_actor_answers_with_an_error_reply) {
   auto c = e.connect(w, s);
   std::optional<stakker::stop_cause> cause;
   auto calc = stakker::make_actor<&calculator::init>(
-      e.rt, ret_do<stakker::stop_cause>([&](std::optional<stakker::stop_cause> sc) { cause = sc; }));
+      e.rt,
+      ret_do<stakker::stop_cause>([&](std::optional<stakker::stop_cause> sc) { cause = sc; }));
   auto svc = stakker::nats::serve<&calculator::crash>(*c, "calc.crash", calc);
   answer_t a;
   c->request("calc.crash", "1", 30s, keep(a));

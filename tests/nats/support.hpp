@@ -42,12 +42,13 @@ struct env {
 
   // Connects and turns the loop until connected (or failed).
   std::shared_ptr<connection> connect(watch& w, stakker::nats::options o) {
-    auto c = connection::connect(
-        rt, std::move(o), stakker::fwd_do<event>([&w](event e) { w.events.push_back(std::move(e)); }),
-        stakker::ret_do<stakker::coro::result<void>>(
-            [&w](std::optional<stakker::coro::result<void>> r) {
-              if (r) w.ready = std::move(*r);
-            }));
+    auto c = connection::connect(rt, std::move(o), stakker::fwd_do<event>([&w](event e) {
+                                   w.events.push_back(std::move(e));
+                                 }),
+                                 stakker::ret_do<stakker::coro::result<void>>(
+                                     [&w](std::optional<stakker::coro::result<void>> r) {
+                                       if (r) w.ready = std::move(*r);
+                                     }));
     EXPECT_TRUE(run_until(loop, [&] { return w.ready.has_value(); }));
     return c;
   }

@@ -22,9 +22,9 @@ TEST(nats_teardown, a_subscriber_may_destroy_the_connection_from_its_callback) {
   auto c = e.connect(w, s);
   int n = 0;
   auto sub = c->subscribe("bye", fwd_do<message>([&](message) {
-    ++n;
-    c.reset();
-  }));
+                            ++n;
+                            c.reset();
+                          }));
   for (int i = 0; i < 50; ++i) c->publish("bye", "x");
   ASSERT_TRUE(e.until([&] { return n == 1; }));
   e.until([] { return false; }, 100ms);
@@ -78,11 +78,11 @@ TEST(nats_teardown, a_request_answer_may_destroy_the_connection_and_the_others_a
   int answered = 0;
   for (int i = 0; i < 3; ++i)
     c->request("mute", "?", 30s, ret_do<result<message>>([&](std::optional<result<message>> r) {
-      ASSERT_TRUE(r.has_value());
-      EXPECT_FALSE(r->has_value());
-      ++answered;
-      c.reset();
-    }));
+                 ASSERT_TRUE(r.has_value());
+                 EXPECT_FALSE(r->has_value());
+                 ++answered;
+                 c.reset();
+               }));
   c->close();
   ASSERT_TRUE(e.until([&] { return answered == 3; }));
 }

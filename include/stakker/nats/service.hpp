@@ -20,12 +20,10 @@ template <auto M, actor_handle H>
 subscription serve(connection& conn, std::string_view subject, const H& target,
                    std::string_view queue = {}) {
   actor<typename H::state_type> a(target);
-  return conn.serve(
-      subject,
-      fwd_do<service_call>([a](service_call c) {
-        call<M>(a, std::move(c.request), std::move(c.answer));
-      }),
-      queue);
+  return conn.serve(subject, fwd_do<service_call>([a](service_call c) {
+                      call<M>(a, std::move(c.request), std::move(c.answer));
+                    }),
+                    queue);
 }
 
 }  // namespace stakker::nats

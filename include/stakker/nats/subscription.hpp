@@ -20,7 +20,8 @@ class connection;
 class STAKKER_NATS_EXPORT subscription {
  public:
   subscription() noexcept = default;
-  subscription(subscription&& o) noexcept : conn_(std::move(o.conn_)), id_(std::exchange(o.id_, 0)) {}
+  subscription(subscription&& o) noexcept
+      : conn_(std::move(o.conn_)), id_(std::exchange(o.id_, 0)) {}
   subscription& operator=(subscription&& o) noexcept {
     if (this != &o) {
       reset();

@@ -44,7 +44,7 @@ if(TARGET stakker_asio)
 endif()
 if(TARGET stakker_nats)
   list(APPEND stakker_pc_components
-    "stakker-nats|the NATS bridge|stakker-coro stakker-loop libnats|stakker_nats||")
+    "stakker-nats|the NATS bridge|stakker-coro stakker-loop libnats nlohmann_json|stakker_nats||")
 endif()
 file(RELATIVE_PATH STAKKER_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 string(REGEX REPLACE "/$" "" STAKKER_PC_TO_PREFIX "${STAKKER_PC_TO_PREFIX}")

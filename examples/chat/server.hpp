@@ -86,6 +86,11 @@ class room {
   void set_peers(cx<room>&, std::vector<shard::remote<room>> peers) { peers_ = std::move(peers); }
   // Sharded: a batch said on another shard's replica, for the members here.
   void relay(cx<room>& x, std::shared_ptr<const std::string> batch);
+  // Across processes (examples/cluster): each batch said here also goes to `out` (which
+  // publishes it for the other processes' replicas, whose relay hears it).
+  void set_outbound(cx<room>&, fwd<std::shared_ptr<const std::string>> out) {
+    outbound_ = std::move(out);
+  }
 
   void join(cx<room>&, std::uint64_t id, actor<connection> member) {
     members_.emplace(id, std::move(member));
@@ -110,6 +115,7 @@ class room {
   server_stats* stats_;
   // Empty on one thread: the flush's loop over it is all the single-threaded server pays.
   std::vector<shard::remote<room>> peers_;
+  fwd<std::shared_ptr<const std::string>> outbound_;
 };
 
 // One client connection: parses its input into room messages, and writes what the room
@@ -234,6 +240,7 @@ inline void room::flush(cx<room>&) {
   // One remote call per other replica, carrying the batch by reference: the transport
   // batches them further (one publish per run of this shard).
   for (const shard::remote<room>& peer : peers_) stakker::shard::call<&room::relay>(peer, batch);
+  if (outbound_) outbound_(batch);
 }
 
 inline void room::relay(cx<room>&, std::shared_ptr<const std::string> batch) {

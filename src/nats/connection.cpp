@@ -329,11 +329,7 @@ void connection::on_connected(natsConnection* nc) {
   nc_ = nc;
   if (connecting_.joinable()) connecting_.join();  // it has posted its last
   // Replies to this connection's requests: one wildcard subscription.
-  natsInbox* inbox = nullptr;
-  if (natsInbox_Create(&inbox) == NATS_OK) {
-    inbox_prefix_ = std::string(inbox) + ".";
-    natsInbox_Destroy(inbox);
-  }
+  inbox_prefix_ = new_inbox() + ".";
   sub_entry e;
   e.kind = sub_entry::reply_kind;
   replies_ = add_sub(inbox_prefix_ + "*", {}, std::move(e));
@@ -671,6 +667,14 @@ void connection::drain(duration timeout, ret<coro::result<void>> done) {
 
 void connection::close() {
   if (nc_ != nullptr && !closed_) natsConnection_Close(nc_);  // the closed event follows
+}
+
+std::string connection::new_inbox() {
+  natsInbox* inbox = nullptr;
+  check(natsInbox_Create(&inbox), "natsInbox_Create");
+  std::string out(inbox);
+  natsInbox_Destroy(inbox);
+  return out;
 }
 
 bool connection::is_connected() const noexcept {

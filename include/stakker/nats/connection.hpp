@@ -115,6 +115,10 @@ class STAKKER_NATS_EXPORT connection : public std::enable_shared_from_this<conne
   void close();
 
   bool is_connected() const noexcept;
+  // A subject no other subscriber will use ("_INBOX.<unique>"), for replies of one's own.
+  static std::string new_inbox();
+  // The runtime this connection belongs to.
+  core& runtime_core() const noexcept { return core_; }
   bool is_closed() const noexcept { return closed_; }
   // The largest payload the server accepts (0 before connected).
   std::int64_t max_payload() const noexcept;

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// The NATS bridge against the raw NATS C client doing the same, both against one real
+// nats-server that this process starts on a free loopback port: publish throughput (16 B
+// and 1 KiB payloads) and request/reply round trips.
+#include <benchmark/benchmark.h>
+
+#include <nats/nats.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bench_support.hpp"
+#include "nats/server.hpp"
+#include "stakker/loop/epoll_loop.hpp"
+#include "stakker/nats/nats.hpp"
+#include "stakker/stakker.hpp"
+
+namespace {
+
+using namespace stakker;
+using std::int64_t;
+
+nats_test::server& the_server() {
+  static nats_test::server s;  // stopped when the process exits
+  return s;
+}
+
+// A runtime on an epoll_loop with a connected bridge connection.
+struct bridge {
+  runtime rt;
+  loop::epoll_loop lp{rt};
+  std::shared_ptr<nats::connection> conn;
+  explicit bridge(benchmark::State& state) {
+    nats::options o;
+    o.servers = {the_server().url()};
+    bool done = false, ok = false;
+    conn = nats::connection::connect(rt, o, fwd_nop<nats::event>(),
+                                     ret_do<coro::result<void>>(
+                                         [&](std::optional<coro::result<void>> r) {
+                                           done = true;
+                                           ok = r && r->has_value();
+                                         }));
+    while (!done) lp.turn(std::chrono::milliseconds(10));
+    if (!ok) state.SkipWithError("the bridge did not connect");
+  }
+  // Turns the loop until the server has processed everything sent so far: a request nobody
+  // answers comes back "no responders" after it.
+  void sync() {
+    bool back = false;
+    conn->request("_bench.nobody", "", std::chrono::seconds(10),
+                  ret_do<coro::result<nats::message>>(
+                      [&](std::optional<coro::result<nats::message>>) { back = true; }));
+    while (!back) lp.turn(std::chrono::milliseconds(10));
+  }
+};
+
+// A raw C client connection with the client's own threads.
+struct raw_conn {
+  natsConnection* nc = nullptr;
+  raw_conn() { natsConnection_ConnectTo(&nc, the_server().url().c_str()); }
+  ~raw_conn() { natsConnection_Destroy(nc); }
+  raw_conn(const raw_conn&) = delete;
+  raw_conn& operator=(const raw_conn&) = delete;
+};
+
+// --- publish throughput --------------------------------------------------------------------
+
+// Publishes from inside runs of the runtime, 1000 per run (as actors would), so each run's
+// publishes leave in one write; the time ends when the server has them all.
+void BM_nats_publish_stakker(benchmark::State& state) {
+  bridge b(state);
+  const std::string payload(static_cast<std::size_t>(state.range(0)), 'x');
+  const int64_t n = bench::size(200000);
+  for (auto _ : state) {
+    for (int64_t left = n; left > 0;) {
+      int64_t k = std::min<int64_t>(1000, left);
+      left -= k;
+      b.rt.defer([&, k](core&) {
+        for (int64_t i = 0; i < k; ++i) b.conn->publish("bench.pub", payload);
+      });
+      b.lp.turn(duration::zero());
+    }
+    b.sync();
+  }
+  bench::per_op(state, n);
+}
+BENCHMARK(BM_nats_publish_stakker)
+    ->Name("BM_nats_publish/stakker")
+    ->Arg(16)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The raw client: natsConnection_Publish in a loop (its flusher thread writes), then
+// natsConnection_Flush (a PING the server answers once it has processed everything before).
+void BM_nats_publish_raw(benchmark::State& state) {
+  raw_conn c;
+  if (c.nc == nullptr) {
+    state.SkipWithError("the raw client did not connect");
+    return;
+  }
+  const std::string payload(static_cast<std::size_t>(state.range(0)), 'x');
+  const int64_t n = bench::size(200000);
+  for (auto _ : state) {
+    for (int64_t i = 0; i < n; ++i)
+      natsConnection_Publish(c.nc, "bench.pub", payload.data(), static_cast<int>(payload.size()));
+    natsConnection_Flush(c.nc);
+  }
+  bench::per_op(state, n);
+}
+BENCHMARK(BM_nats_publish_raw)
+    ->Name("BM_nats_publish/raw_c_client")
+    ->Arg(16)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// --- request/reply round trip --------------------------------------------------------------
+
+// The responder both sides ask: a raw C client connection replying from its own thread.
+struct responder {
+  raw_conn c;
+  natsSubscription* sub = nullptr;
+  static void on(natsConnection* nc, natsSubscription*, natsMsg* m, void*) {
+    if (natsMsg_GetReply(m) != nullptr)
+      natsConnection_Publish(nc, natsMsg_GetReply(m), natsMsg_GetData(m), natsMsg_GetDataLength(m));
+    natsMsg_Destroy(m);
+  }
+  responder() {
+    natsConnection_Subscribe(&sub, c.nc, "bench.echo", on, nullptr);
+    natsConnection_Flush(c.nc);
+  }
+  ~responder() { natsSubscription_Destroy(sub); }
+};
+
+void BM_nats_request_stakker(benchmark::State& state) {
+  responder r;
+  bridge b(state);
+  const int64_t n = bench::size(20000);
+  int64_t bad = 0;
+  for (auto _ : state) {
+    int64_t left = n;
+    // Each answer sends the next request: one in flight at a time.
+    std::function<void()> ask = [&] {
+      b.conn->request("bench.echo", "ping", std::chrono::seconds(5),
+                      ret_do<coro::result<nats::message>>(
+                          [&](std::optional<coro::result<nats::message>> a) {
+                            if (!a || !a->has_value() || (*a)->data() != "ping") ++bad;
+                            if (--left > 0) ask();
+                          }));
+    };
+    ask();
+    while (left > 0) b.lp.turn(std::chrono::milliseconds(10));
+  }
+  if (bad != 0) state.SkipWithError("a request failed");
+  bench::per_op(state, n);
+}
+BENCHMARK(BM_nats_request_stakker)
+    ->Name("BM_nats_request/stakker")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_nats_request_raw(benchmark::State& state) {
+  responder r;
+  raw_conn c;
+  const int64_t n = bench::size(20000);
+  int64_t bad = 0;
+  for (auto _ : state) {
+    for (int64_t i = 0; i < n; ++i) {
+      natsMsg* reply = nullptr;
+      if (natsConnection_RequestString(&reply, c.nc, "bench.echo", "ping", 5000) != NATS_OK)
+        ++bad;
+      natsMsg_Destroy(reply);
+    }
+  }
+  if (bad != 0) state.SkipWithError("a request failed");
+  bench::per_op(state, n);
+}
+BENCHMARK(BM_nats_request_raw)
+    ->Name("BM_nats_request/raw_c_client")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace

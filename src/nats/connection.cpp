@@ -2,8 +2,9 @@
 #include "stakker/nats/connection.hpp"
 
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <charconv>
 #include <stdexcept>
 #include <thread>
@@ -388,13 +389,20 @@ void connection::sync_io() {
 void connection::on_ready(std::uint32_t events) {
   if (nc_ == nullptr) return;
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
-    // The client reads at most one buffer per call; go on while the socket has more, up to
-    // a bound, then let the loop's other sources have a turn.
+    // The client reads at most one buffer per call, and says nothing of what it met; the
+    // socket is edge-triggered, so go on until a read would block. A peek tells: data, or
+    // the end of the stream (which arrives with the last data in one edge, and only a read
+    // returning 0 lets the client see the connection is gone). Up to a bound, then the
+    // loop's other sources have a turn.
     for (int i = 0;; ++i) {
       natsConnection_ProcessReadEvent(nc_);
-      if (nc_ == nullptr || fd_ < 0) break;
-      int avail = 0;
-      if (::ioctl(fd_, FIONREAD, &avail) != 0 || avail <= 0) break;
+      // Lost (the client closed the socket, whose number may be reused at once) or closed.
+      if (natsConnection_Status(nc_) != NATS_CONN_STATUS_CONNECTED) break;
+      char byte;
+      ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF)) break;
+      // Data, the end of the stream, or an error (a reset): the peek took the error, so the
+      // client's next read sees the end instead and the connection counts as lost.
       if (i == 15) {
         source_.post(EPOLLIN);
         break;

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/nats/connection.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "nats/support.hpp"
@@ -207,3 +213,76 @@ TEST(nats_connection, destroying_a_connected_connection_does_not_wait) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
 }
 }  // namespace
+
+// A fake NATS server on a thread: it completes the handshake, then, when told, sends a
+// last line (one that needs no answer, so no write reveals the loss) and closes at once, with a
+// reset (SO_LINGER 0) or a plain close. The line and the end arrive together, in one edge of the
+// client's socket.
+namespace {
+struct one_shot_server {
+  int listen_fd = -1;
+  int port = 0;
+  std::thread th;
+  std::promise<void> go;
+  explicit one_shot_server(bool reset) {
+    listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_fd, 1);
+    ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    th = std::thread([this, reset, started = go.get_future()]() mutable {
+      int fd = ::accept(listen_fd, nullptr, nullptr);
+      std::string info =
+          "INFO {\"server_id\":\"fake\",\"version\":\"2.9.10\",\"proto\":1,"
+          "\"headers\":true,\"max_payload\":1048576}\r\n";
+      ::send(fd, info.data(), info.size(), MSG_NOSIGNAL);
+      std::string got;
+      char buf[4096];
+      while (got.find("PING\r\n") == std::string::npos) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+      }
+      ::send(fd, "PONG\r\n", 6, MSG_NOSIGNAL);
+      started.wait();
+      if (reset) {
+        linger l{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+      }
+      ::send(fd, "+OK\r\n", 5, MSG_NOSIGNAL);  // asks for no answer: nothing is written
+      ::close(fd);
+    });
+  }
+  ~one_shot_server() {
+    if (th.joinable()) th.join();
+    ::close(listen_fd);
+  }
+};
+
+void lost_with_the_last_data(bool reset) {
+  one_shot_server fake(reset);
+  nats_test::env e;
+  nats_test::watch w;
+  stakker::nats::options o;
+  o.servers = {"nats://127.0.0.1:" + std::to_string(fake.port)};
+  o.allow_reconnect = false;
+  auto c = e.connect(w, o);
+  ASSERT_TRUE(w.ready && w.ready->has_value());
+  fake.go.set_value();
+  ASSERT_TRUE(e.until([&] { return w.has(nats_test::event::kind::closed); },
+                      std::chrono::milliseconds(5000)))
+      << "the end of the connection went unnoticed";
+}
+}  // namespace
+
+TEST(nats_connection, a_connection_reset_arriving_with_the_last_data_is_noticed) {
+  lost_with_the_last_data(true);
+}
+
+TEST(nats_connection, a_connection_closed_with_the_last_data_is_noticed) {
+  lost_with_the_last_data(false);
+}

@@ -36,12 +36,12 @@ struct bridge {
     nats::options o;
     o.servers = {the_server().url()};
     bool done = false, ok = false;
-    conn = nats::connection::connect(rt, o, fwd_nop<nats::event>(),
-                                     ret_do<coro::result<void>>(
-                                         [&](std::optional<coro::result<void>> r) {
-                                           done = true;
-                                           ok = r && r->has_value();
-                                         }));
+    conn = nats::connection::connect(
+        rt, o, fwd_nop<nats::event>(),
+        ret_do<coro::result<void>>([&](std::optional<coro::result<void>> r) {
+          done = true;
+          ok = r && r->has_value();
+        }));
     while (!done) lp.turn(std::chrono::milliseconds(10));
     if (!ok) state.SkipWithError("the bridge did not connect");
   }
@@ -144,12 +144,12 @@ void BM_nats_request_stakker(benchmark::State& state) {
     int64_t left = n;
     // Each answer sends the next request: one in flight at a time.
     std::function<void()> ask = [&] {
-      b.conn->request("bench.echo", "ping", std::chrono::seconds(5),
-                      ret_do<coro::result<nats::message>>(
-                          [&](std::optional<coro::result<nats::message>> a) {
-                            if (!a || !a->has_value() || (*a)->data() != "ping") ++bad;
-                            if (--left > 0) ask();
-                          }));
+      b.conn->request(
+          "bench.echo", "ping", std::chrono::seconds(5),
+          ret_do<coro::result<nats::message>>([&](std::optional<coro::result<nats::message>> a) {
+            if (!a || !a->has_value() || (*a)->data() != "ping") ++bad;
+            if (--left > 0) ask();
+          }));
     };
     ask();
     while (left > 0) b.lp.turn(std::chrono::milliseconds(10));
@@ -170,8 +170,7 @@ void BM_nats_request_raw(benchmark::State& state) {
   for (auto _ : state) {
     for (int64_t i = 0; i < n; ++i) {
       natsMsg* reply = nullptr;
-      if (natsConnection_RequestString(&reply, c.nc, "bench.echo", "ping", 5000) != NATS_OK)
-        ++bad;
+      if (natsConnection_RequestString(&reply, c.nc, "bench.echo", "ping", 5000) != NATS_OK) ++bad;
       natsMsg_Destroy(reply);
     }
   }

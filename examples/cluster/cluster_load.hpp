@@ -37,8 +37,8 @@ struct load_options {
 struct client_result {
   std::uint64_t id = 0;
   std::size_t server = 0;
-  int acked = 0;                             // own messages echoed back
-  bool cut_off = false;                      // its connection ended before it finished
+  int acked = 0;                                 // own messages echoed back
+  bool cut_off = false;                          // its connection ended before it finished
   std::map<std::uint64_t, std::uint64_t> heard;  // sender id -> next seq expected
   std::vector<std::string> problems;
 };
@@ -68,7 +68,8 @@ class client {
   void ready(cx<client>& x, std::uint32_t events) {
     const loop::read_result r = stream_.read(events);
     const std::string_view input = stream_.input();
-    stream_.consume(chat::for_each_line(input, [&](std::string_view line) { return handle(line); }));
+    stream_.consume(
+        chat::for_each_line(input, [&](std::string_view line) { return handle(line); }));
     if (r.error || r.eof) {
       if (!closing_) res().cut_off = true;
       return x.stop();
@@ -159,18 +160,20 @@ inline load_report run_load(const load_options& opt, duration timeout) {
   std::vector<actor_own<client>> clients;
   int alive = opt.clients;
   for (int i = 0; i < opt.clients; ++i)
-    clients.push_back(make_actor<&client::init>(
-        rt, ret_do<stop_cause>([&](std::optional<stop_cause>) {
-          if (--alive == 0) rt.shutdown(stop_cause::stopped());
-        }),
-        &opt, &rep, static_cast<std::size_t>(i), start));
+    clients.push_back(make_actor<&client::init>(rt,
+                                                ret_do<stop_cause>([&](std::optional<stop_cause>) {
+                                                  if (--alive == 0)
+                                                    rt.shutdown(stop_cause::stopped());
+                                                }),
+                                                &opt, &rep, static_cast<std::size_t>(i), start));
 
   const double total = static_cast<double>(opt.clients) * opt.messages;
   bool killed = false, finishing = false;
   std::function<void(core&)> watch = [&](core& c) {
     std::uint64_t acked = 0;
     for (const client_result& r : rep.clients) acked += static_cast<std::uint64_t>(r.acked);
-    if (!killed && opt.kill && opt.kill_at > 0 && static_cast<double>(acked) >= opt.kill_at * total) {
+    if (!killed && opt.kill && opt.kill_at > 0 &&
+        static_cast<double>(acked) >= opt.kill_at * total) {
       killed = true;
       rep.kill_seconds = std::chrono::duration<double>(clock::now() - start).count();
       opt.kill();
@@ -182,8 +185,9 @@ inline load_report run_load(const load_options& opt, duration timeout) {
       if (r.cut_off) continue;
       if (r.acked < opt.messages) done = false;
       for (const client_result& s : rep.clients)
-        if (!s.cut_off && s.id != r.id && (r.heard.count(s.id) == 0 ||
-                                           r.heard.at(s.id) < static_cast<std::uint64_t>(opt.messages)))
+        if (!s.cut_off && s.id != r.id &&
+            (r.heard.count(s.id) == 0 ||
+             r.heard.at(s.id) < static_cast<std::uint64_t>(opt.messages)))
           done = false;
     }
     if ((done || clock::now() - start > timeout) && !finishing) {

@@ -13,11 +13,11 @@
 //
 //   stakker_cluster_demo [--clients N] [--messages M] [--window W] [--kill-at PERCENT]
 //   stakker_cluster_demo --node --index I --port P --nats-port Q   (one node; used by the above)
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,7 +65,8 @@ const char usage[] =
 
 // Publishes a batch in pieces that fit the server's max_payload, cut at line ends.
 void publish_batch(nats::connection& conn, const std::string& batch) {
-  const std::size_t max = static_cast<std::size_t>(std::max<std::int64_t>(conn.max_payload(), 4096));
+  const std::size_t max =
+      static_cast<std::size_t>(std::max<std::int64_t>(conn.max_payload(), 4096));
   std::size_t at = 0;
   while (at < batch.size()) {
     std::size_t end = std::min(batch.size(), at + max);
@@ -88,10 +89,9 @@ int run_node(const options& o) {
 
   runtime rt;
   loop::epoll_loop lp(rt);
-  loop::fd_source on_signal = lp.add(sigfd.get(), EPOLLIN, loop::epoll_loop::max_priority,
-                                     fwd_do<std::uint32_t>([&](std::uint32_t) {
-                                       rt.shutdown(stop_cause::stopped());
-                                     }));
+  loop::fd_source on_signal =
+      lp.add(sigfd.get(), EPOLLIN, loop::epoll_loop::max_priority,
+             fwd_do<std::uint32_t>([&](std::uint32_t) { rt.shutdown(stop_cause::stopped()); }));
   chat::server_stats stats;
   std::optional<actor_own<chat::room>> room;
   std::optional<actor_own<chat::server>> srv;
@@ -115,18 +115,20 @@ int run_node(const options& o) {
         }
         room = make_actor<&chat::room::init>(rt, ret_shutdown(rt), &stats);
         std::weak_ptr<nats::connection> w = conn;
-        call<&chat::room::set_outbound>(
-            *room, fwd_do<std::shared_ptr<const std::string>>(
-                       [w](std::shared_ptr<const std::string> batch) {
-                         if (auto c = w.lock(); c && c->is_connected()) publish_batch(*c, *batch);
-                       }));
+        call<&chat::room::set_outbound>(*room, fwd_do<std::shared_ptr<const std::string>>(
+                                                   [w](std::shared_ptr<const std::string> batch) {
+                                                     if (auto c = w.lock(); c && c->is_connected())
+                                                       publish_batch(*c, *batch);
+                                                   }));
         actor<chat::room> replica = *room;
         sub = conn->subscribe("chat.room", fwd_do<nats::message>([replica](nats::message m) {
-          call<&chat::room::relay>(replica, std::make_shared<const std::string>(m.data()));
-        }));
+                                call<&chat::room::relay>(
+                                    replica, std::make_shared<const std::string>(m.data()));
+                              }));
         chat::server_place place{static_cast<std::size_t>(o.index), 2, true, false};
         srv = make_actor<&chat::server::init_shard>(
-            rt, ret_shutdown(rt), loop::socket_address::loopback_v4(static_cast<std::uint16_t>(o.port)),
+            rt, ret_shutdown(rt),
+            loop::socket_address::loopback_v4(static_cast<std::uint16_t>(o.port)),
             chat::server_limits{}, &stats, replica, place, ret_nop<std::uint16_t>());
       }));
   const stop_cause cause = lp.run();
@@ -228,7 +230,8 @@ int run_demo(const options& o, const char* self) {
         false));
   }
   for (int i = 0; i < 2; ++i)
-    if (!wait_listening(ports[static_cast<std::size_t>(i)], *nodes[static_cast<std::size_t>(i)], "a node"))
+    if (!wait_listening(ports[static_cast<std::size_t>(i)], *nodes[static_cast<std::size_t>(i)],
+                        "a node"))
       return 1;
   std::printf("chat nodes: node 0 on 127.0.0.1:%d, node 1 on 127.0.0.1:%d (one process each)\n",
               ports[0], ports[1]);
@@ -239,7 +242,8 @@ int run_demo(const options& o, const char* self) {
   std::fflush(stdout);
 
   cluster::load_options lo;
-  for (int p : ports) lo.servers.push_back(loop::socket_address::loopback_v4(static_cast<std::uint16_t>(p)));
+  for (int p : ports)
+    lo.servers.push_back(loop::socket_address::loopback_v4(static_cast<std::uint16_t>(p)));
   lo.clients = static_cast<int>(o.clients);
   lo.messages = static_cast<int>(o.messages);
   lo.window = static_cast<int>(o.window);
@@ -261,7 +265,8 @@ int run_demo(const options& o, const char* self) {
     }
     ++survivors;
     problems += c.problems.size();
-    for (const auto& p : c.problems) std::printf("problem (client %llu): %s\n", static_cast<unsigned long long>(c.id), p.c_str());
+    for (const auto& p : c.problems)
+      std::printf("problem (client %llu): %s\n", static_cast<unsigned long long>(c.id), p.c_str());
     if (c.acked != o.messages) ++missing;
     for (std::uint64_t s : alive) {
       if (s == c.id) continue;
@@ -270,18 +275,21 @@ int run_demo(const options& o, const char* self) {
     }
   }
   std::printf("throughput: %.0f messages/s said (%llu in %.2f s), %.0f lines/s delivered\n",
-              static_cast<double>(said) / r.seconds, static_cast<unsigned long long>(said), r.seconds,
-              static_cast<double>(r.lines) / r.seconds);
+              static_cast<double>(said) / r.seconds, static_cast<unsigned long long>(said),
+              r.seconds, static_cast<double>(r.lines) / r.seconds);
   std::printf("latency, same node (say -> own echo): p50 %.0f us, p99 %.0f us\n",
-              demo::percentile_us(r.own_latency_ns, 0.50), demo::percentile_us(r.own_latency_ns, 0.99));
+              demo::percentile_us(r.own_latency_ns, 0.50),
+              demo::percentile_us(r.own_latency_ns, 0.99));
   std::printf("latency, across nodes through NATS: p50 %.0f us, p99 %.0f us\n",
               demo::percentile_us(r.cross_latency_ns, 0.50),
               demo::percentile_us(r.cross_latency_ns, 0.99));
   if (o.kill_at > 0)
     std::printf("node 1 killed at %.2f s: %zu of its clients cut off\n", r.kill_seconds, cut);
-  std::printf("node 0 kept serving: %zu clients said all %ld messages each, and each heard every "
-              "message of every other connected client in order: %s\n",
-              survivors, o.messages, (problems == 0 && missing == 0) ? "none lost" : "LOST OR OUT OF ORDER");
+  std::printf(
+      "node 0 kept serving: %zu clients said all %ld messages each, and each heard every "
+      "message of every other connected client in order: %s\n",
+      survivors, o.messages,
+      (problems == 0 && missing == 0) ? "none lost" : "LOST OR OUT OF ORDER");
   nodes[0]->stop(SIGTERM);
   const bool clean = problems == 0 && missing == 0 && survivors > 0 &&
                      (o.kill_at > 0 ? cut == static_cast<std::size_t>(o.clients / 2) : cut == 0);

@@ -292,12 +292,21 @@ std::shared_ptr<connection> connection::connect(core& c, options o, fwd<event> e
   check(natsOptions_SetNoEcho(opts.o, o.no_echo), "options: no_echo");
   check(natsOptions_SetMaxPendingMsgs(opts.o, o.pending_messages_limit),
         "options: pending_messages_limit");
-  // Publishes are written by the loop (once per run), never by a flusher thread.
-  check(natsOptions_SetSendAsap(opts.o, true), "options");
   // One delivery thread for every subscription of the process, not one each.
   check(natsOptions_UseGlobalMessageDelivery(opts.o, true), "options");
-  check(natsOptions_SetEventLoop(opts.o, l, ev_attach, ev_read, ev_write, ev_detach),
-        "options: event loop");
+  // The socket on the runtime's loop, except with TLS: the C client (3.4) retries a TLS
+  // read or write that would block in a loop, which from the runtime's thread would spin
+  // it (and stall both directions while the server waits for it to read). A TLS
+  // connection's socket is read and written by the client's own threads instead; a
+  // publish then appends to the client's buffer and waits only when that is full.
+  bool tls = o.secure;
+  for (const std::string& s : o.servers) tls = tls || s.rfind("tls://", 0) == 0;
+  if (!tls) {
+    // Publishes are written by the loop (once per run), never by a flusher thread.
+    check(natsOptions_SetSendAsap(opts.o, true), "options");
+    check(natsOptions_SetEventLoop(opts.o, l, ev_attach, ev_read, ev_write, ev_detach),
+          "options: event loop");
+  }
   check(natsOptions_SetDisconnectedCB(opts.o, on_disconnected, l), "options");
   check(natsOptions_SetReconnectedCB(opts.o, on_reconnected, l), "options");
   check(natsOptions_SetClosedCB(opts.o, on_closed, l), "options");

@@ -36,12 +36,12 @@ void check_name(std::string_view name, const char* what) {
 
 // An API request: its reply is JSON, an error object or what `ok` makes of it.
 template <class T, class F>
-void api(connection& conn, const std::string& subject, const std::string& body,
-         duration timeout, ret<coro::result<T>> done, F ok, const headers& hdrs = {}) {
+void api(connection& conn, const std::string& subject, const std::string& body, duration timeout,
+         ret<coro::result<T>> done, F ok, const headers& hdrs = {}) {
   conn.request(
       subject, body, timeout,
-      ret_do<coro::result<message>>([done = std::move(done), ok = std::move(ok), subject](
-                                        std::optional<coro::result<message>> r) mutable {
+      ret_do<coro::result<message>>([done = std::move(done), ok = std::move(ok),
+                                     subject](std::optional<coro::result<message>> r) mutable {
         if (!r) return;
         if (!r->has_value()) {
           auto* e = [&]() -> const error* {
@@ -65,9 +65,9 @@ void api(connection& conn, const std::string& subject, const std::string& body,
         }
         json j = json::parse((*r)->data(), nullptr, false);
         if (j.is_discarded() || !j.is_object()) {
-          done(fail_with(NATS_PROTOCOL_ERROR,
-                         "'" + subject + "' answered with something not JSON: " +
-                             std::string((*r)->data().substr(0, 80))));
+          done(fail_with(NATS_PROTOCOL_ERROR, "'" + subject +
+                                                  "' answered with something not JSON: " +
+                                                  std::string((*r)->data().substr(0, 80))));
           return;
         }
         if (auto it = j.find("error"); it != j.end() && it->is_object()) {
@@ -117,8 +117,7 @@ void add_consumer(connection& conn, std::string_view stream, const consumer_conf
                  {"max_deliver", cfg.max_deliver}};
   if (!cfg.filter_subject.empty()) config["filter_subject"] = cfg.filter_subject;
   json body = {{"stream_name", stream}, {"config", config}};
-  api<void>(conn,
-            "$JS.API.CONSUMER.DURABLE.CREATE." + std::string(stream) + "." + cfg.durable,
+  api<void>(conn, "$JS.API.CONSUMER.DURABLE.CREATE." + std::string(stream) + "." + cfg.durable,
             body.dump(), timeout, std::move(done),
             [](const json&) { return coro::result<void>(); });
 }
@@ -248,7 +247,8 @@ pull_stream pull(connection& conn, std::string_view stream, std::string_view dur
   st->to = std::move(f);
   // Deliveries happen only while the subscription, which the state owns, exists.
   pull_state* raw = st.get();
-  st->sub = conn.subscribe(st->inbox, fwd_do<message>([raw](message m) { raw->on_message(std::move(m)); }));
+  st->sub = conn.subscribe(st->inbox,
+                           fwd_do<message>([raw](message m) { raw->on_message(std::move(m)); }));
   return pull_stream(std::move(reader), std::move(st));
 }
 

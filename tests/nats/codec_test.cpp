@@ -64,7 +64,8 @@ TEST(nats_codec, a_payload_the_codec_cannot_read_is_a_clear_error_and_the_rest_g
   auto c = e.connect(w, s);
   std::vector<result<shop::order>> got;
   auto sub = stakker::nats::subscribe_as<shop::order, json_codec>(
-      *c, "orders", fwd_do<result<shop::order>>([&](result<shop::order> r) { got.push_back(std::move(r)); }));
+      *c, "orders",
+      fwd_do<result<shop::order>>([&](result<shop::order> r) { got.push_back(std::move(r)); }));
   c->publish("orders", "not json at all");
   c->publish("orders", R"({"item": 5})");  // JSON, but not an order
   stakker::nats::publish_as<json_codec>(*c, "orders", shop::order{"tea", 1, {}});
@@ -87,14 +88,16 @@ TEST(nats_codec, a_typed_request_decodes_its_reply) {
   auto c = e.connect(w, s);
   auto svc = stakker::nats::subscribe_as<shop::order, json_codec>(
       *c, "price", fwd_do<result<shop::order>>([&](result<shop::order>) {}));
-  auto cashier = c->subscribe("checkout", fwd_do<message>([&](message m) {
-    auto o = json_codec::decode<shop::order>(m.data());
-    c->publish(m.reply(), json_codec::encode(shop::receipt{o.quantity * 7}));
-  }));
+  auto cashier =
+      c->subscribe("checkout", fwd_do<message>([&](message m) {
+                     auto o = json_codec::decode<shop::order>(m.data());
+                     c->publish(m.reply(), json_codec::encode(shop::receipt{o.quantity * 7}));
+                   }));
   std::optional<result<shop::receipt>> got;
   stakker::nats::request_as<shop::receipt, json_codec>(
       *c, "checkout", shop::order{"tea", 3, {}}, 5s,
-      ret_do<result<shop::receipt>>([&](std::optional<result<shop::receipt>> r) { got = std::move(r); }));
+      ret_do<result<shop::receipt>>(
+          [&](std::optional<result<shop::receipt>> r) { got = std::move(r); }));
   ASSERT_TRUE(e.until([&] { return got.has_value(); }));
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ((*got)->total, 21);

@@ -23,14 +23,16 @@ TEST(nats_coro, a_task_awaits_a_request_and_gets_the_reply) {
   env e;
   watch w;
   auto c = e.connect(w, s);
-  auto svc = c->subscribe("echo", fwd_do<message>([&](message m) { c->publish(m.reply(), m.data()); }));
+  auto svc =
+      c->subscribe("echo", fwd_do<message>([&](message m) { c->publish(m.reply(), m.data()); }));
   auto body = [](connection& conn) -> task<std::string> {
     message a = co_await stakker::nats::request(conn, "echo", "one", 5s);
     message b = co_await stakker::nats::request(conn, "echo", "two", 5s);
     co_return std::string(a.data()) + "+" + std::string(b.data());
   };
   std::optional<std::string> got;
-  stakker::coro::spawn(e.rt, body(*c), ret_do<std::string>([&](std::optional<std::string> v) { got = v; }));
+  stakker::coro::spawn(e.rt, body(*c),
+                       ret_do<std::string>([&](std::optional<std::string> v) { got = v; }));
   ASSERT_TRUE(e.until([&] { return got.has_value(); }));
   EXPECT_EQ(*got, "one+two");
 }

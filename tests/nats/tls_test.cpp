@@ -25,13 +25,19 @@ struct certificates {
     dir = d;
     std::string q = "cd '" + dir.string() + "' && ";
     std::string quiet = " > /dev/null 2>&1";
-    run(q + "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=stakker-test-ca "
-            "-keyout ca.key -out ca.pem" + quiet);
-    run(q + "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
-            "-out server.csr" + quiet);
+    run(q +
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=stakker-test-ca "
+        "-keyout ca.key -out ca.pem" +
+        quiet);
+    run(q +
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
+        "-out server.csr" +
+        quiet);
     run(q + "printf 'subjectAltName=IP:127.0.0.1' > san.ext");
-    run(q + "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
-            "-extfile san.ext -out server.pem" + quiet);
+    run(q +
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+        "-extfile san.ext -out server.pem" +
+        quiet);
   }
   ~certificates() {
     std::error_code ec;
@@ -62,8 +68,8 @@ TEST(nats_tls, a_server_certificate_signed_by_the_given_ca_is_accepted_and_messa
   int n = 0;
   std::string big(100000, 'z');  // more than one TLS record
   auto sub = c->subscribe("secure", fwd_do<message>([&](message m) {
-    if (m.data() == big) ++n;
-  }));
+                            if (m.data() == big) ++n;
+                          }));
   for (int i = 0; i < 50; ++i) c->publish("secure", big);
   ASSERT_TRUE(e.until([&] { return n == 50; }));
 }

@@ -60,9 +60,9 @@ STAKKER_NATS_EXPORT void add_consumer(connection& conn, std::string_view stream,
 // Publishes to a stream's subject and answers with the server's acknowledgement: stored
 // (with its sequence), or an actor_fail (no stream takes the subject: NATS_NO_RESPONDERS;
 // the stream refused it; timeout). Headers pass through (Nats-Msg-Id for de-duplication).
-STAKKER_NATS_EXPORT void publish(connection& conn, std::string_view subject,
-                                 std::string_view data, ret<coro::result<pub_ack>> ack,
-                                 const headers& hdrs = {}, duration timeout = 5s);
+STAKKER_NATS_EXPORT void publish(connection& conn, std::string_view subject, std::string_view data,
+                                 ret<coro::result<pub_ack>> ack, const headers& hdrs = {},
+                                 duration timeout = 5s);
 
 // A message from a consumer. Acknowledge it once handled: until then (and if it is never
 // acknowledged) the server delivers it again after the consumer's ack_wait. Move-only;

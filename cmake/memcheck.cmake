@@ -93,8 +93,10 @@ endif()
 # test binary is).
 if(TARGET stakker_nats_tests)
   add_test(NAME memcheck.nats COMMAND ${stakker_memcheck_command} $<TARGET_FILE:stakker_nats_tests>)
+  # The JetStream durability test publishes 100k messages; 5k under memcheck.
   set_tests_properties(memcheck.nats PROPERTIES
-    LABELS memcheck TIMEOUT 900 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}")
+    LABELS memcheck TIMEOUT 900 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}"
+    ENVIRONMENT "STAKKER_JS_MESSAGES=5000")
 endif()
 
 # The demos, with the checks of their example tests (examples/CMakeLists.txt), on a smaller

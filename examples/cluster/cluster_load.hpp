@@ -45,7 +45,9 @@ struct client_result {
 
 struct load_report {
   double seconds = 0;
-  double kill_seconds = 0;                     // when the kill happened (0: no kill)
+  double kill_seconds = 0;  // when the kill happened (0: no kill)
+  bool killed = false;
+  std::uint64_t acked = 0;                     // own messages echoed back, all clients
   std::vector<std::int64_t> own_latency_ns;    // say -> own echo, through one server
   std::vector<std::int64_t> cross_latency_ns;  // say -> heard on another server's client
   std::uint64_t lines = 0;
@@ -122,11 +124,24 @@ class client {
     if (*from == res().id) {
       rep_->own_latency_ns.push_back(latency);
       ++res().acked;
+      maybe_kill();
       send_more();
     } else if (*from % opt_->servers.size() != res().id % opt_->servers.size()) {
       rep_->cross_latency_ns.push_back(latency);  // said on another server process
     }
     return true;
+  }
+
+  // The kill happens the moment the share of answers is reached, here, not on a timer.
+  void maybe_kill() {
+    ++rep_->acked;
+    const double total = static_cast<double>(opt_->clients) * opt_->messages;
+    if (rep_->killed || !opt_->kill || opt_->kill_at <= 0 ||
+        static_cast<double>(rep_->acked) < opt_->kill_at * total)
+      return;
+    rep_->killed = true;
+    rep_->kill_seconds = static_cast<double>(now_ns()) / 1e9;
+    opt_->kill();
   }
 
   void send_more() {
@@ -167,17 +182,8 @@ inline load_report run_load(const load_options& opt, duration timeout) {
                                                 }),
                                                 &opt, &rep, static_cast<std::size_t>(i), start));
 
-  const double total = static_cast<double>(opt.clients) * opt.messages;
-  bool killed = false, finishing = false;
+  bool finishing = false;
   std::function<void(core&)> watch = [&](core& c) {
-    std::uint64_t acked = 0;
-    for (const client_result& r : rep.clients) acked += static_cast<std::uint64_t>(r.acked);
-    if (!killed && opt.kill && opt.kill_at > 0 &&
-        static_cast<double>(acked) >= opt.kill_at * total) {
-      killed = true;
-      rep.kill_seconds = std::chrono::duration<double>(clock::now() - start).count();
-      opt.kill();
-    }
     // Done when every connected client has its own answers and every other connected
     // client's messages.
     bool done = true;

@@ -41,7 +41,7 @@ namespace {
 
 struct options {
   long clients = 40;
-  long messages = 500;
+  long messages = 5000;
   long window = 4;
   long kill_at = 40;  // percent of all messages answered; 0: no kill
   bool node = false;
@@ -53,7 +53,7 @@ struct options {
 const char usage[] =
     "usage: stakker_cluster_demo [--clients N] [--messages M] [--window W] [--kill-at P]\n"
     "  --clients N    load generator connections, spread over two nodes, 2..1000 (default 40)\n"
-    "  --messages M   messages each client says, 1..100000 (default 500)\n"
+    "  --messages M   messages each client says, 1..100000 (default 5000)\n"
     "  --window W     own messages in flight per client, 1..1000 (default 4)\n"
     "  --kill-at P    kill node 1 once P percent of the messages are answered, 0..99\n"
     "                 (default 40; 0: no kill)\n"
@@ -280,11 +280,15 @@ int run_demo(const options& o, const char* self) {
   std::printf("latency, same node (say -> own echo): p50 %.0f us, p99 %.0f us\n",
               demo::percentile_us(r.own_latency_ns, 0.50),
               demo::percentile_us(r.own_latency_ns, 0.99));
-  std::printf("latency, across nodes through NATS: p50 %.0f us, p99 %.0f us\n",
-              demo::percentile_us(r.cross_latency_ns, 0.50),
-              demo::percentile_us(r.cross_latency_ns, 0.99));
+  if (r.cross_latency_ns.empty())
+    std::printf("latency, across nodes through NATS: none measured (node 1 went first)\n");
+  else
+    std::printf("latency, across nodes through NATS: p50 %.0f us, p99 %.0f us (%zu lines)\n",
+                demo::percentile_us(r.cross_latency_ns, 0.50),
+                demo::percentile_us(r.cross_latency_ns, 0.99), r.cross_latency_ns.size());
   if (o.kill_at > 0)
-    std::printf("node 1 killed at %.2f s: %zu of its clients cut off\n", r.kill_seconds, cut);
+    std::printf("node 1 killed at %.0f ms: %zu of its clients cut off\n", r.kill_seconds * 1000,
+                cut);
   std::printf(
       "node 0 kept serving: %zu clients said all %ld messages each, and each heard every "
       "message of every other connected client in order: %s\n",

@@ -51,26 +51,24 @@ coro::actor_fail fail_with(natsStatus s, std::string text) {
 }
 
 // A subject: dot-separated non-empty tokens of printable characters without spaces; with
-// `wildcards`, a token may be `*`, and the last may be `>`.
+// `wildcards`, a token may be `*`, and the last may be `>`. One pass (it runs per publish).
 bool valid_subject(std::string_view s, bool wildcards) noexcept {
-  if (s.empty()) return false;
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t dot = s.find('.', start);
-    std::string_view tok = s.substr(start, dot == std::string_view::npos ? dot : dot - start);
-    if (tok.empty()) return false;
-    for (char ch : tok) {
-      auto u = static_cast<unsigned char>(ch);
-      if (u <= 0x20 || u == 0x7f) return false;
+  const std::size_t n = s.size();
+  if (n == 0) return false;
+  std::size_t token = 0;  // where the current token starts
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u == '.') {
+      if (i == token) return false;  // an empty token
+      token = i + 1;
+    } else if (u <= 0x20 || u == 0x7f) {
+      return false;
+    } else if (u == '*' || u == '>') {
+      const bool alone = i == token && (i + 1 == n || s[i + 1] == '.');
+      if (!wildcards || !alone || (u == '>' && i + 1 != n)) return false;
     }
-    bool last = dot == std::string_view::npos;
-    if (tok.find_first_of("*>") != std::string_view::npos) {
-      if (!wildcards || tok.size() != 1) return false;
-      if (tok == ">" && !last) return false;
-    }
-    if (last) return true;
-    start = dot + 1;
   }
+  return token < n;  // the last token is not empty
 }
 
 void check_subject(std::string_view s, bool wildcards) {

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 // The NATS bridge against the raw NATS C client doing the same, both against one real
 // nats-server that this process starts on a free loopback port: publish throughput (16 B
-// and 1 KiB payloads) and request/reply round trips.
+// and 1 KiB payloads) and request/reply round trips; and a service answering from an
+// actor, with one and two instances sharing the load.
 #include <benchmark/benchmark.h>
 
 #include <nats/nats.h>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "bench_support.hpp"
 #include "nats/server.hpp"
@@ -192,6 +197,101 @@ void BM_nats_request_raw(benchmark::State& state) {
 }
 BENCHMARK(BM_nats_request_raw)
     ->Name("BM_nats_request/raw_c_client")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+// --- a service answering from an actor, 1 and 2 instances -------------------------------
+
+namespace {
+
+struct squarer {
+  static squarer init(cx<squarer>&) { return {}; }
+  void square(cx<squarer>&, nats::message m, ret<nats::service_reply> r) {
+    int64_t v = 0;
+    for (char ch : m.data()) v = v * 10 + (ch - '0');
+    r(nats::service_reply{std::to_string(v * v), {}});
+  }
+};
+
+// One service instance: a thread with its own runtime, loop and connection (to the server
+// as good as a process of its own), serving "bench.svc" in queue group "squarers" with an
+// actor's member. Ready once its subscription is known to the server.
+class service_instance {
+ public:
+  service_instance() : th_([this] { body(); }) {
+    while (!ready_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~service_instance() {
+    stop_.store(true);
+    th_.join();
+  }
+
+ private:
+  void body() {
+    runtime rt;
+    loop::epoll_loop lp(rt);
+    nats::options o;
+    o.servers = {the_server().url()};
+    actor_own<squarer> actor = make_actor<&squarer::init>(rt, ret_nop<stop_cause>());
+    nats::subscription svc;
+    std::shared_ptr<nats::connection> conn;
+    conn = nats::connection::connect(
+        rt, o, fwd_nop<nats::event>(),
+        ret_do<coro::result<void>>([&](std::optional<coro::result<void>> r) {
+          if (!r || !r->has_value()) {
+            ready_.store(true);
+            return;
+          }
+          svc = nats::serve<&squarer::square>(*conn, "bench.svc", actor, "squarers");
+          conn->request(
+              "_bench.nobody", "", std::chrono::seconds(10),
+              ret_do<coro::result<nats::message>>(
+                  [&](std::optional<coro::result<nats::message>>) { ready_.store(true); }));
+        }));
+    while (!stop_.load()) lp.turn(std::chrono::milliseconds(5));
+    svc.reset();
+    conn.reset();
+  }
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stop_{false};
+  std::thread th_;
+};
+
+// Requests per second against `state.range(0)` instances, 64 in flight at a time.
+void BM_nats_service(benchmark::State& state) {
+  std::vector<std::unique_ptr<service_instance>> instances;
+  for (int64_t i = 0; i < state.range(0); ++i)
+    instances.push_back(std::make_unique<service_instance>());
+  bridge b(state);
+  const int64_t n = bench::size(50000);
+  int64_t bad = 0;
+  for (auto _ : state) {
+    int64_t sent = 0, answered = 0;
+    std::function<void()> ask = [&] {
+      const int64_t v = sent++ % 1000;
+      b.conn->request(
+          "bench.svc", std::to_string(v), std::chrono::seconds(10),
+          ret_do<coro::result<nats::message>>([&, v](std::optional<coro::result<nats::message>> a) {
+            if (!a || !a->has_value() || (*a)->data() != std::to_string(v * v)) ++bad;
+            ++answered;
+            if (sent < n) ask();
+          }));
+    };
+    b.rt.defer([&](core&) {
+      for (int i = 0; i < 64 && sent < n; ++i) ask();
+    });
+    while (answered < n) b.lp.turn(std::chrono::milliseconds(10));
+  }
+  if (bad != 0) state.SkipWithError("a request failed");
+  bench::per_op(state, n);
+}
+BENCHMARK(BM_nats_service)
+    ->Name("BM_nats_service/stakker")
+    ->ArgName("instances")
+    ->Arg(1)
+    ->Arg(2)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

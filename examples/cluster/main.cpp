@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "../chat/server.hpp"
+#include "../demo_process.hpp"
 #include "../demo_support.hpp"
 #include "cluster_load.hpp"
 #include "stakker/nats/nats.hpp"
@@ -142,97 +143,31 @@ int run_node(const options& o) {
 
 // --- the demo --------------------------------------------------------------------------
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
-bool accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// A child process: started with execv, stopped with a signal and waited for.
-struct child {
-  pid_t pid = -1;
-  child(std::vector<std::string> argv, bool quiet) {
-    pid = ::fork();
-    if (pid == 0) {
-      if (quiet) {
-        int devnull = ::open("/dev/null", O_WRONLY);
-        ::dup2(devnull, 1);
-        ::dup2(devnull, 2);
-      }
-      std::vector<char*> a;
-      for (auto& s : argv) a.push_back(s.data());
-      a.push_back(nullptr);
-      ::execv(a[0], a.data());
-      ::_exit(127);
-    }
-  }
-  ~child() { stop(SIGTERM); }
-  // Returns the exit status (or -signal).
-  int stop(int sig) {
-    if (pid <= 0) return 0;
-    ::kill(pid, sig);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-  bool running() {
-    int status = 0;
-    return pid > 0 && ::waitpid(pid, &status, WNOHANG) == 0;
-  }
-};
-
-bool wait_listening(int port, child& c, const char* what) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!accepts(port)) {
-    if (!c.running() || std::chrono::steady_clock::now() > deadline) {
-      std::fprintf(stderr, "stakker_cluster_demo: %s did not start listening on %d\n", what, port);
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
-
 int run_demo(const options& o, const char* self) {
-  const int nats_port = free_port();
-  child nats({STAKKER_NATS_SERVER, "-a", "127.0.0.1", "-p", std::to_string(nats_port)}, true);
-  if (!wait_listening(nats_port, nats, "nats-server")) return 1;
+  const int nats_port = demo::free_port();
+  demo::child_process nats(
+      {STAKKER_NATS_SERVER, "-a", "127.0.0.1", "-p", std::to_string(nats_port)}, true);
+  if (!nats.wait_listening(nats_port)) {
+    std::fprintf(stderr, "stakker_cluster_demo: the nats-server did not start\n");
+    return 1;
+  }
   std::printf("nats-server on 127.0.0.1:%d\n", nats_port);
 
   std::vector<int> ports;
-  std::vector<std::unique_ptr<child>> nodes;
+  std::vector<std::unique_ptr<demo::child_process>> nodes;
   for (int i = 0; i < 2; ++i) {
-    ports.push_back(free_port());
-    nodes.push_back(std::make_unique<child>(
+    ports.push_back(demo::free_port());
+    nodes.push_back(std::make_unique<demo::child_process>(
         std::vector<std::string>{self, "--node", "--index", std::to_string(i), "--port",
                                  std::to_string(ports.back()), "--nats-port",
                                  std::to_string(nats_port)},
         false));
   }
-  for (int i = 0; i < 2; ++i)
-    if (!wait_listening(ports[static_cast<std::size_t>(i)], *nodes[static_cast<std::size_t>(i)],
-                        "a node"))
+  for (std::size_t i = 0; i < 2; ++i)
+    if (!nodes[i]->wait_listening(ports[i])) {
+      std::fprintf(stderr, "stakker_cluster_demo: node %zu did not start\n", i);
       return 1;
+    }
   std::printf("chat nodes: node 0 on 127.0.0.1:%d, node 1 on 127.0.0.1:%d (one process each)\n",
               ports[0], ports[1]);
   std::printf("load: %ld clients (half on each node) x %ld messages (window %ld)", o.clients,

@@ -403,8 +403,12 @@ void connection::on_ready(std::uint32_t events) {
     // loop's other sources have a turn.
     for (int i = 0;; ++i) {
       natsConnection_ProcessReadEvent(nc_);
-      // Lost (the client closed the socket, whose number may be reused at once) or closed.
-      if (natsConnection_Status(nc_) != NATS_CONN_STATUS_CONNECTED) break;
+      // Lost (the client closed the socket, whose number may be reused at once) or closed;
+      // a draining connection reads on.
+      const natsConnStatus st = natsConnection_Status(nc_);
+      if (st != NATS_CONN_STATUS_CONNECTED && st != NATS_CONN_STATUS_DRAINING_SUBS &&
+          st != NATS_CONN_STATUS_DRAINING_PUBS)
+        break;
       char byte;
       ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF)) break;

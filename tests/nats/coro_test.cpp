@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nats/support.hpp"
+#include "stakker/coro/sleep.hpp"
 #include "stakker/coro/spawn.hpp"
 
 namespace {
@@ -100,6 +101,45 @@ TEST(nats_coro, a_subscription_read_as_a_stream_gives_the_messages_in_order) {
   ASSERT_TRUE(e.until([&] { return got.has_value(); }));
   ASSERT_EQ(got->size(), 300u);
   for (int i = 0; i < 300; ++i) EXPECT_EQ((*got)[static_cast<std::size_t>(i)], std::to_string(i));
+}
+
+TEST(nats_coro, a_subscription_read_as_a_generator_gives_the_messages_in_order) {
+  server s;
+  env e;
+  watch w;
+  auto c = e.connect(w, s);
+  // The generator subscribes when first resumed: a probe is published until it arrives,
+  // then the numbered messages.
+  bool subscribed = false;
+  auto publisher = [](connection& conn, bool& ready, int n) -> task<void> {
+    while (!ready) {
+      conn.publish("gen", "probe");
+      co_await stakker::coro::sleep_for(conn.runtime_core(), 10ms);
+    }
+    for (int i = 0; i < n; ++i) conn.publish("gen", std::to_string(i));
+  };
+  auto reader = [](connection& conn, bool& ready, int n) -> task<std::vector<std::string>> {
+    auto gen = stakker::nats::subscribe_generator(conn, "gen");
+    std::vector<std::string> out;
+    while (static_cast<int>(out.size()) < n) {
+      std::optional<message> m = co_await gen.next();
+      if (!m) break;
+      if (m->data() == "probe") {
+        ready = true;
+        continue;
+      }
+      out.emplace_back(m->data());
+    }
+    co_return out;
+  };
+  std::optional<std::vector<std::string>> got;
+  stakker::coro::spawn(e.rt, reader(*c, subscribed, 50),
+                       ret_do<std::vector<std::string>>(
+                           [&](std::optional<std::vector<std::string>> v) { got = std::move(v); }));
+  stakker::coro::spawn(e.rt, publisher(*c, subscribed, 50), stakker::ret_nop<void>());
+  ASSERT_TRUE(e.until([&] { return got.has_value(); }));
+  ASSERT_EQ(got->size(), 50u);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ((*got)[static_cast<std::size_t>(i)], std::to_string(i));
 }
 
 }  // namespace

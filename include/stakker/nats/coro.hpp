@@ -65,4 +65,13 @@ inline message_stream subscribe_stream(connection& conn, std::string_view subjec
   return message_stream(std::move(reader), std::move(sub));
 }
 
+// The same as an async_generator<message>, for code written against generators (or
+// spawn_stream into a fwd): the subscription lives in the generator's frame, made when the
+// generator is first resumed and dropped with it.
+inline coro::async_generator<message> subscribe_generator(connection& conn, std::string subject,
+                                                          std::string queue = {}) {
+  message_stream s = subscribe_stream(conn, subject, queue);
+  while (std::optional<message> m = co_await s.next()) co_yield std::move(*m);
+}
+
 }  // namespace stakker::nats

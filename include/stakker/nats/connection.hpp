@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-// nats::connection: a NATS connection driven by the runtime's epoll_loop (contract N1-N3).
+// nats::connection: a NATS connection driven by the runtime's epoll_loop (contract N1-N3, N5).
 #pragma once
 
 #include <cstdint>
@@ -53,7 +53,10 @@ inline constexpr const char* service_error_header = "Nats-Service-Error";
 // the socket can take more). The client's own threads do what would block: the first
 // connect (a thread of this connection's), reconnecting, and timers (pings). Messages leave
 // the client on its delivery thread and cross to the runtime through the connection's
-// inbox, so every fwd, ret and event of this connection runs on the runtime thread.
+// inbox, so every fwd, ret and event of this connection runs on the runtime thread. TLS
+// (options::secure or a tls:// URL) is the exception: the client cannot drive TLS from an
+// outside loop without spinning, so a TLS connection's socket is read and written by the
+// client's own threads, and a publish waits when the client's buffer is full.
 class STAKKER_NATS_EXPORT connection : public std::enable_shared_from_this<connection> {
  public:
   // Starts connecting (on a thread of its own, so nothing here waits) and returns the

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "demo_process.hpp"
 #include "stakker/loop/epoll_loop.hpp"
@@ -12,6 +13,12 @@
 #include "stakker/stakker.hpp"
 
 using namespace stakker;
+
+// Prints "a: b".
+void show(std::string_view a, std::string_view b) {
+  std::printf("%.*s: %.*s\n", static_cast<int>(a.size()), a.data(), static_cast<int>(b.size()),
+              b.data());
+}
 
 // [guide:service]
 struct pricer {
@@ -39,17 +46,14 @@ int main() {
   nats::options o;
   o.servers = {"nats://127.0.0.1:" + std::to_string(port)};
   conn = nats::connection::connect(
-      rt, o,
-      fwd_do<nats::event>([](nats::event e) {
+      rt, o, fwd_do<nats::event>([](nats::event e) {
         std::printf("event: %s %s\n", nats::to_string(e.what), e.text.c_str());
       }),
       ret_do<coro::result<void>>([&](std::optional<coro::result<void>> ready) {
         if (!ready || !ready->has_value()) return rt.shutdown(stop_cause::failed("no server"));
         // Each message on news.* reaches this fwd on the runtime's thread, in order.
-        news = conn->subscribe("news.*", fwd_do<nats::message>([](nats::message m) {
-          std::printf("%.*s: %.*s\n", static_cast<int>(m.subject().size()), m.subject().data(),
-                      static_cast<int>(m.data().size()), m.data().data());
-        }));
+        news = conn->subscribe(
+            "news.*", fwd_do<nats::message>([](nats::message m) { show(m.subject(), m.data()); }));
         // The actor's member serves "prices" (in queue group "pricers": more instances
         // would share the load).
         service = nats::serve<&pricer::price>(*conn, "prices", prices, "pricers");
@@ -58,9 +62,7 @@ int main() {
         conn->request("prices", "oolong", std::chrono::seconds(1),
                       ret_do<coro::result<nats::message>>(
                           [&](std::optional<coro::result<nats::message>> reply) {
-                            if (reply && reply->has_value())
-                              std::printf("price: %.*s\n", static_cast<int>((*reply)->data().size()),
-                                          (*reply)->data().data());
+                            if (reply && reply->has_value()) show("price", (*reply)->data());
                             rt.shutdown(stop_cause::stopped());
                           }));
       }));

@@ -195,6 +195,7 @@ struct pull_state {
   int delivered_in_fetch = 0;
   bool wanted = false;  // the reader asked (more) and this fetch has given it nothing yet
   std::uint64_t fetches = 0;
+  std::weak_ptr<pull_state> self;
 
   void fetch() {
     auto c = conn.lock();
@@ -207,7 +208,16 @@ struct pull_state {
     }
     fetching = true;
     delivered_in_fetch = 0;
-    ++fetches;
+    const std::uint64_t number = ++fetches;
+    // A fetch the server lost (it restarted, the connection was lost meanwhile) ends with
+    // no status: past its expiry, and a second more, it counts as over, and a reader still
+    // waiting gets a new one.
+    c->runtime_core().after(expires + std::chrono::seconds(1), [w = self, number](core&) {
+      auto s = w.lock();
+      if (!s || s->fetches != number || !s->fetching) return;
+      s->fetching = false;
+      if (s->wanted) s->fetch();
+    });
   }
 
   void on_message(message m) {
@@ -231,6 +241,7 @@ pull_stream pull(connection& conn, std::string_view stream, std::string_view dur
   check_name(durable, "consumer");
   if (batch < 1) throw error(NATS_INVALID_ARG, "stakker::nats::js::pull: batch must be >= 1");
   auto st = std::make_shared<pull_state>();
+  st->self = st;
   st->conn = conn.weak_from_this();
   st->next_subject =
       "$JS.API.CONSUMER.MSG.NEXT." + std::string(stream) + "." + std::string(durable);

@@ -210,4 +210,37 @@ TEST(nats_jetstream, without_jetstream_the_api_answers_no_responders) {
   EXPECT_EQ(nats_error(a.r->error())->status(), NATS_NO_RESPONDERS);
 }
 
+TEST(nats_jetstream, a_fetch_the_server_lost_in_a_restart_is_sent_again) {
+  js_server jsv;
+  env e;
+  watch w;
+  stakker::nats::options o;
+  o.servers = {jsv.s->url()};
+  o.reconnect_wait = 50ms;
+  o.max_reconnect = -1;
+  auto c = e.connect(w, o);
+  make_stream(e, *c, "LATE", "late", 30s);
+  auto body = [](connection& conn) -> task<std::string> {
+    auto st = js::pull(conn, "LATE", "worker", 1, 1s);
+    std::optional<js::js_message> m = co_await st.next();
+    if (!m) co_return std::string();
+    m->ack();
+    co_return std::string(m->data());
+  };
+  std::optional<std::string> got;
+  stakker::coro::spawn(e.rt, body(*c),
+                       ret_do<std::string>([&](std::optional<std::string> v) { got = v; }));
+  e.until([] { return false; }, 200ms);  // the first fetch is out, waiting on the server
+  jsv.s->kill();   // no goodbye: a server stopped in order tells pending fetches they end
+  jsv.s->start();  // a new server process: the pending fetch is gone with the old one
+  ASSERT_TRUE(e.until([&] { return w.has(event::kind::reconnected); }, 20000ms));
+  answer<js::pub_ack> p;
+  js::publish(*c, "late", "after the restart", p.make());
+  ASSERT_TRUE(e.until([&] { return p.r.has_value(); }));
+  ASSERT_TRUE(p.r->has_value());
+  ASSERT_TRUE(e.until([&] { return got.has_value(); }, 10000ms))
+      << "the reader waits for a fetch nobody answers";
+  EXPECT_EQ(*got, "after the restart");
+}
+
 }  // namespace

@@ -29,13 +29,17 @@ struct connection::access {
 
 namespace {
 
-// The client's last error on this thread: "<status text>: <details>".
-std::string last_error(natsStatus s) {
-  natsStatus ls = NATS_OK;
-  const char* text = nats_GetLastError(&ls);
+// "<status text>: <details>" (the details left out when empty or the same).
+std::string describe(natsStatus s, const char* text) {
   std::string out = natsStatus_GetText(s);
   if (text != nullptr && *text != '\0' && out != text) out += std::string(": ") + text;
   return out;
+}
+
+// The client's last error on this thread.
+std::string last_error(natsStatus s) {
+  natsStatus ls = NATS_OK;
+  return describe(s, nats_GetLastError(&ls));
 }
 
 [[noreturn]] void fail(natsStatus s, const std::string& what) {
@@ -164,10 +168,7 @@ void post_event(link* l, event ev) {
 std::string conn_error_text(natsConnection* nc) {
   const char* text = nullptr;
   natsStatus s = natsConnection_GetLastError(nc, &text);
-  if (s == NATS_OK) return {};
-  std::string out = natsStatus_GetText(s);
-  if (text != nullptr && *text != '\0' && out != text) out += std::string(": ") + text;
-  return out;
+  return s == NATS_OK ? std::string() : describe(s, text);
 }
 
 std::string connected_url(natsConnection* nc) {
@@ -630,7 +631,10 @@ void connection::request(std::string_view subject, std::string_view data, durati
   }
   check_usable("request");
   std::uint64_t token = next_token_++;
-  publish(subject, data, hdrs, inbox_prefix_ + std::to_string(token));
+  // The reply subject in a buffer of the connection's, reused: no allocation per request.
+  reply_subject_.assign(inbox_prefix_);
+  reply_subject_ += std::to_string(token);
+  publish(subject, data, hdrs, reply_subject_);
   std::weak_ptr<connection> w = weak_from_this();
   timer_key k = core_.after(timeout, [w, token](core&) {
     if (auto c = w.lock()) c->expire(token);

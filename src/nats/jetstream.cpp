@@ -44,18 +44,14 @@ void api(connection& conn, const std::string& subject, const std::string& body, 
                                      subject](std::optional<coro::result<message>> r) mutable {
         if (!r) return;
         if (!r->has_value()) {
-          auto* e = [&]() -> const error* {
-            try {
-              std::rethrow_exception(r->error().exception);
-            } catch (const error& x) {
-              static thread_local std::optional<error> kept;
-              kept.emplace(x);
-              return &*kept;
-            } catch (...) {
-              return nullptr;
-            }
-          }();
-          if (e != nullptr && e->status() == NATS_NO_RESPONDERS)
+          natsStatus status = NATS_ERR;
+          try {
+            std::rethrow_exception(r->error().exception);
+          } catch (const error& x) {
+            status = x.status();
+          } catch (...) {
+          }
+          if (status == NATS_NO_RESPONDERS)
             done(fail_with(NATS_NO_RESPONDERS,
                            "nobody answers '" + subject +
                                "' (JetStream not enabled, or no stream takes the subject)"));

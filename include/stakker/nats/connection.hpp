@@ -193,7 +193,8 @@ class STAKKER_NATS_EXPORT connection : public std::enable_shared_from_this<conne
   // Subscriptions by id; requests by the token ending their reply subject.
   std::uint64_t next_sub_ = 1;
   std::unordered_map<std::uint64_t, sub_entry> subs_;
-  std::string inbox_prefix_;  // "_INBOX.<nuid>."
+  std::string inbox_prefix_;   // "_INBOX.<nuid>."
+  std::string reply_subject_;  // the last request's reply subject (a reused buffer)
   subscription replies_;
   std::uint64_t next_token_ = 1;
   std::unordered_map<std::uint64_t, pending_request> requests_;

@@ -425,7 +425,7 @@ def draw(trace, args, title):
                                       max(y + h for y, h in ys))
         elif (inst["pid"], inst["tid"]) in track_y:
             y, _ = track_y[(inst["pid"], inst["tid"])]
-            draw_instant(c, inst, x_of(inst["ts"]), y + TRACK_PAD + ROW_H / 2)
+            draw_instant(c, inst, x_of(inst["ts"]), y + TRACK_PAD + ROW_H - 2)  # under names
 
     for f in trace.flows:
         if f["from"] in track_y and f["to"] in track_y:
@@ -510,9 +510,10 @@ def draw_flow(c, f, xa, ya, xb, yb):
 
 def legend(c, trace):
     """The categories drawn, each with its colour and count, then the marks' meanings."""
-    counts = {}
+    counts, boxes = {}, set()  # boxes: categories with slices (else diamonds: instants only)
     for s in trace.slices:
         counts[s["cat"]] = counts.get(s["cat"], 0) + 1
+        boxes.add(s["cat"])
     for i in trace.instants:
         counts[i["cat"]] = counts.get(i["cat"], 0) + 1
     x, y = MARGIN, c.y
@@ -524,8 +525,12 @@ def legend(c, trace):
         w = 22 + len(label) * 12 * CHAR_W + 18
         if x + w > c.width - MARGIN:
             x, y = MARGIN, y + 20
-        c.add(f'<g class="legend-item" data-cat="{esc(cat)}"><rect x="{x}" y="{y + 2}" '
-              f'width="14" height="12" rx="2" fill="{hsl(*base_colour(cat))}"/>')
+        fill = hsl(*base_colour(cat))
+        swatch = (f'<rect x="{x}" y="{y + 2}" width="14" height="12" rx="2" fill="{fill}"/>'
+                  if cat in boxes else
+                  f'<path d="M{x + 7},{y + 1} L{x + 13},{y + 8} L{x + 7},{y + 15} L{x + 1},{y + 8} '
+                  f'Z" fill="{fill}"/>')
+        c.add(f'<g class="legend-item" data-cat="{esc(cat)}">{swatch}')
         c.text(x + 20, y + 12, label, size=12, cls="legend-label")
         c.add("</g>")
         x += w
@@ -548,7 +553,7 @@ def summary_lines(trace, args):
     ends = [s["ts"] + s["dur"] for s in trace.slices] + times
     span = f", span {fmt_time(max(ends) - min(times))}" if times else ""
     runtimes = f"{len(pids)} runtime{'s' if len(pids) != 1 else ''}"
-    line = f"{trace.total:,} events, {runtimes}{span}"
+    line = f"{trace.total:,} events ({trace.drawable():,} drawn), {runtimes}{span}"
     if "recorded" in trace.other:
         line += f"; recorded {trace.other['recorded']:,}" if isinstance(
             trace.other["recorded"], int) else f"; recorded {trace.other['recorded']}"
@@ -577,8 +582,8 @@ def finish(c):
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{c.width}" '
             f'height="{height:.0f}" viewBox="0 0 {c.width} {height:.0f}" '
             f'font-family="{FONT}">'
-            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-            'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" '
+            'markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
             'fill="#3d4650"/></marker></defs>'
             f'<rect width="{c.width}" height="{height:.0f}" fill="#ffffff"/>')
     return head + "\n" + "\n".join(c.parts) + "\n</svg>\n"

@@ -164,7 +164,7 @@ class TraceViewTest(unittest.TestCase):
         legend = [g.get("data-cat") for g in self.of_class(root, "legend-item")]
         self.assertEqual(legend, ["call", "task", "loop", "timer", "cross-thread"])
         summary = self.texts(root, "summary")[0]
-        self.assertIn("12 events, 1 runtime", summary)
+        self.assertIn("12 events (7 drawn), 1 runtime", summary)
         self.assertIn("recorded 1,234, overwritten 0", summary)
         ticks = self.texts(root, "tick")
         self.assertGreaterEqual(len(ticks), 4)

@@ -273,11 +273,12 @@ def fmt_time(us, step=None):
 
 
 def nice_step(span, pixels, every=110):
-    """An axis step of 1, 2 or 5 times a power of ten, about every `every` px."""
+    """An axis step of 1, 2 or 5 times a power of ten, about every `every` px (at least
+    three quarters of that)."""
     raw = span * every / max(pixels, 1)
     power = 10 ** math.floor(math.log10(raw))
     for mult in (1, 2, 5, 10):
-        if mult * power >= raw:
+        if mult * power >= 0.75 * raw:
             return mult * power
     return 10 * power
 
@@ -563,8 +564,8 @@ def summary_lines(trace, args):
             line += " (the oldest events were lost: the recorder's ring was full)"
     notes = []
     if args.from_us is not None or args.to_us is not None:
-        lo = "start" if args.from_us is None else fmt_time(args.from_us)
-        hi = "end" if args.to_us is None else fmt_time(args.to_us)
+        lo = "the start" if args.from_us is None else f"ts {args.from_us:,.3f} µs"
+        hi = "the end" if args.to_us is None else f"ts {args.to_us:,.3f} µs"
         notes.append(f"Window: {lo} to {hi} (--from-us/--to-us); events outside it not drawn.")
     if args.skipped:
         notes.append(f"{args.skipped:,} events not drawn (more than {args.max_events:,}: the "

@@ -4,6 +4,7 @@
 #include "stakker/actor.hpp"
 #include "stakker/core.hpp"
 #include "stakker/detail/actor_block.hpp"
+#include "stakker/detail/observer.hpp"
 
 namespace stakker::detail {
 
@@ -35,6 +36,9 @@ void finish(core& c, actor_block* b, stop_cause cause) {
   // Tasks tied to the actor go first, while the state they may refer to still exists.
   if (b->has_tasks()) core_access::extension(c)->actor_stopping(c, b);
   b->ops(b, block_op::destroy_state);
+  core_access::count_stop(c, cause == stop_kind::failed);
+  if (core_access::get_observer(c) != nullptr) [[unlikely]]
+    observed_stop(c, b, cause);
   ret<stop_cause> notify = std::move(b->notify);
   release_ref(b);
   if (notify) notify(std::move(cause));

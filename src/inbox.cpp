@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/detail/inbox.hpp"
 
+#include "stakker/core.hpp"
+#include "stakker/detail/observer.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -195,11 +198,21 @@ bool lane::take() {
       if (l.deferred_ != nullptr) l.recycle(std::exchange(l.deferred_, nullptr));
     }
   };
+  std::size_t ran = 0;  // for the observer of the runtime running this
+  struct report {
+    const std::size_t& n;
+    ~report() {
+      core* c = running_core;
+      if (n != 0 && c != nullptr && core_access::observing(*c)) [[unlikely]]
+        observed_inbox(*c, n);
+    }
+  } reported{ran};
   while (read_ != end && !closed_.load(std::memory_order_relaxed)) {
     // Passed before it runs: a closure that throws is not run again.
     header* h = next_record();
     if (h->op == nullptr) continue;
     any = true;
+    ++ran;
     running_ = rblock_;
     end_running guard{*this};
     try {

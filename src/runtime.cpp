@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/runtime.hpp"
 
+#include "stakker/detail/observer.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -61,7 +63,11 @@ constexpr std::size_t spare_chunks_kept = 2;
 constexpr auto trim_interval = std::chrono::seconds(60);
 }  // namespace
 
-core::core(instant start) : now_(start), start_(start), link_(new detail::runtime_link(this)) {}
+core::core(instant start)
+    : now_(start),
+      start_(start),
+      link_(new detail::runtime_link(this)),
+      id_(detail::new_runtime_id()) {}
 
 core::~core() {
   // The extension first (the coroutine bridge destroys its tasks, whose locals may use
@@ -102,6 +108,7 @@ core::~core() {
   }
   link_->rt = nullptr;
   link_->release();
+  delete observer_;  // last: destructors above may still log (an actor's stop)
 }
 
 void core::throw_anymap_missing() {
@@ -128,7 +135,17 @@ bool runtime::run(instant now, bool idle) {
   if (idle) idle_.run_one(*this);
   if (now > now_) {
     now_ = now;
+#if STAKKER_OBSERVE_HOOKS
+    if (detail::core_access::observing(*this)) [[unlikely]] {
+      const std::size_t before = timers_.size();
+      timers_.expire(now_tick(), main_);
+      if (before != timers_.size()) detail::observed_timers_due(*this, before - timers_.size());
+    } else {
+      timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
+    }
+#else
     timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
+#endif
     if (saturating_sub(now_, last_trim_) >= trim_interval) release_memory();
   }
   if (uses_wakers()) poll_wake();

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "stakker/core.hpp"
+#include "stakker/detail/observer.hpp"
 
 namespace stakker {
 
@@ -154,6 +155,15 @@ bool core::poll_wake() {
   } guard{t.polling};
   detail::waker_hub& hub = *t.hub;
   bool any = false;
+  std::size_t handled = 0;  // for the observer
+  struct report {
+    core& c;
+    const std::size_t& n;
+    ~report() {
+      if (n != 0 && detail::core_access::observing(c)) [[unlikely]]
+        detail::observed_wakes(c, n);
+    }
+  } reported{*this, handled};
   // Plain loads first: most runs find nothing, and a load costs less than an exchange. A wake
   // racing with them sets its bits, then the top word, and calls the poll waker when the top
   // word was empty: it is seen by this exchange or by the run that call leads to.
@@ -177,6 +187,7 @@ bool core::poll_wake() {
         // is not reused while it runs (its id is freed only by the "deleted" pass below).
         if (auto& h = t.handlers[id]) {
           any = true;
+          ++handled;
           try {
             h(*this, false);
           } catch (...) {

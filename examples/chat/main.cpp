@@ -27,6 +27,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +45,10 @@
 #include "sharded.hpp"
 #include "stakker/shard/shards.hpp"
 #include "stakker/sync/piped_thread.hpp"
+#include "stakker/trace.hpp"
+#if STAKKER_DEMO_TRACE
+#include "stakker/observe/trace_json.hpp"
+#endif
 
 using namespace stakker;
 
@@ -53,6 +62,8 @@ struct options {
   long threads = 1;
   bool serve = false;
   bool hand_off = false;
+  std::string trace;  // --trace FILE: the server's runtimes traced, written there at the end
+  long trace_events = 1 << 20;
 };
 
 const char usage[] =
@@ -64,17 +75,46 @@ const char usage[] =
     "  --threads N    server threads, 1..64 (default 1); above 1, shards sharing the room\n"
     "  --hand-off     with --threads above 1: shard 0 accepts and hands connections round\n"
     "                 the shards, instead of a listener per shard (SO_REUSEPORT)\n"
-    "  --serve        no load generator: serve until interrupted (Ctrl-C)\n";
+    "  --serve        no load generator: serve until interrupted (Ctrl-C)\n"
+    "  --trace FILE   record a timeline of the server's runtimes (each shard's) and write it\n"
+    "                 to FILE as Trace Event JSON: open it in https://ui.perfetto.dev or\n"
+    "                 chrome://tracing, or draw it with tools/trace_view.py\n"
+    "  --trace-events N  the trace's ring, per runtime, 1024..16777216 events (default\n"
+    "                 1048576, 64 MiB): the last N events are kept\n";
 
 // Parses argv; nullopt (after printing why) if it is malformed.
 std::optional<options> parse(int argc, char** argv) {
   options o;
+  // --trace FILE takes a path: taken out here, the rest goes to the numeric parser.
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) != "--trace") {
+      rest.push_back(argv[i]);
+      continue;
+    }
+    if (i + 1 == argc || argv[i + 1][0] == '\0') {
+      std::fprintf(stderr, "stakker_demo: --trace needs a file name\n%s", usage);
+      return std::nullopt;
+    }
+    o.trace = argv[++i];
+  }
+#if !STAKKER_DEMO_TRACE
+  if (!o.trace.empty()) {
+    std::fprintf(stderr,
+                 "stakker_demo: --trace: this build has no stakker::observe (it needs {fmt}: "
+                 "apt-get install libfmt-dev, then build again)\n");
+    return std::nullopt;
+  }
+#endif
+  argc = static_cast<int>(rest.size());
+  argv = rest.data();
   if (!demo::parse_options(argc, argv, "stakker_demo", usage,
                            {{"--clients", &o.clients, 1, 2000},
                             {"--messages", &o.messages, 1, 1'000'000},
                             {"--window", &o.window, 1, 1000},
                             {"--port", &o.port, 0, 65535},
-                            {"--threads", &o.threads, 1, 64}},
+                            {"--threads", &o.threads, 1, 64},
+                            {"--trace-events", &o.trace_events, 1024, 1 << 24}},
                            {{"--serve", &o.serve}, {"--hand-off", &o.hand_off}}))
     return std::nullopt;
   return o;
@@ -104,6 +144,62 @@ bool print_report(chat::load_report& r, const options& o, const chat::server_sta
          s.messages == static_cast<std::uint64_t>(total) && s.dropped == 0;
 }
 
+// --trace: writes the runtimes' traces to o.trace and says what is in it.
+void write_trace([[maybe_unused]] const options& o,
+                 [[maybe_unused]] const std::vector<trace_snapshot>& traces) {
+#if STAKKER_DEMO_TRACE
+  std::size_t events = 0;
+  std::uint64_t lost = 0;
+  for (const auto& t : traces) {
+    events += t.events.size();
+    lost += t.overwritten;
+  }
+  try {
+    observe::write_trace_json(o.trace, traces);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "stakker_demo: --trace: %s\n", e.what());
+    return;
+  }
+  std::printf(
+      "trace: %zu events of %zu runtime(s) (%llu older ones overwritten) in %s: open it in "
+      "https://ui.perfetto.dev, or draw it with tools/trace_view.py\n",
+      events, traces.size(), static_cast<unsigned long long>(lost), o.trace.c_str());
+#endif
+}
+
+// Each shard's trace, read on its own thread (the load is done, the shards still run).
+// Shared with the closures: one that comes after the wait gave up finds it still alive.
+std::vector<trace_snapshot> read_traces(shard::shards& group) {
+  struct collected {
+    std::mutex m;
+    std::condition_variable done;
+    std::vector<trace_snapshot> traces;
+    std::size_t left;
+  };
+  auto c = std::make_shared<collected>();
+  c->traces.resize(group.size());
+  c->left = group.size();
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    const bool posted = group.on(i, [c, i](shard::context& x) {
+      x.core().trace_stop();
+      trace_snapshot t = x.core().trace_read();
+      std::lock_guard<std::mutex> lock(c->m);
+      c->traces[i] = std::move(t);
+      if (--c->left == 0) c->done.notify_one();
+    });
+    if (!posted) {
+      std::lock_guard<std::mutex> lock(c->m);
+      --c->left;
+    }
+  }
+  std::unique_lock<std::mutex> lock(c->m);
+  if (!c->done.wait_for(lock, std::chrono::seconds(30), [&] { return c->left == 0; }))
+    std::fprintf(stderr, "stakker_demo: --trace: a shard did not answer; its trace is missing\n");
+  std::vector<trace_snapshot> out = c->traces;
+  std::erase_if(out, [](const trace_snapshot& t) { return t.runtime == 0; });
+  return out;
+}
+
 // One thread: the server on this thread's runtime, the load generator on a piped_thread.
 int run_one_thread(const options& o, const loop::unique_fd& sigfd) {
   runtime rt;
@@ -113,6 +209,7 @@ int run_one_thread(const options& o, const loop::unique_fd& sigfd) {
                                        rt.shutdown(stop_cause::killed("interrupted"));
                                      }));
 
+  if (!o.trace.empty()) rt.trace_start(static_cast<std::size_t>(o.trace_events));
   chat::server_stats stats;
   const auto at = loop::socket_address::loopback_v4(static_cast<std::uint16_t>(o.port));
   auto srv =
@@ -154,6 +251,7 @@ int run_one_thread(const options& o, const loop::unique_fd& sigfd) {
   std::fflush(stdout);
 
   const stop_cause cause = lp.run();
+  if (!o.trace.empty()) write_trace(o, {rt.trace_read()});
   bool clean = report && print_report(*report, o, stats);
   std::printf("shutdown: %s\n", cause.text().c_str());
   clean = clean && !cause.has_error();
@@ -186,6 +284,10 @@ int run_sharded(const options& o, const loop::unique_fd& sigfd) {
     std::fprintf(stderr, "stakker_demo: %s\n", group_cause(group.join()).text().c_str());
     return 1;
   }
+  if (!o.trace.empty())
+    group.on_each([n = static_cast<std::size_t>(o.trace_events)](shard::context& c) {
+      c.core().trace_start(n);
+    });
   group.on(0, [fd = sigfd.get()](shard::context& c) {
     core& rt = c.core();
     rt.anymap_set(signal_watch{c.loop().add(fd, EPOLLIN, loop::epoll_loop::max_priority,
@@ -213,6 +315,7 @@ int run_sharded(const options& o, const loop::unique_fd& sigfd) {
   std::fflush(stdout);
   // Cancelled if the shards stop first (Ctrl-C, or a server failing).
   chat::load_report report = chat::run_load(load, [&group] { return group.stopped(); });
+  if (!o.trace.empty()) write_trace(o, read_traces(group));
   group.stop(stop_cause::stopped());
   const stop_cause cause = group_cause(group.join());  // the shards' stats are final now
   bool clean = print_report(report, o, chat::total(stats));

@@ -87,6 +87,14 @@ class actor {
   // False for a default-constructed or moved-from handle.
   explicit operator bool() const noexcept { return bits_ != 0; }
 
+  // The actor's id: numbered from 1 in its runtime, in order of creation, and the same for
+  // its whole life (contract O1); 0 for an empty handle.
+  std::uint64_t id() const noexcept { return bits_ == 0 ? 0 : block()->id; }
+  // The name of the actor's concrete state type ("chat::room"); empty for an empty handle.
+  std::string_view type_name() const noexcept {
+    return bits_ == 0 ? std::string_view() : std::string_view(block()->type_name());
+  }
+
   friend bool operator==(const actor& a, const actor& b) noexcept { return a.block() == b.block(); }
 
  private:
@@ -138,6 +146,9 @@ class actor {
 static_assert(sizeof(actor<int>) == sizeof(void*), "an actor reference is one word");
 
 namespace detail {
+
+// Counts a new actor of its type (metrics on).
+STAKKER_EXPORT void observed_created(core& c, actor_block* b) noexcept;
 
 // Library-internal access to handles.
 struct actor_access {
@@ -227,6 +238,8 @@ class actor_own {
   bool is_ready() const noexcept { return ref_.is_ready(); }
   bool is_zombie() const noexcept { return ref_.is_zombie(); }
   explicit operator bool() const noexcept { return static_cast<bool>(ref_); }
+  std::uint64_t id() const noexcept { return ref_.id(); }
+  std::string_view type_name() const noexcept { return ref_.type_name(); }
 
   // Type-erases the ownership (the only operation left is destruction).
   actor_own_anon anon() && noexcept;
@@ -275,7 +288,7 @@ actor_own_anon actor_own<T>::anon() && noexcept {
 
 // Creates an actor in Prep, with no state yet. Calls to it are parked until a Prep call
 // (see call_prep) installs its state. `notify` is called exactly once, with the stop cause,
-// when the actor terminates. The actor's memory (40 bytes plus the state) comes from the
+// when the actor terminates. The actor's memory (48 bytes plus the state) comes from the
 // runtime's block pool: no malloc once warm.
 template <class A>
 actor_own<A> actor_new(core& c, ret<stop_cause> notify) {
@@ -292,6 +305,11 @@ actor_own<A> actor_new(core& c, ret<stop_cause> notify) {
   link->add_ref();
   b->ops = &block::ops_fn;
   b->notify = std::move(notify);
+  b->id = detail::core_access::next_actor_id(c);
+#if STAKKER_OBSERVE_HOOKS
+  if (detail::core_access::observe_bits(c) & detail::observe_metrics) [[unlikely]]
+    detail::observed_created(c, b);
+#endif
   actor_own<A> own;
   own.ref_ = detail::actor_access::adopt<A>(b);
   return own;

@@ -4,8 +4,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -16,9 +20,12 @@
 #include "stakker/detail/runtime_link.hpp"
 #include "stakker/detail/timer_store.hpp"
 #include "stakker/export.hpp"
+#include "stakker/log.hpp"
+#include "stakker/metrics.hpp"
 #include "stakker/stop_cause.hpp"
 #include "stakker/time.hpp"
 #include "stakker/timer_key.hpp"
+#include "stakker/trace.hpp"
 
 namespace stakker {
 
@@ -28,6 +35,10 @@ namespace detail {
 struct core_access;
 struct waker_table;
 struct actor_block;
+struct observer;
+
+// Bits of core::observe_: what the hooks on the paths of calls, timers and tasks record.
+inline constexpr std::uint8_t observe_trace = 1, observe_metrics = 2, observe_audit_calls = 4;
 
 // A library part that lives as long as a runtime and needs to hear about its actors (the
 // coroutine bridge: tasks owned by actors). Destroyed first when the runtime goes.
@@ -35,6 +46,9 @@ struct STAKKER_EXPORT core_extension {
   virtual ~core_extension() = default;
   // An actor marked with actor_block::set_has_tasks is stopping; its state still exists.
   virtual void actor_stopping(core& c, actor_block* b) noexcept = 0;
+  // The actor whose task is running now (a task tied to it by a spawn from its cx), or null:
+  // log records written from inside a task carry that actor's id.
+  virtual actor_block* running_actor() const noexcept { return nullptr; }
 };
 }  // namespace detail
 
@@ -174,6 +188,49 @@ class STAKKER_EXPORT core {
   // Runtime thread.
   bool wakes_pending() const noexcept;
 
+  // --- Observability (contract O1–O4). Everything here is off until asked for; off, the
+  // paths of calls, timers and tasks pay one predicted branch on a byte of this object.
+
+  // This runtime's id: unique in the process, from 1, in order of construction.
+  std::uint32_t id() const noexcept { return id_; }
+
+  // Sets the one logger that receives this runtime's records at `level` or above (an empty
+  // logger switches logging off). Audit records of actors starting and stopping are written
+  // at `info` (a failed or killed actor's at `warn`). Runtime thread only.
+  void set_logger(logger l, log_level level = log_level::info);
+  // Changes the level; ignored (stays `off`) while no logger is set.
+  void set_log_level(log_level level) noexcept;
+  log_level get_log_level() const noexcept { return log_level_; }
+  // Whether a record at `l` would reach the logger (the STAKKER_LOG macros test this before
+  // evaluating their arguments).
+  bool log_enabled(log_level l) const noexcept { return l >= log_level_; }
+  // With `on`, every actor call delivered writes an audit record ("call", level trace, the
+  // member's name where known). Costs a record per call: for debugging only.
+  void set_audit_calls(bool on) noexcept;
+  // Writes a record now, if `l` is enabled, attributed to the running actor: the one whose
+  // call is running, or the one a running task is tied to (none from a plain closure).
+  void log(log_level l, std::string_view message, std::span<const log_field> fields = {});
+  void log(log_level l, std::string_view message, std::initializer_list<log_field> fields) {
+    log(l, message, std::span<const log_field>(fields.begin(), fields.size()));
+  }
+
+  // Starts recording trace events into a ring of `capacity` events (rounded up to a power
+  // of two, at least 16; allocated here, once), discarding any earlier trace. When full,
+  // the oldest events are overwritten. Runtime thread only.
+  void trace_start(std::size_t capacity = std::size_t{1} << 16);
+  // Stops recording; the events stay readable until the next trace_start.
+  void trace_stop() noexcept;
+  bool tracing() const noexcept { return (observe_ & detail::observe_trace) != 0; }
+  // The events recorded and not yet overwritten, oldest first, with times in nanoseconds
+  // since trace_start.
+  trace_snapshot trace_read() const;
+
+  // Starts (or stops) counting calls, queue depth, wake-ups and per-type actor counts.
+  // Actors created, alive and failed are counted always. Runtime thread only.
+  void metrics_enable(bool on = true);
+  bool metrics_enabled() const noexcept { return (observe_ & detail::observe_metrics) != 0; }
+  runtime_metrics metrics() const;
+
   // A handle that can queue work onto this runtime from places without a core, such as
   // destructors. Safe to keep after the runtime is gone (work is then destroyed unrun).
   stakker::deferrer get_deferrer() noexcept;
@@ -258,6 +315,8 @@ class STAKKER_EXPORT core {
     static_assert(std::is_invocable_v<std::decay_t<F>&, core&>,
                   "stakker: a timer's closure must be callable as f(core&)");
     auto [slot, gen] = timers_.add(kind, to_tick(t), std::forward<F>(f));
+    if (observe_ & detail::observe_trace) [[unlikely]]
+      trace_timer_set(slot, t);
     return detail::timer_key_access::make<typename key_tag<Key>::type>(slot, gen);
   }
   template <class Key>
@@ -292,11 +351,20 @@ class STAKKER_EXPORT core {
   [[noreturn]] static void throw_anymap_missing();
 
   void destroy_wakers() noexcept;
+  void trace_timer_set(std::uint32_t slot, instant t) noexcept;
+  detail::observer& make_observer();
 
   detail::runtime_link* link_;
   detail::core_extension* extension_ = nullptr;  // owned; made by the coroutine bridge
   detail::waker_table* wakers_ = nullptr;        // made with the first waker (or poll waker)
   detail::actor_block* current_ = nullptr;       // the actor whose call is running
+  detail::observer* observer_ = nullptr;         // made when logging, tracing or metrics start
+  std::uint8_t observe_ = 0;                     // detail::observe_* bits
+  log_level log_level_ = log_level::off;
+  std::uint32_t id_;
+  std::uint64_t actors_created_ = 0;  // also the last actor id given
+  std::uint64_t actors_stopped_ = 0;
+  std::uint64_t actors_failed_ = 0;
   bool stop_pending_ = false;                    // a cause was recorded during that call
   int borrows_ = 0;                              // live share borrows (debug checks)
   std::optional<stop_cause> pending_cause_;
@@ -331,9 +399,21 @@ struct core_access {
     return s;
   }
   static int& borrows(core& c) noexcept { return c.borrows_; }
+  // Builds closure F on the main queue; returns its address (a trace's flow key).
   template <class F, class... A>
-  static void emplace(core& c, A&&... a) {
-    c.main_.emplace<F>(std::forward<A>(a)...);
+  static void* emplace(core& c, A&&... a) {
+    return c.main_.emplace<F>(std::forward<A>(a)...);
+  }
+  static std::uint64_t next_actor_id(core& c) noexcept { return ++c.actors_created_; }
+  // Whether any of the hooks on the paths of calls, timers and tasks must record.
+  static bool observing(const core& c) noexcept { return c.observe_ != 0; }
+  static std::uint8_t observe_bits(const core& c) noexcept { return c.observe_; }
+  static observer* get_observer(core& c) noexcept { return c.observer_; }
+  static bool audit_lifecycle(const core& c) noexcept { return c.log_level_ <= log_level::warn; }
+  // Counts a stop (always); the observer hears of it when one exists.
+  static void count_stop(core& c, bool failed) noexcept {
+    ++c.actors_stopped_;
+    if (failed) ++c.actors_failed_;
   }
 };
 

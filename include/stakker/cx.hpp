@@ -2,7 +2,9 @@
 // cx<A>: the context an actor's members receive: its core, itself, stop and fail.
 #pragma once
 
+#include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -79,6 +81,18 @@ class cx {
     core().idle(std::forward<F>(f));
   }
 
+  // This actor's id (contract O1) and its state type's name.
+  std::uint64_t id() const noexcept { return this_actor().id(); }
+
+  // Whether a record at `l` would reach the runtime's logger.
+  bool log_enabled(log_level l) const noexcept { return core_->log_enabled(l); }
+  // Writes a log record from this actor (see core::log). The STAKKER_LOG macros of
+  // stakker/observe/log.hpp format a message with {fmt} and skip it when filtered out.
+  void log(log_level l, std::string_view message,
+           std::initializer_list<log_field> fields = {}) const {
+    core().log(l, message, fields);
+  }
+
   // Library-internal: whether the queued call running this member still holds its reference.
   bool holds_donor_ref() const noexcept { return donor_; }
 
@@ -88,20 +102,29 @@ class cx {
   template <class Body>
   void queue_self(Body&& b) {
     using call_t = detail::actor_call<T, Body>;
+    [[maybe_unused]] void* key;
     if constexpr (std::is_nothrow_move_constructible_v<Body>) {
       if (donor_) {
         actor<T> alias = detail::actor_access::alias(*self_);
         try {
-          detail::core_access::emplace<call_t>(*core_, std::move(alias), std::move(b));
+          key = detail::core_access::emplace<call_t>(*core_, std::move(alias), std::move(b));
         } catch (...) {
           detail::actor_access::forget(alias);
           throw;
         }
         donor_ = false;
+        observe_enqueue(key);
         return;
       }
     }
-    detail::core_access::emplace<call_t>(*core_, *self_, std::move(b));
+    key = detail::core_access::emplace<call_t>(*core_, *self_, std::move(b));
+    observe_enqueue(key);
+  }
+  STAKKER_INLINE void observe_enqueue([[maybe_unused]] void* key) const noexcept {
+#if STAKKER_OBSERVE_HOOKS
+    if (detail::core_access::observing(*core_)) [[unlikely]]
+      detail::observed_enqueue(*core_, detail::actor_access::block(*self_), key);
+#endif
   }
 
   // A dead cx's stack slot is often reused by the cx of the next actor call, which then

@@ -31,7 +31,8 @@ struct runtime_metrics {
   std::uint64_t calls_run = 0;     // actor calls run
   std::uint64_t queue_depth = 0;   // actor calls queued and not yet run, now
   std::uint64_t queue_depth_max = 0;  // the most ever at once (the high-water mark)
-  std::uint64_t wakes = 0;  // waker handler calls: work that came from other threads
+  std::uint64_t wakes = 0;  // waker handler calls: wake-ups that came from other threads
+  std::uint64_t cross_thread_items = 0;  // closures posted from other threads or shards, run
   // Reported by the loop (epoll_loop, io_loop) while metrics are enabled.
   std::uint64_t loop_wakeups = 0;  // returns from the loop's wait
   duration busy{};                  // time outside the wait

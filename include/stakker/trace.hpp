@@ -17,7 +17,8 @@ enum class trace_kind : std::uint8_t {
   timer_set,   // a timer was set: key (its slot), count (nanoseconds until it is due)
   timer_fire,  // timers became due: count (how many moved to the queue)
   loop_wait,   // the loop slept: start, duration
-  wake,        // waker handlers ran (work from other threads or shards): count
+  wake,        // waker handlers ran (wake-ups from other threads): count
+  inbox,       // closures posted from other threads or shards ran: count
 };
 
 // One recorded event. Times are nanoseconds since the trace started, on the machine's
@@ -39,6 +40,7 @@ struct trace_event {
 // What `core::trace_read` returns: the events still in the ring, oldest first.
 struct trace_snapshot {
   std::uint32_t runtime = 0;  // core::id
+  std::int64_t started_ns = 0;  // when the trace started: steady_clock, since its epoch
   std::uint64_t recorded = 0;  // events recorded since the trace started
   std::uint64_t overwritten = 0;  // of those, lost to wrapping (recorded - events.size())
   std::vector<trace_event> events;

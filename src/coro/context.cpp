@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 #include "stakker/coro/detail/context.hpp"
+#include "stakker/detail/observer.hpp"
 
 #include <cstdio>
 #include <stdexcept>
@@ -54,7 +55,21 @@ void resume_held(task_root* r, std::coroutine_handle<> h) noexcept {
   }
   context& ctx = *r->ctx;
   task_root* outer = std::exchange(ctx.current, r);
+#if STAKKER_OBSERVE_HOOKS
+  if (stakker::detail::core_access::observing(ctx.owner_core())) [[unlikely]] {
+    // The owner's id and type are read now: it may stop (and go) while the task runs.
+    actor_block* owner = r->owner;
+    const std::uint64_t id = owner != nullptr ? owner->id : 0;
+    const char* type = owner != nullptr ? owner->type_name() : nullptr;
+    const std::uint64_t start = stakker::detail::observer::now_ticks();
+    h.resume();
+    stakker::detail::observed_task(ctx.owner_core(), id, type, r, start);
+  } else {
+    h.resume();
+  }
+#else
   h.resume();
+#endif
   ctx.current = outer;
   if (r->owner_gone) r->drop();  // its actor stopped while it ran: now it is suspended
 }

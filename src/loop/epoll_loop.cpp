@@ -15,6 +15,7 @@
 #include <system_error>
 #include <utility>
 
+#include "stakker/detail/observer.hpp"
 #include "stakker/loop/detail/epoll_wait.hpp"
 
 namespace stakker::loop {
@@ -306,7 +307,10 @@ bool epoll_loop::turn(duration max_wait) {
     detail::wake_fd& w;
     ~awake_again() { w.asleep.store(false, std::memory_order_relaxed); }
   } awake{*wake_};
-  if (guest_ != nullptr && wait > duration::zero()) {
+  // The observer's busy and idle time, wake-ups and loop-wait slices (no-ops when off).
+  const bool sleeps = wait > duration::zero();
+  if (sleeps) stakker::detail::loop_wait_begin(rt_);
+  if (guest_ != nullptr && sleeps) {
     // The guest sleeps, on our descriptor too; then we collect without waiting.
     n = collect(duration::zero());
     if (n == 0) {
@@ -316,6 +320,7 @@ bool epoll_loop::turn(duration max_wait) {
   } else {
     n = collect(wait);
   }
+  if (sleeps) stakker::detail::loop_wait_end(rt_);
   for (int i = 0; i < n; ++i) {
     const std::uint64_t tag = events[static_cast<std::size_t>(i)].data.u64;
     if (tag == wake_tag) {

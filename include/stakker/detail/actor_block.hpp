@@ -9,6 +9,7 @@
 
 #include "stakker/detail/basic_ret.hpp"
 #include "stakker/detail/runtime_link.hpp"
+#include "stakker/detail/type_name.hpp"
 #include "stakker/export.hpp"
 #include "stakker/stop_cause.hpp"
 
@@ -19,7 +20,7 @@ class core;
 namespace stakker::detail {
 
 enum class actor_state : std::uint8_t { prep, ready, zombie };
-enum class block_op : std::uint8_t { destroy_state, free, state };
+enum class block_op : std::uint8_t { destroy_state, free, state, type_name };
 
 // A call parked while its actor is in Prep. `fn` runs it (c non-null) or only destroys it,
 // and frees the node either way.
@@ -28,8 +29,9 @@ struct prep_node {
   void (*fn)(prep_node* self, core* c);
 };
 
-// Layout (64-bit): counts 8, link 8, ops 8, notify 16, then the state: 40 bytes of header.
-// `refs` counts every handle (actor, actor_own, queued calls); `owners` counts actor_owns.
+// Layout (64-bit): counts 8, link 8, ops 8, notify 16, id 8, then the state: 48 bytes of
+// header. `refs` counts every handle (actor, actor_own, queued calls); `owners` counts
+// actor_owns; `id` numbers the actor in its runtime from 1 (contract O1).
 // The state of type A (or, while in Prep, the parked calls) follows in actor_block_of<A>.
 struct actor_block {
   std::uint32_t refs;
@@ -37,9 +39,13 @@ struct actor_block {
   std::uint32_t state_bits : 8;
   runtime_link* link;
   // destroy_state: destroy the state (or parked calls), become Zombie; free: also release
-  // the memory; state: return the address of the state storage.
+  // the memory; state: return the address of the state storage; type_name: return the
+  // state type's name (a static NUL-terminated string).
   void* (*ops)(actor_block*, block_op) noexcept;
   ret<stop_cause> notify;
+  std::uint64_t id;
+
+  const char* type_name() noexcept { return static_cast<const char*>(ops(this, block_op::type_name)); }
 
   // Low two bits: the actor_state; bit 6: the actor is stopping (see finish); bit 7: tasks
   // are tied to this actor (see core_extension).
@@ -115,10 +121,11 @@ STAKKER_EXPORT void record_failure(core& c, std::exception_ptr e) noexcept;
 
 // The ops of both layouts (a member of the primary template alone would leave the
 // over-aligned specialization's ops_fn undefined).
-template <class Block>
+template <class Block, class A>
 void* block_ops(actor_block* b, block_op op) noexcept {
   auto* s = static_cast<Block*>(b);
   if (op == block_op::state) return &s->value;
+  if (op == block_op::type_name) return const_cast<char*>(detail::type_name<A>());
   // Zombie before any user code runs: the state's destructor (or a parked call's) may stop
   // this very actor again, or drop its last owner, and must find it already stopped.
   const actor_state was = s->state();
@@ -141,11 +148,11 @@ void* block_ops(actor_block* b, block_op op) noexcept {
 
 template <class A, bool Over>
 void* actor_block_of<A, Over>::ops_fn(actor_block* b, block_op op) noexcept {
-  return block_ops<actor_block_of>(b, op);
+  return block_ops<actor_block_of, A>(b, op);
 }
 template <class A>
 void* actor_block_of<A, true>::ops_fn(actor_block* b, block_op op) noexcept {
-  return block_ops<actor_block_of>(b, op);
+  return block_ops<actor_block_of, A>(b, op);
 }
 
 }  // namespace stakker::detail

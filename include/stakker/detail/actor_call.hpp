@@ -14,6 +14,8 @@
 #include "stakker/actor.hpp"
 #include "stakker/core.hpp"
 #include "stakker/detail/actor_block.hpp"
+#include "stakker/detail/config.hpp"
+#include "stakker/detail/type_name.hpp"
 
 namespace stakker {
 
@@ -101,10 +103,33 @@ struct bound_call : fn_holder<Fn> {
   }
 };
 
+// Runs `run(ctx)` as a call of actor `b` (the non-template twin of run_as_actor's body).
+STAKKER_EXPORT void run_actor_call(core& c, actor_block* b, void (*run)(void*), void* ctx);
+// The same, recording what is switched on (trace event, metrics, call audit) around it.
+// `key` is the address the queued call ran from; `name` its member's, if known.
+STAKKER_EXPORT void observed_call(core& c, actor_block* b, const void* key, const char* name,
+                                  void (*run)(void*), void* ctx);
+// Records that a call to `target` was queued at `key` (trace event, metrics).
+STAKKER_EXPORT void observed_enqueue(core& c, actor_block* target, const void* key) noexcept;
+
 // Runs `f()` as a call of actor `b`: marks it current (so a stop or failure it records
 // takes effect when the call returns), turns an escaping exception into `failed`.
+// `key` and `name` are for the observer (see observed_call).
 template <class F>
-STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f) {
+STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f, const void* key = nullptr,
+                                 const char* name = nullptr) {
+#if STAKKER_OBSERVE_HOOKS
+  if (core_access::observing(c)) [[unlikely]] {
+    using fn = std::remove_reference_t<F>;
+    observed_call(
+        c, b, key, name, [](void* p) { (*static_cast<fn*>(p))(); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+    return;
+  }
+#else
+  (void)key;
+  (void)name;
+#endif
   // Actor calls never nest (a member cannot run another actor's member inline), so there
   // is no outer current actor to restore.
   actor_block*& current = core_access::current(c);
@@ -121,6 +146,17 @@ STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f) {
   if (core_access::stop_pending(c)) [[unlikely]]
     apply_pending_stop(c, b);
 }
+
+// The member a queued call's body runs, for traces and call audits: its name when the
+// member is fixed at compile time (`cx.call<&A::m>`, `fwd_to<&A::m>`), else null.
+template <class Body>
+struct call_name {
+  static constexpr const char* value = nullptr;
+};
+template <auto M, class... Args>
+struct call_name<bound_call<constant_fn<M>, Args...>> {
+  static constexpr const char* value = member_name<M>();
+};
 
 // Moves closure `f` (an actor_call) into a node parked on its Prep actor.
 template <class F>
@@ -161,13 +197,27 @@ struct actor_call {
       // This closure's reference is offered to the first self-call the member makes (see
       // cx::call): a chain of self-calls then touches no reference count at all.
       cx<T> x(c, target, true);
-      run_as_actor(c, b, [&] { body(*actor_access::state(target), x); });
+      run_as_actor(
+          c, b, [&] { body(*actor_access::state(target), x); }, this, call_name<Body>::value);
       if (!x.holds_donor_ref()) actor_access::forget(target);
     } else if (b->state() == actor_state::prep) {
       park_call(b, std::move(*this));
     }
   }
 };
+
+// An init's name, for traces: "chat::room::init" for `call_prep<&chat::room::init>`.
+template <class Fn>
+struct init_name {
+  static constexpr const char* value = "init";
+};
+template <auto M>
+struct init_name<constant_fn<M>> {
+  static constexpr const char* value = member_name<M>();
+};
+
+// Writes the audit record of an actor that just became Ready.
+STAKKER_EXPORT void audit_started(core& c, actor_block* b) noexcept;
 
 // The state type an init returns: A or std::optional<A>.
 template <class R>
@@ -193,7 +243,7 @@ struct actor_init : fn_holder<Fn> {
     auto* b = static_cast<actor_block_of<A>*>(actor_access::block(target));
     if (b->state() != actor_state::prep) return;
     prep_node* parked = nullptr;
-    run_as_actor(c, b, [&] {
+    auto init = [&] {
       cx<A> x(c, target);
       auto make = [&]() -> decltype(auto) {
         return std::apply(
@@ -206,7 +256,10 @@ struct actor_init : fn_holder<Fn> {
       } else {
         install(b, parked, make);
       }
-    });
+      if (core_access::audit_lifecycle(c) && b->state() == actor_state::ready) [[unlikely]]
+        audit_started(c, b);
+    };
+    run_as_actor(c, b, init, this, init_name<Fn>::value);
     if (parked != nullptr) run_prep_list(c, parked);
   }
 
@@ -237,7 +290,13 @@ STAKKER_INLINE core* core_of(actor_block* b) noexcept {
 // nothing is built if the runtime is gone.
 template <class F, class... Args>
 STAKKER_INLINE void queue_on(actor_block* b, Args&&... args) {
-  if (core* c = core_of(b)) core_access::emplace<F>(*c, std::forward<Args>(args)...);
+  if (core* c = core_of(b)) {
+    [[maybe_unused]] void* key = core_access::emplace<F>(*c, std::forward<Args>(args)...);
+#if STAKKER_OBSERVE_HOOKS
+    if (core_access::observing(*c)) [[unlikely]]
+      observed_enqueue(*c, b, key);
+#endif
+  }
 }
 // Queues a call of `body` on actor `a` (which is copied into the closure).
 template <class T, class Body>

@@ -14,6 +14,14 @@
 #endif
 #endif
 
+// The observability hooks on the paths of calls, timers and tasks (contract O3): on by
+// default, each one predicted branch while nothing is recorded. 0 compiles them out (a
+// runtime then records no trace, call counts or call audits; logging stays). Unlike the
+// debug checks this must be the same in every translation unit of a program.
+#if !defined(STAKKER_OBSERVE_HOOKS)
+#define STAKKER_OBSERVE_HOOKS 1
+#endif
+
 // For the few functions on the path of every queued call, where a call instruction and its
 // register spills would cost as much as the work itself.
 #if defined(__GNUC__)

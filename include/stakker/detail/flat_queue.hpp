@@ -45,17 +45,22 @@ class STAKKER_EXPORT flat_queue {
   }
 
   // Appends a closure of type F built in place from `args` (braced initialisation).
+  // Returns the closure's address (where it will run from).
   template <class F, class... Args>
-  void emplace(Args&&... args) {
+  F* emplace(Args&&... args) {
     if constexpr (sizeof(F) > max_inline || alignof(F) > slot) {
-      emplace<boxed<F>>(std::unique_ptr<F>(new F{std::forward<Args>(args)...}));
+      auto box = std::unique_ptr<F>(new F{std::forward<Args>(args)...});
+      F* f = box.get();
+      emplace<boxed<F>>(std::move(box));
+      return f;
     } else {
       constexpr std::size_t need = entry_size<F>();
       if (static_cast<std::size_t>(end_ - tail_) < need) [[unlikely]]
         grow();
-      ::new (static_cast<void*>(tail_ + slot)) F{std::forward<Args>(args)...};
+      F* f = ::new (static_cast<void*>(tail_ + slot)) F{std::forward<Args>(args)...};
       *reinterpret_cast<thunk*>(tail_) = &run_entry<F>;
       tail_ += need;
+      return f;
     }
   }
 

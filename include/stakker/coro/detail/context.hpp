@@ -176,6 +176,10 @@ class STAKKER_CORO_EXPORT context final : public stakker::detail::core_extension
     r->prev = r->next = nullptr;
   }
   void actor_stopping(core& c, actor_block* b) noexcept override;
+  // The actor the chain being resumed is tied to (null for a free task, or once it stopped).
+  actor_block* running_actor() const noexcept override {
+    return current != nullptr && !current->owner_gone ? current->owner : nullptr;
+  }
 
   task_root* current = nullptr;  // the chain whose frame the queue is resuming
   // The runtime's inbox, through which frames resumed on other threads (foreign

@@ -78,6 +78,9 @@ std::string prometheus_text(std::span<const runtime_metrics> runtimes) {
          "Actor calls run (while metrics are enabled).", [](m_t m) { return m.calls_run; });
   family(out, runtimes, "stakker_wakes_total", "counter",
          "Waker handler calls: work that came from other threads.", [](m_t m) { return m.wakes; });
+  family(out, runtimes, "stakker_cross_thread_items_total", "counter",
+         "Closures posted from other threads or shards, run.",
+         [](m_t m) { return m.cross_thread_items; });
   family(out, runtimes, "stakker_loop_wakeups_total", "counter",
          "Returns of the loop from its wait.", [](m_t m) { return m.loop_wakeups; });
   family(out, runtimes, "stakker_busy_seconds_total", "counter",

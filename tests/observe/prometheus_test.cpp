@@ -65,6 +65,7 @@ TEST(prometheus_text, writes_one_help_and_type_per_family_and_a_sample_per_runti
                                              "stakker_calls_queued_total",
                                              "stakker_calls_run_total",
                                              "stakker_wakes_total",
+                                             "stakker_cross_thread_items_total",
                                              "stakker_loop_wakeups_total",
                                              "stakker_busy_seconds_total",
                                              "stakker_idle_seconds_total",

@@ -20,8 +20,8 @@ inline constexpr std::string_view prometheus_content_type =
 //
 // - counters: stakker_actors_created_total, stakker_actors_failed_total,
 //   stakker_calls_queued_total, stakker_calls_run_total, stakker_wakes_total,
-//   stakker_loop_wakeups_total, stakker_busy_seconds_total, stakker_idle_seconds_total
-//   (seconds as floating point);
+//   stakker_cross_thread_items_total, stakker_loop_wakeups_total,
+//   stakker_busy_seconds_total, stakker_idle_seconds_total (seconds as floating point);
 // - gauges: stakker_actors_alive, stakker_timers_pending, stakker_queue_depth,
 //   stakker_queue_depth_max;
 // - per actor type (label type="<name>" too, escaped as the format requires):

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <exception>
 #include <iterator>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -215,6 +216,17 @@ struct metrics_endpoint::impl {
 metrics_endpoint::metrics_endpoint(loop::epoll_loop& loop, std::function<std::string()> body,
                                    const metrics_endpoint_options& options)
     : impl_(std::make_unique<impl>(loop, std::move(body), options)) {}
+metrics_endpoint::metrics_endpoint(loop::epoll_loop& loop, core& c,
+                                   const metrics_endpoint_options& options)
+    : metrics_endpoint(
+          loop,
+          [&c] {
+            const runtime_metrics m = c.metrics();
+            return prometheus_text(std::span(&m, 1));
+          },
+          options) {
+  c.metrics_enable();
+}
 metrics_endpoint::metrics_endpoint(metrics_endpoint&&) noexcept = default;
 metrics_endpoint& metrics_endpoint::operator=(metrics_endpoint&&) noexcept = default;
 metrics_endpoint::~metrics_endpoint() = default;

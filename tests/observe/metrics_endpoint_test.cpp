@@ -303,6 +303,21 @@ TEST_F(metrics_endpoint_test, answers_500_when_the_body_throws_and_keeps_serving
   EXPECT_EQ(r->body, "ok 1\n");
 }
 
+TEST_F(metrics_endpoint_test, serves_a_cores_metrics_and_enables_them) {
+  ASSERT_FALSE(rt.metrics_enabled());
+  metrics_endpoint m(loop, rt);
+  EXPECT_TRUE(rt.metrics_enabled());
+  client c(m.port());
+  c.send(good_get);
+  const auto r = c.receive(loop);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  const std::string runtime = "{runtime=\"" + std::to_string(rt.id()) + "\"}";
+  EXPECT_NE(r->body.find("# TYPE stakker_calls_run_total counter\n"), std::string::npos);
+  EXPECT_NE(r->body.find("stakker_calls_run_total" + runtime + " "), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("stakker_loop_wakeups_total" + runtime + " "), std::string::npos);
+}
+
 TEST_F(metrics_endpoint_test, binds_only_a_numeric_address) {
   metrics_endpoint_options o;
   o.address = "localhost";

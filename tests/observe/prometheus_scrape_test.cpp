@@ -16,7 +16,6 @@
 #include <future>
 #include <optional>
 #include <random>
-#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,7 +23,6 @@
 #include "demo_process.hpp"
 #include "observe/http_client.hpp"
 #include "stakker/loop/epoll_loop.hpp"
-#include "stakker/observe/prometheus.hpp"
 #include "stakker/stakker.hpp"
 
 #if defined(STAKKER_HAVE_NLOHMANN_JSON)
@@ -97,16 +95,13 @@ TEST(prometheus_scrape, a_real_prometheus_scrapes_the_endpoint_and_reads_calls_r
   std::thread runtime_thread([&] {
     stakker::runtime rt;
     stakker::loop::epoll_loop loop(rt);
+    // Serves rt.metrics(), and enables them: the calls below are counted.
+    stakker::observe::metrics_endpoint endpoint(loop, rt);
     auto t = stakker::make_actor<&tally::init>(rt, stakker::ret_nop<stakker::stop_cause>());
     for (int i = 0; i < calls; ++i) stakker::call<&tally::add>(t, 1);
     std::optional<int> total;
     stakker::call<&tally::total>(t, stakker::ret_do<int>([&](std::optional<int> v) { total = v; }));
     while (!total) loop.turn(10ms);
-    stakker::runtime_metrics m;
-    m.runtime = 0;
-    m.calls_run = static_cast<std::uint64_t>(*total);
-    stakker::observe::metrics_endpoint endpoint(
-        loop, [&] { return stakker::observe::prometheus_text(std::span(&m, 1)); });
     bound.set_value(endpoint.port());
     while (!stop.load()) loop.turn(20ms);
   });
@@ -146,6 +141,7 @@ TEST(prometheus_scrape, a_real_prometheus_scrapes_the_endpoint_and_reads_calls_r
   }
   ASSERT_TRUE(seen) << "prometheus never reported stakker_calls_run_total";
   EXPECT_GE(*seen, calls);
+  EXPECT_EQ(query(static_cast<std::uint16_t>(port), "stakker_actors_alive"), 1.0);
   EXPECT_EQ(query(static_cast<std::uint16_t>(port), "up"), 1.0) << "the scrape is healthy";
   EXPECT_EQ(prometheus.stop(), 0) << "prometheus ends cleanly on SIGTERM";
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "stakker/core.hpp"
 #include "stakker/loop/epoll_loop.hpp"
 #include "stakker/loop/socket_address.hpp"
 #include "stakker/observe/export.hpp"
@@ -60,6 +61,10 @@ class STAKKER_OBSERVE_EXPORT metrics_endpoint {
   // std::system_error if the port cannot be bound.
   metrics_endpoint(loop::epoll_loop& loop, std::function<std::string()> body,
                    const metrics_endpoint_options& options = {});
+  // Serves prometheus_text of `c.metrics()` (read on the runtime's thread at each scrape),
+  // and enables the counters that need it (c.metrics_enable()). `c` is the core the loop
+  // drives (loop.rt()) or another on the same thread; it must outlive the endpoint.
+  metrics_endpoint(loop::epoll_loop& loop, core& c, const metrics_endpoint_options& options = {});
   metrics_endpoint(metrics_endpoint&&) noexcept;
   metrics_endpoint& operator=(metrics_endpoint&&) noexcept;
   ~metrics_endpoint();

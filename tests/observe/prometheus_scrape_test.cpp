@@ -65,6 +65,30 @@ struct temp_dir {
   std::filesystem::path path;
 };
 
+// A Prometheus server on a free loopback port, scraping `target` every second as job
+// "stakker", with its storage in `dir`; stopped with the object.
+struct prometheus_server {
+  int port = demo::free_port();
+  std::optional<demo::child_process> process;
+
+  prometheus_server(const temp_dir& dir, std::uint16_t target) {
+    const auto config = dir.path / "prometheus.yml";
+    std::ofstream(config) << "global:\n"
+                             "  scrape_interval: 1s\n"
+                             "  scrape_timeout: 1s\n"
+                             "scrape_configs:\n"
+                             "  - job_name: stakker\n"
+                             "    static_configs:\n"
+                             "      - targets: ['127.0.0.1:"
+                          << target << "']\n";
+    process.emplace(std::vector<std::string>{prometheus_path, "--config.file=" + config.string(),
+                                             "--storage.tsdb.path=" + (dir.path / "data").string(),
+                                             "--web.listen-address=127.0.0.1:" +
+                                                 std::to_string(port)},
+                    std::getenv("STAKKER_PROMETHEUS_LOG") == nullptr);
+  }
+};
+
 // The value of `query` for job "stakker" from Prometheus' instant query API, if it has one.
 std::optional<double> query(std::uint16_t port, const std::string& q) {
 #if defined(STAKKER_HAVE_NLOHMANN_JSON)
@@ -116,20 +140,9 @@ TEST(prometheus_scrape, a_real_prometheus_scrapes_the_endpoint_and_reads_calls_r
   const std::uint16_t endpoint_port = bound.get_future().get();
 
   temp_dir dir;
-  const int port = demo::free_port();
-  const auto config = dir.path / "prometheus.yml";
-  std::ofstream(config) << "global:\n"
-                           "  scrape_interval: 1s\n"
-                           "  scrape_timeout: 1s\n"
-                           "scrape_configs:\n"
-                           "  - job_name: stakker\n"
-                           "    static_configs:\n"
-                           "      - targets: ['127.0.0.1:"
-                        << endpoint_port << "']\n";
-  demo::child_process prometheus({prometheus_path, "--config.file=" + config.string(),
-                                  "--storage.tsdb.path=" + (dir.path / "data").string(),
-                                  "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-                                 std::getenv("STAKKER_PROMETHEUS_LOG") == nullptr);
+  prometheus_server server(dir, endpoint_port);
+  const int port = server.port;
+  demo::child_process& prometheus = *server.process;
   ASSERT_TRUE(prometheus.wait_listening(port, 20s)) << "prometheus did not start listening";
 
   const auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -144,6 +157,44 @@ TEST(prometheus_scrape, a_real_prometheus_scrapes_the_endpoint_and_reads_calls_r
   EXPECT_EQ(query(static_cast<std::uint16_t>(port), "stakker_actors_alive"), 1.0);
   EXPECT_EQ(query(static_cast<std::uint16_t>(port), "up"), 1.0) << "the scrape is healthy";
   EXPECT_EQ(prometheus.stop(), 0) << "prometheus ends cleanly on SIGTERM";
+}
+
+// The chat demo on two shards serves every shard's metrics (--metrics-port) while its load
+// runs and for a while after (--linger); Prometheus scrapes the demo process itself.
+TEST(prometheus_scrape, a_real_prometheus_scrapes_the_chat_demo_on_two_shards) {
+#if defined(STAKKER_DEMO_PROGRAM)
+  if (prometheus_path == nullptr || !std::filesystem::exists(prometheus_path))
+    GTEST_SKIP() << "no prometheus (apt-get install prometheus) or no nlohmann-json";
+  const int metrics_port = demo::free_port();
+  temp_dir dir;
+  prometheus_server server(dir, static_cast<std::uint16_t>(metrics_port));
+  ASSERT_TRUE(server.process->wait_listening(server.port, 20s))
+      << "prometheus did not start listening";
+  // 10 clients x 300 messages: each message is at least a call on its connection's actor
+  // and one on the room's.
+  demo::child_process chat({STAKKER_DEMO_PROGRAM, "--threads", "2", "--clients", "10",
+                            "--messages", "300", "--metrics-port", std::to_string(metrics_port),
+                            "--linger", "60"},
+                           true);
+  ASSERT_TRUE(chat.wait_listening(metrics_port, 20s)) << "the demo's endpoint did not start";
+  const auto port = static_cast<std::uint16_t>(server.port);
+  const auto deadline = std::chrono::steady_clock::now() + 40s;
+  std::optional<double> calls, runtimes;
+  while (std::chrono::steady_clock::now() < deadline) {
+    calls = query(port, "sum+by(job)(stakker_calls_run_total)");
+    runtimes = query(port, "count+by(job)(stakker_actors_alive)");
+    if (calls && *calls >= 6000 && runtimes == 2.0) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(calls) << "prometheus never reported stakker_calls_run_total for the demo";
+  EXPECT_GE(*calls, 6000);
+  EXPECT_EQ(runtimes, 2.0) << "one series per shard";
+  EXPECT_EQ(query(port, "up"), 1.0);
+  chat.stop();
+  EXPECT_EQ(server.process->stop(), 0);
+#else
+  GTEST_SKIP() << "the examples are not built (no stakker_demo to scrape)";
+#endif
 }
 
 }  // namespace

@@ -29,16 +29,16 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <memory>
-#include <mutex>
-#include <vector>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "../demo_support.hpp"
 #include "load.hpp"

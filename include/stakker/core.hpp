@@ -365,8 +365,8 @@ class STAKKER_EXPORT core {
   std::uint64_t actors_created_ = 0;  // also the last actor id given
   std::uint64_t actors_stopped_ = 0;
   std::uint64_t actors_failed_ = 0;
-  bool stop_pending_ = false;                    // a cause was recorded during that call
-  int borrows_ = 0;                              // live share borrows (debug checks)
+  bool stop_pending_ = false;  // a cause was recorded during that call
+  int borrows_ = 0;            // live share borrows (debug checks)
   std::optional<stop_cause> pending_cause_;
   std::optional<stop_cause> shutdown_;
   std::vector<anymap_entry> anymap_;

@@ -81,11 +81,11 @@ struct prometheus_server {
                              "    static_configs:\n"
                              "      - targets: ['127.0.0.1:"
                           << target << "']\n";
-    process.emplace(std::vector<std::string>{prometheus_path, "--config.file=" + config.string(),
-                                             "--storage.tsdb.path=" + (dir.path / "data").string(),
-                                             "--web.listen-address=127.0.0.1:" +
-                                                 std::to_string(port)},
-                    std::getenv("STAKKER_PROMETHEUS_LOG") == nullptr);
+    process.emplace(
+        std::vector<std::string>{prometheus_path, "--config.file=" + config.string(),
+                                 "--storage.tsdb.path=" + (dir.path / "data").string(),
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+        std::getenv("STAKKER_PROMETHEUS_LOG") == nullptr);
   }
 };
 
@@ -172,10 +172,10 @@ TEST(prometheus_scrape, a_real_prometheus_scrapes_the_chat_demo_on_two_shards) {
       << "prometheus did not start listening";
   // 10 clients x 300 messages: each message is at least a call on its connection's actor
   // and one on the room's.
-  demo::child_process chat({STAKKER_DEMO_PROGRAM, "--threads", "2", "--clients", "10",
-                            "--messages", "300", "--metrics-port", std::to_string(metrics_port),
-                            "--linger", "60"},
-                           true);
+  demo::child_process chat(
+      {STAKKER_DEMO_PROGRAM, "--threads", "2", "--clients", "10", "--messages", "300",
+       "--metrics-port", std::to_string(metrics_port), "--linger", "60"},
+      true);
   ASSERT_TRUE(chat.wait_listening(metrics_port, 20s)) << "the demo's endpoint did not start";
   const auto port = static_cast<std::uint16_t>(server.port);
   const auto deadline = std::chrono::steady_clock::now() + 40s;

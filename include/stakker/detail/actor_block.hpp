@@ -45,7 +45,9 @@ struct actor_block {
   ret<stop_cause> notify;
   std::uint64_t id;
 
-  const char* type_name() noexcept { return static_cast<const char*>(ops(this, block_op::type_name)); }
+  const char* type_name() noexcept {
+    return static_cast<const char*>(ops(this, block_op::type_name));
+  }
 
   // Low two bits: the actor_state; bit 6: the actor is stopping (see finish); bit 7: tasks
   // are tied to this actor (see core_extension).

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 // Names of types and member functions at compile time, for log records and traces:
-// "chat::room", "chat::room::say" ("{anonymous}::x" for x in an unnamed namespace). Taken from the compiler's __PRETTY_FUNCTION__ (g++ and
-// clang), stored once per type or member as a NUL-terminated constant.
+// "chat::room", "chat::room::say" ("{anonymous}::x" for x in an unnamed namespace). Taken from the
+// compiler's __PRETTY_FUNCTION__ (g++ and clang), stored once per type or member as a
+// NUL-terminated constant.
 #pragma once
 
 #include <array>

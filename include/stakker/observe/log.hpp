@@ -59,10 +59,8 @@ constexpr bool compiled_in(log_level l) noexcept { return static_cast<int>(l) - 
 // The runtime behind a cx<A> or a core&.
 inline core& core_of(core& c) noexcept { return c; }
 template <class X>
-  requires requires(const X& x) { x.core(); }
-core& core_of(const X& x) noexcept {
-  return x.core();
-}
+requires requires(const X& x) { x.core(); }
+core& core_of(const X& x) noexcept { return x.core(); }
 
 template <class X, class... Args>
 void write(X& x, log_level l, fmt::format_string<Args...> f, Args&&... args) {
@@ -99,12 +97,12 @@ STAKKER_OBSERVE_EXPORT logger json_lines_logger(std::FILE* out);
 // STAKKER_LOG(x, level, [fields(...),] "format {}", args...): `x` is a cx<A> or a core&.
 // Nothing after `level` is evaluated unless the runtime's level lets the record through;
 // levels below STAKKER_LOG_MIN_LEVEL compile to nothing at all.
-#define STAKKER_LOG(x, level, ...)                                                        \
-  do {                                                                                    \
-    if constexpr (::stakker::observe::detail::compiled_in(level)) {                       \
-      if (::stakker::observe::detail::enabled((x), (level)))                             \
-        ::stakker::observe::detail::write((x), (level), __VA_ARGS__);                     \
-    }                                                                                     \
+#define STAKKER_LOG(x, level, ...)                                    \
+  do {                                                                \
+    if constexpr (::stakker::observe::detail::compiled_in(level)) {   \
+      if (::stakker::observe::detail::enabled((x), (level)))          \
+        ::stakker::observe::detail::write((x), (level), __VA_ARGS__); \
+    }                                                                 \
   } while (false)
 #define STAKKER_LOG_TRACE(x, ...) STAKKER_LOG(x, ::stakker::log_level::trace, __VA_ARGS__)
 #define STAKKER_LOG_DEBUG(x, ...) STAKKER_LOG(x, ::stakker::log_level::debug, __VA_ARGS__)

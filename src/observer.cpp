@@ -208,6 +208,12 @@ void observed_enqueue(core& c, actor_block* target, const void* key) noexcept {
   }
 }
 
+void observed_dropped(core& c, std::size_t n) noexcept {
+  observer& o = *core_access::get_observer(c);
+  if (core_access::observe_bits(c) & observe_metrics)
+    o.depth -= std::min<std::uint64_t>(o.depth, n);
+}
+
 void observed_created(core& c, actor_block* b) noexcept {
   try {
     ++core_access::get_observer(c)->type_counts(b->type_name()).created;

@@ -315,8 +315,10 @@ class STAKKER_EXPORT core {
     static_assert(std::is_invocable_v<std::decay_t<F>&, core&>,
                   "stakker: a timer's closure must be callable as f(core&)");
     auto [slot, gen] = timers_.add(kind, to_tick(t), std::forward<F>(f));
+#if STAKKER_OBSERVE_HOOKS
     if (observe_ & detail::observe_trace) [[unlikely]]
       trace_timer_set(slot, t);
+#endif
     return detail::timer_key_access::make<typename key_tag<Key>::type>(slot, gen);
   }
   template <class Key>

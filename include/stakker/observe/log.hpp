@@ -52,9 +52,12 @@ field_list<sizeof...(KV) / 2> fields(KV&&... kv) {
 }
 
 namespace detail {
-// Whether records at `l` are compiled in (STAKKER_LOG_MIN_LEVEL).
-inline constexpr int min_level = STAKKER_LOG_MIN_LEVEL;
-constexpr bool compiled_in(log_level l) noexcept { return static_cast<int>(l) - min_level >= 0; }
+// Whether records at `l` are compiled in, for STAKKER_LOG_MIN_LEVEL = Min: a template
+// argument, so that translation units built with different minimums each get their own.
+template <int Min>
+constexpr bool compiled_in(log_level l) noexcept {
+  return static_cast<int>(l) - Min >= 0;
+}
 
 // The runtime behind a cx<A> or a core&.
 inline core& core_of(core& c) noexcept { return c; }
@@ -99,7 +102,7 @@ STAKKER_OBSERVE_EXPORT logger json_lines_logger(std::FILE* out);
 // levels below STAKKER_LOG_MIN_LEVEL compile to nothing at all.
 #define STAKKER_LOG(x, level, ...)                                    \
   do {                                                                \
-    if constexpr (::stakker::observe::detail::compiled_in(level)) {   \
+    if constexpr (::stakker::observe::detail::compiled_in<STAKKER_LOG_MIN_LEVEL>(level)) {   \
       if (::stakker::observe::detail::enabled((x), (level)))          \
         ::stakker::observe::detail::write((x), (level), __VA_ARGS__); \
     }                                                                 \

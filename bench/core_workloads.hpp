@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 // The self-call and ping-pong workloads, shared by core_bench.cpp (the Savina group) and
 // observe_bench.cpp (the same work with observability on and off, and built against a core
-// with the hooks compiled out). Header-only and inline, so each benchmark compiles the same
-// loop it did when the bodies were its own.
+// with the hooks compiled out). In an unnamed namespace: each benchmark file compiles its own
+// copy of the actors and their queued calls, as when the bodies were its own, rather than
+// the linker keeping one file's copy (inlined as that file's compiler saw fit) for both.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "stakker/stakker.hpp"
 
 namespace bench {
+namespace {
 
 // (i) one actor calling itself: tick(n) queues tick(n-1). One item outstanding at a time.
 struct ticker {
@@ -24,7 +26,7 @@ struct ticker {
 
 // A self-call chain of `n` calls to `a` (from `Member(n - 1)` down to 0), run to the end.
 template <auto Member, class Actor>
-inline void self_call_once(stakker::runtime& rt, Actor& a, std::int64_t n) {
+void self_call_once(stakker::runtime& rt, Actor& a, std::int64_t n) {
   stakker::call<Member>(a, n - 1);
   rt.run(rt.now(), false);
 }
@@ -68,9 +70,10 @@ struct player_pair {
 
 // A rally of `n` balls from `a`, run to the end.
 template <class P>
-inline void ping_pong_once(stakker::runtime& rt, player_pair<P>& p, std::int64_t n) {
+void ping_pong_once(stakker::runtime& rt, player_pair<P>& p, std::int64_t n) {
   stakker::call<&P::ball>(p.a, n - 1);
   rt.run(rt.now(), false);
 }
 
+}  // namespace
 }  // namespace bench

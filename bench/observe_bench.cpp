@@ -132,8 +132,8 @@ struct plain_pong {
 // is the time tracing adds over the events it recorded (an enqueue and a call per op).
 void record_events(benchmark::State& state, runtime& rt, double on_ns, double off_ns) {
   const trace_snapshot s = rt.trace_read();
-  const double ops = static_cast<double>(bench::size(10'000'000)) *
-                     static_cast<double>(state.iterations());
+  const double ops =
+      static_cast<double>(bench::size(10'000'000)) * static_cast<double>(state.iterations());
   if (s.recorded == 0 || ops == 0) {
     state.SkipWithError("observe_trace: no events recorded");
     return;
@@ -163,8 +163,8 @@ void trace_ping_pong(benchmark::State& state) {
   runtime rt;
   bench::player_pair<bench::player> p(rt);
   rt.trace_start();
-  auto [on_ns, off_ns] =
-      alternate(state, n, [&](std::int64_t k) { bench::ping_pong_once(rt, p, k); }, off);
+  auto [on_ns, off_ns] = alternate(
+      state, n, [&](std::int64_t k) { bench::ping_pong_once(rt, p, k); }, off);
   rt.trace_stop();
   record_events(state, rt, on_ns, off_ns);
   p.part(rt);
@@ -199,7 +199,8 @@ void metrics_ping_pong(benchmark::State& state) {
   runtime rt;
   bench::player_pair<bench::player> p(rt);
   rt.metrics_enable();
-  alternate(state, n, [&](std::int64_t k) { bench::ping_pong_once(rt, p, k); }, off);
+  alternate(
+      state, n, [&](std::int64_t k) { bench::ping_pong_once(rt, p, k); }, off);
   metrics_check(state, rt, n);
   p.part(rt);
 }
@@ -249,8 +250,8 @@ void log_filtered_self_call(benchmark::State& state) {
   auto a = make_actor<&logging_ticker::init>(rt, ret_nop<stop_cause>());
   rt.run(rt.now(), false);
   alternate(
-      state, n,
-      [&](std::int64_t k) { bench::self_call_once<&logging_ticker::tick>(rt, a, k); }, off);
+      state, n, [&](std::int64_t k) { bench::self_call_once<&logging_ticker::tick>(rt, a, k); },
+      off);
   auto count = inspect(rt, a, [](logging_ticker& t) { return t.count; });
   if (!count || *count != n * static_cast<std::int64_t>(state.iterations()) || messages != 0)
     state.SkipWithError("observe_log_filtered: wrong count, or a debug record got through");
@@ -264,7 +265,8 @@ void log_filtered_ping_pong(benchmark::State& state) {
   std::int64_t messages = 0;
   set_counting_logger(rt, messages);
   bench::player_pair<logging_player> p(rt);
-  alternate(state, n, [&](std::int64_t k) { bench::ping_pong_once(rt, p, k); }, off);
+  alternate(
+      state, n, [&](std::int64_t k) { bench::ping_pong_once(rt, p, k); }, off);
   if (p.received(rt) != n * static_cast<std::int64_t>(state.iterations()) || messages != 0)
     state.SkipWithError("observe_log_filtered: wrong count, or a debug record got through");
   p.part(rt);

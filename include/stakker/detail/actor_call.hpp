@@ -111,8 +111,8 @@ struct bound_call : fn_holder<Fn> {
 // runs inline exactly as without the hooks (no closure's address escapes).
 STAKKER_EXPORT std::uint64_t observed_call_begin(core& c, actor_block* b,
                                                  const char* name) noexcept;
-STAKKER_EXPORT void observed_call_end(core& c, actor_block* b, const void* key,
-                                      const char* name, std::uint64_t start) noexcept;
+STAKKER_EXPORT void observed_call_end(core& c, actor_block* b, const void* key, const char* name,
+                                      std::uint64_t start) noexcept;
 // Records that a call to `target` was queued at `key` (trace event, metrics).
 STAKKER_EXPORT void observed_enqueue(core& c, actor_block* target, const void* key) noexcept;
 
@@ -236,12 +236,12 @@ struct actor_call {
       run_call_body(c, b, call);
     if (!x.holds_donor_ref()) actor_access::forget(target);
   }
+  // Out of line, so that the hot function does not carry this path's registers and frame.
 #if defined(__GNUC__)
-  [[gnu::noinline]]
+  [[gnu::noinline]] void run_observed(core& c, actor_block* b) { run_ready<true>(c, b); }
+#else
+  void run_observed(core& c, actor_block* b) { run_ready<true>(c, b); }
 #endif
-  void run_observed(core& c, actor_block* b) {
-    run_ready<true>(c, b);
-  }
 };
 
 // An init's name, for traces: "chat::room::init" for `call_prep<&chat::room::init>`.

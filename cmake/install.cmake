@@ -26,7 +26,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/LICENSE-MIT
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stakker)
 
 # pkg-config: one file per library (stakker, stakker-loop, stakker-coro, stakker-shard,
-# stakker-asio, stakker-nats),
+# stakker-asio, stakker-nats, stakker-observe, stakker-spdlog),
 # relocatable: paths are taken from the file's own place. Fields: name, description,
 # required packages, library, extra Cflags, extra Libs.
 set(stakker_pc_components "stakker|core runtime, actors and callbacks||stakker||-pthread")
@@ -45,6 +45,14 @@ endif()
 if(TARGET stakker_nats)
   list(APPEND stakker_pc_components
     "stakker-nats|the NATS bridge|stakker-coro stakker-loop libnats nlohmann_json|stakker_nats||")
+endif()
+if(TARGET stakker_observe)
+  list(APPEND stakker_pc_components
+    "stakker-observe|log sinks, trace export and the Prometheus endpoint|stakker-loop fmt|stakker_observe||")
+endif()
+if(TARGET stakker_spdlog)
+  list(APPEND stakker_pc_components
+    "stakker-spdlog|the spdlog adapter|stakker-observe spdlog|stakker_spdlog||")
 endif()
 file(RELATIVE_PATH STAKKER_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 string(REGEX REPLACE "/$" "" STAKKER_PC_TO_PREFIX "${STAKKER_PC_TO_PREFIX}")

@@ -62,7 +62,8 @@ if(TARGET stakker_tests)
   file(GLOB stakker_memcheck_areas LIST_DIRECTORIES true ${PROJECT_SOURCE_DIR}/tests/*)
   foreach(dir IN LISTS stakker_memcheck_areas)
     get_filename_component(area ${dir} NAME)
-    if(NOT IS_DIRECTORY ${dir} OR area MATCHES "^(alloc|asio|compile_fail|consumer|nats)$")
+    if(NOT IS_DIRECTORY ${dir} OR
+       area MATCHES "^(alloc|asio|compile_fail|consumer|nats|observe|spdlog)$")
       continue()  # not in stakker_tests (see tests/CMakeLists.txt)
     endif()
     if(STAKKER_TEST_AREAS AND NOT area IN_LIST STAKKER_TEST_AREAS)
@@ -99,6 +100,18 @@ if(TARGET stakker_nats_tests)
     ENVIRONMENT "STAKKER_JS_MESSAGES=5000")
 endif()
 
+# The observability part's tests (its sinks, trace export and endpoint), but for the
+# real-Prometheus scrapes: Prometheus gives each scrape one second, which the endpoint
+# under memcheck does not always make; the endpoint's own tests are memchecked here, and
+# the scrapes run in every other leg.
+if(TARGET stakker_observe_tests)
+  add_test(NAME memcheck.observe
+    COMMAND ${stakker_memcheck_command} $<TARGET_FILE:stakker_observe_tests>
+      --gtest_filter=-prometheus_scrape.*)
+  set_tests_properties(memcheck.observe PROPERTIES
+    LABELS memcheck TIMEOUT 900 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}")
+endif()
+
 # The demos, with the checks of their example tests (examples/CMakeLists.txt), on a smaller
 # load for the Asio one (about 40 times slower under memcheck).
 if(TARGET stakker_demo)
@@ -108,9 +121,15 @@ if(TARGET stakker_demo)
     LABELS memcheck TIMEOUT 600 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}"
     PASS_REGULAR_EXPRESSION "server: 20 connections, 4000 messages.*shutdown: Actor stopped.*ERROR SUMMARY: 0 errors")
   # Over two shards (examples/chat/sharded.hpp).
+  # With the shards traced, when the demo can write the trace (stakker::observe).
+  set(stakker_memcheck_trace "")
+  if(TARGET stakker_observe)
+    set(stakker_memcheck_trace --trace-events 4096 --trace
+      ${CMAKE_CURRENT_BINARY_DIR}/memcheck_chat_trace.json)
+  endif()
   add_test(NAME memcheck.chat_demo_threads_2
     COMMAND ${stakker_memcheck_command} $<TARGET_FILE:stakker_demo> --threads 2 --clients 20
-      --messages 200)
+      --messages 200 ${stakker_memcheck_trace})
   set_tests_properties(memcheck.chat_demo_threads_2 PROPERTIES
     LABELS memcheck TIMEOUT 600 FAIL_REGULAR_EXPRESSION "${stakker_memcheck_fails}"
     PASS_REGULAR_EXPRESSION "threads: 2 server threads.*server: 20 connections, 4000 messages.*shutdown: Actor stopped.*ERROR SUMMARY: 0 errors")

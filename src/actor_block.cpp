@@ -4,6 +4,7 @@
 #include "stakker/actor.hpp"
 #include "stakker/core.hpp"
 #include "stakker/detail/actor_block.hpp"
+#include "stakker/detail/actor_call.hpp"
 #include "stakker/detail/observer.hpp"
 
 namespace stakker::detail {
@@ -44,21 +45,25 @@ void finish(core& c, actor_block* b, stop_cause cause) {
   if (notify) notify(std::move(cause));
 }
 
-void destroy_from(prep_node* n) noexcept {
+std::size_t destroy_from(prep_node* n) noexcept {
+  std::size_t count = 0;
   while (n != nullptr) {
     prep_node* next = n->next;
     n->fn(n, nullptr);
     n = next;
+    ++count;
   }
+  return count;
 }
 
 }  // namespace
 
-void destroy_prep_list(prep_node* tail) noexcept {
+void destroy_prep_list(prep_node* tail, runtime_link* link) noexcept {
   if (tail == nullptr) return;
   prep_node* n = tail->next;
   tail->next = nullptr;
-  destroy_from(n);
+  const std::size_t dropped = destroy_from(n);
+  if (core* c = link->rt; c != nullptr && core_access::observing(*c)) observed_dropped(*c, dropped);
 }
 
 void run_prep_list(core& c, prep_node* tail) {
@@ -69,7 +74,8 @@ void run_prep_list(core& c, prep_node* tail) {
     try {
       n->fn(n, &c);
     } catch (...) {
-      destroy_from(next);
+      const std::size_t dropped = destroy_from(next);
+      if (core_access::observing(c)) observed_dropped(c, dropped);
       throw;
     }
     n = next;

@@ -26,12 +26,18 @@ namespace stakker {
 
 std::string_view to_string(log_level l) noexcept {
   switch (l) {
-    case log_level::trace: return "trace";
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
-    case log_level::off: return "off";
+    case log_level::trace:
+      return "trace";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
+    case log_level::off:
+      return "off";
   }
   return "?";
 }
@@ -181,6 +187,12 @@ void observed_enqueue(core& c, actor_block* target, const void* key) noexcept {
   }
 }
 
+void observed_dropped(core& c, std::size_t n) noexcept {
+  observer& o = *core_access::get_observer(c);
+  if (core_access::observe_bits(c) & observe_metrics)
+    o.depth -= std::min<std::uint64_t>(o.depth, n);
+}
+
 void observed_created(core& c, actor_block* b) noexcept {
   try {
     ++core_access::get_observer(c)->type_counts(b->type_name()).created;
@@ -326,9 +338,9 @@ void core::set_logger(logger l, log_level level) {
 }
 
 void core::set_log_level(log_level level) noexcept {
-  const bool has = observer_ != nullptr &&
-                   (observer_->log_replaced ? static_cast<bool>(observer_->next_log)
-                                            : static_cast<bool>(observer_->log));
+  const bool has =
+      observer_ != nullptr && (observer_->log_replaced ? static_cast<bool>(observer_->next_log)
+                                                       : static_cast<bool>(observer_->log));
   log_level_ = has ? level : log_level::off;
 }
 
@@ -369,9 +381,9 @@ void core::trace_start(std::size_t capacity) {
   o.recorded = 0;
   (void)detail::process_anchor();
   o.trace_start = detail::observer::now_ticks();
-  o.trace_started_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           detail::steady::now().time_since_epoch())
-                           .count();
+  o.trace_started_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(detail::steady::now().time_since_epoch())
+          .count();
   observe_ |= detail::observe_trace;
 #else
   (void)capacity;
@@ -394,8 +406,9 @@ trace_snapshot core::trace_read() const {
   s.events.reserve(static_cast<std::size_t>(kept));
   const double scale = detail::ns_per_tick();
   auto to_ns = [&](std::uint64_t t) {
-    return t <= o.trace_start ? 0
-                              : static_cast<std::uint64_t>(static_cast<double>(t - o.trace_start) * scale);
+    return t <= o.trace_start
+               ? 0
+               : static_cast<std::uint64_t>(static_cast<double>(t - o.trace_start) * scale);
   };
   for (std::uint64_t i = o.recorded - kept; i < o.recorded; ++i) {
     trace_event e = o.ring[static_cast<std::size_t>(i) & o.mask];

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 """Checks that the guides quote compiled code word for word.
 
-In docs/guide-*.md, docs/coroutines.md and docs/nats.md, a ```cpp block whose preceding line is
+In docs/guide-*.md, docs/coroutines.md, docs/nats.md and docs/observability.md, a ```cpp
+block whose preceding line is
 
     <!-- snippet: examples/guide_core.cpp NAME -->
 
@@ -14,7 +15,7 @@ Also fails on: a tag not followed by a ```cpp block, a file or region that does 
 a region marked twice or left open, and a guide with no tagged block at all.
 
 Usage: tools/check_guide_snippets.py [guide.md ...]
-(default: docs/guide-*.md, docs/coroutines.md and docs/nats.md)
+(default: docs/guide-*.md, docs/coroutines.md, docs/nats.md and docs/observability.md)
 Exit status 0 when every tagged block matches, 1 otherwise (each mismatch is reported
 with a diff). Runs from any directory; paths in tags are relative to the repository root.
 """
@@ -104,7 +105,8 @@ def check(guides):
 
 def main(argv):
     guides = [pathlib.Path(a).resolve() for a in argv] or (
-        sorted(ROOT.glob("docs/guide-*.md")) + [ROOT / "docs/coroutines.md", ROOT / "docs/nats.md"])
+        sorted(ROOT.glob("docs/guide-*.md")) + [ROOT / "docs/coroutines.md", ROOT / "docs/nats.md",
+                                              ROOT / "docs/observability.md"])
     if not guides:
         print("no guides found (docs/guide-*.md)", file=sys.stderr)
         return 1

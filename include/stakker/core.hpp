@@ -315,8 +315,10 @@ class STAKKER_EXPORT core {
     static_assert(std::is_invocable_v<std::decay_t<F>&, core&>,
                   "stakker: a timer's closure must be callable as f(core&)");
     auto [slot, gen] = timers_.add(kind, to_tick(t), std::forward<F>(f));
+#if STAKKER_OBSERVE_HOOKS
     if (observe_ & detail::observe_trace) [[unlikely]]
       trace_timer_set(slot, t);
+#endif
     return detail::timer_key_access::make<typename key_tag<Key>::type>(slot, gen);
   }
   template <class Key>
@@ -365,8 +367,8 @@ class STAKKER_EXPORT core {
   std::uint64_t actors_created_ = 0;  // also the last actor id given
   std::uint64_t actors_stopped_ = 0;
   std::uint64_t actors_failed_ = 0;
-  bool stop_pending_ = false;                    // a cause was recorded during that call
-  int borrows_ = 0;                              // live share borrows (debug checks)
+  bool stop_pending_ = false;  // a cause was recorded during that call
+  int borrows_ = 0;            // live share borrows (debug checks)
   std::optional<stop_cause> pending_cause_;
   std::optional<stop_cause> shutdown_;
   std::vector<anymap_entry> anymap_;

@@ -34,13 +34,13 @@ struct log_field {
 // Everything here refers to storage that lives only while the logger runs: a logger that
 // keeps a record copies what it needs.
 struct log_record {
-  instant time;                  // the runtime's time (the loop's clock, or virtual time)
-  log_level level;               //
-  log_kind kind;                 //
-  std::uint32_t runtime;         // the runtime's id (core::id), unique in the process
-  std::uint64_t actor;           // the actor's id, unique in its runtime; 0: not an actor's
-  std::string_view actor_type;   // the actor's state type ("chat::room"); empty if none
-  std::string_view message;      //
+  instant time;                 // the runtime's time (the loop's clock, or virtual time)
+  log_level level;              //
+  log_kind kind;                //
+  std::uint32_t runtime;        // the runtime's id (core::id), unique in the process
+  std::uint64_t actor;          // the actor's id, unique in its runtime; 0: not an actor's
+  std::string_view actor_type;  // the actor's state type ("chat::room"); empty if none
+  std::string_view message;     //
   std::span<const log_field> fields;
 };
 

@@ -39,9 +39,9 @@ struct trace_event {
 
 // What `core::trace_read` returns: the events still in the ring, oldest first.
 struct trace_snapshot {
-  std::uint32_t runtime = 0;  // core::id
-  std::int64_t started_ns = 0;  // when the trace started: steady_clock, since its epoch
-  std::uint64_t recorded = 0;  // events recorded since the trace started
+  std::uint32_t runtime = 0;      // core::id
+  std::int64_t started_ns = 0;    // when the trace started: steady_clock, since its epoch
+  std::uint64_t recorded = 0;     // events recorded since the trace started
   std::uint64_t overwritten = 0;  // of those, lost to wrapping (recorded - events.size())
   std::vector<trace_event> events;
 };

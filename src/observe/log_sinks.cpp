@@ -14,12 +14,18 @@ namespace {
 
 std::string_view upper(log_level l) noexcept {
   switch (l) {
-    case log_level::trace: return "TRACE";
-    case log_level::debug: return "DEBUG";
-    case log_level::info: return "INFO ";
-    case log_level::warn: return "WARN ";
-    case log_level::error: return "ERROR";
-    case log_level::off: return "OFF  ";
+    case log_level::trace:
+      return "TRACE";
+    case log_level::debug:
+      return "DEBUG";
+    case log_level::info:
+      return "INFO ";
+    case log_level::warn:
+      return "WARN ";
+    case log_level::error:
+      return "ERROR";
+    case log_level::off:
+      return "OFF  ";
   }
   return "?    ";
 }
@@ -31,11 +37,21 @@ void json_string(fmt::memory_buffer& out, std::string_view s) {
   for (char ch : s) {
     const auto u = static_cast<unsigned char>(ch);
     switch (ch) {
-      case '"': fmt::format_to(std::back_inserter(out), "\\\""); break;
-      case '\\': fmt::format_to(std::back_inserter(out), "\\\\"); break;
-      case '\n': fmt::format_to(std::back_inserter(out), "\\n"); break;
-      case '\r': fmt::format_to(std::back_inserter(out), "\\r"); break;
-      case '\t': fmt::format_to(std::back_inserter(out), "\\t"); break;
+      case '"':
+        fmt::format_to(std::back_inserter(out), "\\\"");
+        break;
+      case '\\':
+        fmt::format_to(std::back_inserter(out), "\\\\");
+        break;
+      case '\n':
+        fmt::format_to(std::back_inserter(out), "\\n");
+        break;
+      case '\r':
+        fmt::format_to(std::back_inserter(out), "\\r");
+        break;
+      case '\t':
+        fmt::format_to(std::back_inserter(out), "\\t");
+        break;
       default:
         if (u < 0x20)
           fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);

@@ -102,18 +102,20 @@ std::string trace_json(std::span<const trace_snapshot> traces) {
                            "{{\"ph\":\"s\",\"cat\":\"flow\",\"name\":\"call\",\"id\":{},\"pid\":{},"
                            "\"tid\":{},\"ts\":{:.3f}}}",
                            id, pid, q->second.from, us(q->second.at));
-            fmt::format_to(w.next(),
-                           "{{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"flow\",\"name\":\"call\",\"id\":{},"
-                           "\"pid\":{},\"tid\":{},\"ts\":{:.3f}}}",
-                           id, pid, e.actor, us(at));
+            fmt::format_to(
+                w.next(),
+                "{{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"flow\",\"name\":\"call\",\"id\":{},"
+                "\"pid\":{},\"tid\":{},\"ts\":{:.3f}}}",
+                id, pid, e.actor, us(at));
             queued.erase(q);
           }
           auto o = w.next();
           fmt::format_to(o, "{{\"ph\":\"X\",\"cat\":\"call\",\"name\":");
           quoted(w.out, e.name != nullptr ? std::string_view(e.name) : std::string_view("call"));
-          fmt::format_to(std::back_inserter(w.out),
-                         ",\"pid\":{},\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{\"actor\":{}}}}}",
-                         pid, e.actor, us(at), us(e.duration), e.actor);
+          fmt::format_to(
+              std::back_inserter(w.out),
+              ",\"pid\":{},\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{\"actor\":{}}}}}",
+              pid, e.actor, us(at), us(e.duration), e.actor);
           break;
         }
         case trace_kind::task:
@@ -123,29 +125,33 @@ std::string trace_json(std::span<const trace_snapshot> traces) {
                          pid, e.actor, us(at), us(e.duration), e.key);
           break;
         case trace_kind::timer_set:
-          fmt::format_to(w.next(),
-                         "{{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"timer\",\"name\":\"timer set\",\"pid\":{},"
-                         "\"tid\":{},\"ts\":{:.3f},\"args\":{{\"due_in_ns\":{}}}}}",
-                         pid, e.actor, us(at), e.count);
+          fmt::format_to(
+              w.next(),
+              "{{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"timer\",\"name\":\"timer set\",\"pid\":{},"
+              "\"tid\":{},\"ts\":{:.3f},\"args\":{{\"due_in_ns\":{}}}}}",
+              pid, e.actor, us(at), e.count);
           break;
         case trace_kind::timer_fire:
-          fmt::format_to(w.next(),
-                         "{{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"timer\",\"name\":\"timers due\",\"pid\":{},"
-                         "\"tid\":0,\"ts\":{:.3f},\"args\":{{\"count\":{}}}}}",
-                         pid, us(at), e.count);
+          fmt::format_to(
+              w.next(),
+              "{{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"timer\",\"name\":\"timers due\",\"pid\":{},"
+              "\"tid\":0,\"ts\":{:.3f},\"args\":{{\"count\":{}}}}}",
+              pid, us(at), e.count);
           break;
         case trace_kind::loop_wait:
-          fmt::format_to(w.next(),
-                         "{{\"ph\":\"X\",\"cat\":\"loop\",\"name\":\"loop wait\",\"pid\":{},\"tid\":0,"
-                         "\"ts\":{:.3f},\"dur\":{:.3f}}}",
-                         pid, us(at), us(e.duration));
+          fmt::format_to(
+              w.next(),
+              "{{\"ph\":\"X\",\"cat\":\"loop\",\"name\":\"loop wait\",\"pid\":{},\"tid\":0,"
+              "\"ts\":{:.3f},\"dur\":{:.3f}}}",
+              pid, us(at), us(e.duration));
           break;
         case trace_kind::wake:
         case trace_kind::inbox:
-          fmt::format_to(w.next(),
-                         "{{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"cross-thread\",\"name\":\"{}\",\"pid\":{},"
-                         "\"tid\":0,\"ts\":{:.3f},\"args\":{{\"count\":{}}}}}",
-                         e.kind == trace_kind::wake ? "wake" : "inbox", pid, us(at), e.count);
+          fmt::format_to(
+              w.next(),
+              "{{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"cross-thread\",\"name\":\"{}\",\"pid\":{},"
+              "\"tid\":0,\"ts\":{:.3f},\"args\":{{\"count\":{}}}}}",
+              e.kind == trace_kind::wake ? "wake" : "inbox", pid, us(at), e.count);
           break;
       }
     }
@@ -160,8 +166,10 @@ std::string trace_json(std::span<const trace_snapshot> traces) {
                      k.pid, k.pid);
       last_pid = k.pid;
     }
-    fmt::format_to(w.next(), "{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":{},\"tid\":{},\"args\":{{\"name\":",
-                   k.pid, k.tid);
+    fmt::format_to(
+        w.next(),
+        "{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":{},\"tid\":{},\"args\":{{\"name\":", k.pid,
+        k.tid);
     if (k.tid == 0)
       quoted(w.out, "runtime (loop, closures, timers)");
     else

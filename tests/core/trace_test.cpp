@@ -44,7 +44,9 @@ struct ping {
   actor<pong> peer;
   int last = 0;
   static ping init(cx<ping>&, actor<pong> p) { return ping{std::move(p)}; }
-  void start(cx<ping>& x) { call<&pong::ask>(peer, 1, stakker::ret_some_to<int, &ping::answer>(x.this_actor())); }
+  void start(cx<ping>& x) {
+    call<&pong::ask>(peer, 1, stakker::ret_some_to<int, &ping::answer>(x.this_actor()));
+  }
   void answer(cx<ping>& x, int v) {
     last = v;
     x.core().after(std::chrono::milliseconds(1), [](stakker::core&) {});
@@ -104,14 +106,14 @@ TEST(trace, a_known_scenario_is_recorded_event_by_event) {
   // Enqueues are recorded when queued, calls when they return (a call's queueing of another
   // comes before its own event).
   const std::vector<expect> want{
-      {trace_kind::enqueue, a.id(), 0, "-"},                           // start, from outside
-      {trace_kind::enqueue, b.id(), a.id(), "-"},                      // ask, from start
-      {trace_kind::call, a.id(), 0, "{anonymous}::ping::start"},       //
-      {trace_kind::enqueue, a.id(), b.id(), "-"},                      // the ret's answer
-      {trace_kind::call, b.id(), 0, "{anonymous}::pong::ask"},         //
-      {trace_kind::timer_set, a.id(), 0, "timer set"},                 //
-      {trace_kind::call, a.id(), 0, "{anonymous}::ping::answer"},      //
-      {trace_kind::timer_fire, 0, 0, "-"},                             //
+      {trace_kind::enqueue, a.id(), 0, "-"},                       // start, from outside
+      {trace_kind::enqueue, b.id(), a.id(), "-"},                  // ask, from start
+      {trace_kind::call, a.id(), 0, "{anonymous}::ping::start"},   //
+      {trace_kind::enqueue, a.id(), b.id(), "-"},                  // the ret's answer
+      {trace_kind::call, b.id(), 0, "{anonymous}::pong::ask"},     //
+      {trace_kind::timer_set, a.id(), 0, "timer set"},             //
+      {trace_kind::call, a.id(), 0, "{anonymous}::ping::answer"},  //
+      {trace_kind::timer_fire, 0, 0, "-"},                         //
   };
   ASSERT_EQ(s.events.size(), want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {

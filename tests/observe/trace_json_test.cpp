@@ -41,7 +41,9 @@ struct pong {
 struct ping {
   actor<pong> peer;
   static ping init(cx<ping>&, actor<pong> p) { return ping{std::move(p)}; }
-  void start(cx<ping>& x) { call<&pong::ask>(peer, 1, stakker::ret_some_to<int, &ping::answer>(x.this_actor())); }
+  void start(cx<ping>& x) {
+    call<&pong::ask>(peer, 1, stakker::ret_some_to<int, &ping::answer>(x.this_actor()));
+  }
   void answer(cx<ping>& x, int) {
     x.core().after(std::chrono::milliseconds(1), [](stakker::core&) {});
   }

@@ -43,7 +43,7 @@ TEST(spdlog_adapter, records_reach_the_spdlog_logger_with_level_actor_and_fields
   stakker::call<&unit::crash>(u);
   rt.run(rt.now(), false);
   const std::string id = "rt" + std::to_string(rt.id()) + " #" + std::to_string(u.id());
-  EXPECT_EQ(text.str(), "info|" + id + " {anonymous}::unit: [audit] started\n" +  //
+  EXPECT_EQ(text.str(), "info|" + id + " {anonymous}::unit: [audit] started\n" +         //
                             "warning|" + id + " {anonymous}::unit: careful depth=3\n" +  //
                             "warning|" + id +
                             " {anonymous}::unit: [audit] stopped cause=failed error=boom\n");

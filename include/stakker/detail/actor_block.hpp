@@ -45,7 +45,9 @@ struct actor_block {
   ret<stop_cause> notify;
   std::uint64_t id;
 
-  const char* type_name() noexcept { return static_cast<const char*>(ops(this, block_op::type_name)); }
+  const char* type_name() noexcept {
+    return static_cast<const char*>(ops(this, block_op::type_name));
+  }
 
   // Low two bits: the actor_state; bit 6: the actor is stopping (see finish); bit 7: tasks
   // are tied to this actor (see core_extension).
@@ -98,8 +100,9 @@ inline prep_node*& prep_tail_of(actor_block* b) noexcept {
 
 // --- Lifecycle, non-template (src/actor_block.cpp) ---
 
-// Destroys parked calls unrun (their rets deliver "none"); runs them in order.
-STAKKER_EXPORT void destroy_prep_list(prep_node* tail) noexcept;
+// Destroys parked calls unrun (their rets deliver "none"; the observer of `link`'s runtime,
+// if any, counts them as dropped); runs them in order.
+STAKKER_EXPORT void destroy_prep_list(prep_node* tail, runtime_link* link) noexcept;
 STAKKER_EXPORT void run_prep_list(core& c, prep_node* tail);
 STAKKER_EXPORT void park(actor_block* b, prep_node* n) noexcept;
 
@@ -135,7 +138,7 @@ void* block_ops(actor_block* b, block_op op) noexcept {
   } else if (was == actor_state::prep) {
     prep_node* tail = s->prep_tail;
     s->prep_tail = nullptr;
-    destroy_prep_list(tail);
+    destroy_prep_list(tail, s->link);
   }
   if (op == block_op::destroy_state) return nullptr;
   runtime_link* link = s->link;

@@ -115,6 +115,8 @@ STAKKER_EXPORT void observed_call_end(core& c, actor_block* b, const void* key, 
                                       std::uint64_t start) noexcept;
 // Records that a call to `target` was queued at `key` (trace event, metrics).
 STAKKER_EXPORT void observed_enqueue(core& c, actor_block* target, const void* key) noexcept;
+// `n` queued calls were dropped unrun (their actor stopped): off the queue depth.
+STAKKER_EXPORT void observed_dropped(core& c, std::size_t n) noexcept;
 
 // Runs `f()` as a call of actor `b`: marks it current (so a stop or failure it records
 // takes effect when the call returns), turns an escaping exception into `failed`.
@@ -204,6 +206,7 @@ void park_call(actor_block* b, F&& f) {
 // is in Prep, drops it (destroying its arguments) if the actor is a Zombie.
 template <class T, class Body>
 struct actor_call {
+  static constexpr bool observed_queueing = true;  // see queue_on
   actor<T> target;
   Body body;
 
@@ -221,6 +224,11 @@ struct actor_call {
       run_ready<false>(c, b);
     } else if (b->state() == actor_state::prep) {
       park_call(b, std::move(*this));
+    } else {
+#if STAKKER_OBSERVE_HOOKS
+      if (core_access::observing(c)) [[unlikely]]
+        observed_dropped(c, 1);  // a call to a Zombie: never runs
+#endif
     }
   }
 
@@ -274,12 +282,19 @@ struct init_result<std::optional<A>> {
 // optional leaves the actor in Prep.
 template <class A, class Fn, class... Args>
 struct actor_init : fn_holder<Fn> {
+  static constexpr bool observed_queueing = true;  // see queue_on
   actor<A> target;
   std::tuple<Args...> args;
 
   void operator()(core& c) {
     auto* b = static_cast<actor_block_of<A>*>(actor_access::block(target));
-    if (b->state() != actor_state::prep) return;
+    if (b->state() != actor_state::prep) {
+#if STAKKER_OBSERVE_HOOKS
+      if (core_access::observing(c)) [[unlikely]]
+        observed_dropped(c, 1);
+#endif
+      return;
+    }
     prep_node* parked = nullptr;
     auto init = [&] {
       cx<A> x(c, target);
@@ -331,8 +346,11 @@ STAKKER_INLINE void queue_on(actor_block* b, Args&&... args) {
   if (core* c = core_of(b)) {
     [[maybe_unused]] void* key = core_access::emplace<F>(*c, std::forward<Args>(args)...);
 #if STAKKER_OBSERVE_HOOKS
-    if (core_access::observing(*c)) [[unlikely]]
-      observed_enqueue(*c, b, key);
+    // Actor calls and inits only (they say so): each is later run or dropped, once.
+    if constexpr (requires { F::observed_queueing; }) {
+      if (core_access::observing(*c)) [[unlikely]]
+        observed_enqueue(*c, b, key);
+    }
 #endif
   }
 }

@@ -36,7 +36,7 @@ struct STAKKER_EXPORT observer {
   std::size_t capacity = 0;
   std::size_t mask = 0;
   std::uint64_t recorded = 0;
-  std::uint64_t trace_start = 0;  // ticks
+  std::uint64_t trace_start = 0;      // ticks
   std::int64_t trace_started_ns = 0;  // steady_clock, since its epoch
   // Metrics.
   std::uint64_t calls_queued = 0;
@@ -73,8 +73,8 @@ STAKKER_EXPORT void observed_wakes(core& c, std::size_t handlers) noexcept;
 STAKKER_EXPORT void observed_inbox(core& c, std::size_t items) noexcept;
 // A coroutine chain tied to actor `actor` of type `type` (0 and null: none) ran from
 // `start` (observer ticks) until now.
-STAKKER_EXPORT void observed_task(core& c, std::uint64_t actor, const char* type,
-                                  const void* chain, std::uint64_t start) noexcept;
+STAKKER_EXPORT void observed_task(core& c, std::uint64_t actor, const char* type, const void* chain,
+                                  std::uint64_t start) noexcept;
 // A loop is about to wait / has returned from its wait (busy and idle time, wake-ups, the
 // trace's loop-wait slices). No-ops unless something records.
 STAKKER_EXPORT void loop_wait_begin(core& c) noexcept;

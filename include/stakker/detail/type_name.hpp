@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 // Names of types and member functions at compile time, for log records and traces:
-// "chat::room", "chat::room::say". Taken from the compiler's __PRETTY_FUNCTION__ (g++ and
-// clang), stored once per type or member as a NUL-terminated constant.
+// "chat::room", "chat::room::say" ("{anonymous}::x" for x in an unnamed namespace). Taken from the
+// compiler's __PRETTY_FUNCTION__ (g++ and clang), stored once per type or member as a
+// NUL-terminated constant.
 #pragma once
 
 #include <array>
@@ -33,23 +34,50 @@ constexpr std::string_view pretty_value() noexcept {
   return v;
 }
 
+// One spelling for every compiler: clang's "(anonymous namespace)" becomes g++'s
+// "{anonymous}".
+inline constexpr std::string_view clang_anonymous = "(anonymous namespace)";
+inline constexpr std::string_view anonymous = "{anonymous}";
+
+constexpr std::size_t normalized_size(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    if (s.substr(i, clang_anonymous.size()) == clang_anonymous) {
+      n += anonymous.size();
+      i += clang_anonymous.size();
+    } else {
+      ++n;
+      ++i;
+    }
+  }
+  return n;
+}
+
 template <std::size_t N>
 struct static_name {
   std::array<char, N + 1> text{};
   constexpr explicit static_name(std::string_view s) noexcept {
-    for (std::size_t i = 0; i < N; ++i) text[i] = s[i];
+    std::size_t o = 0;
+    for (std::size_t i = 0; i < s.size() && o < N;) {
+      if (s.substr(i, clang_anonymous.size()) == clang_anonymous) {
+        for (char c : anonymous) text[o++] = c;
+        i += clang_anonymous.size();
+      } else {
+        text[o++] = s[i++];
+      }
+    }
   }
 };
 
 template <class T>
 struct type_name_of {
   static constexpr std::string_view view = pretty_type<T>();
-  static constexpr static_name<view.size()> name{view};
+  static constexpr static_name<normalized_size(view)> name{view};
 };
 template <auto M>
 struct member_name_of {
   static constexpr std::string_view view = pretty_value<M>();
-  static constexpr static_name<view.size()> name{view};
+  static constexpr static_name<normalized_size(view)> name{view};
 };
 
 // "chat::room" for chat::room; NUL-terminated, static storage.

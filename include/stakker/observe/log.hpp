@@ -52,17 +52,18 @@ field_list<sizeof...(KV) / 2> fields(KV&&... kv) {
 }
 
 namespace detail {
-// Whether records at `l` are compiled in (STAKKER_LOG_MIN_LEVEL).
-inline constexpr int min_level = STAKKER_LOG_MIN_LEVEL;
-constexpr bool compiled_in(log_level l) noexcept { return static_cast<int>(l) - min_level >= 0; }
+// Whether records at `l` are compiled in, for STAKKER_LOG_MIN_LEVEL = Min: a template
+// argument, so that translation units built with different minimums each get their own.
+template <int Min>
+constexpr bool compiled_in(log_level l) noexcept {
+  return static_cast<int>(l) - Min >= 0;
+}
 
 // The runtime behind a cx<A> or a core&.
 inline core& core_of(core& c) noexcept { return c; }
 template <class X>
-  requires requires(const X& x) { x.core(); }
-core& core_of(const X& x) noexcept {
-  return x.core();
-}
+requires requires(const X& x) { x.core(); }
+core& core_of(const X& x) noexcept { return x.core(); }
 
 template <class X, class... Args>
 void write(X& x, log_level l, fmt::format_string<Args...> f, Args&&... args) {
@@ -99,12 +100,12 @@ STAKKER_OBSERVE_EXPORT logger json_lines_logger(std::FILE* out);
 // STAKKER_LOG(x, level, [fields(...),] "format {}", args...): `x` is a cx<A> or a core&.
 // Nothing after `level` is evaluated unless the runtime's level lets the record through;
 // levels below STAKKER_LOG_MIN_LEVEL compile to nothing at all.
-#define STAKKER_LOG(x, level, ...)                                                        \
-  do {                                                                                    \
-    if constexpr (::stakker::observe::detail::compiled_in(level)) {                       \
-      if (::stakker::observe::detail::enabled((x), (level)))                             \
-        ::stakker::observe::detail::write((x), (level), __VA_ARGS__);                     \
-    }                                                                                     \
+#define STAKKER_LOG(x, level, ...)                                    \
+  do {                                                                \
+    if constexpr (::stakker::observe::detail::compiled_in<STAKKER_LOG_MIN_LEVEL>(level)) {   \
+      if (::stakker::observe::detail::enabled((x), (level)))          \
+        ::stakker::observe::detail::write((x), (level), __VA_ARGS__); \
+    }                                                                 \
   } while (false)
 #define STAKKER_LOG_TRACE(x, ...) STAKKER_LOG(x, ::stakker::log_level::trace, __VA_ARGS__)
 #define STAKKER_LOG_DEBUG(x, ...) STAKKER_LOG(x, ::stakker::log_level::debug, __VA_ARGS__)

@@ -1,76 +1,44 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 // The foundation's workloads: self-call, ping-pong, ret round trip, actor lifecycle, and
-// memory per idle actor. The same workloads for the peers are in peers/.
+// memory per idle actor. The same workloads for the peers are in peers/; self-call and
+// ping-pong are in core_workloads.hpp, shared with observe_bench.cpp.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <vector>
 
 #include "bench_support.hpp"
+#include "core_workloads.hpp"
 #include "stakker/stakker.hpp"
 
 namespace {
 
 using namespace stakker;
 
-// (i) one actor calling itself: tick(n) queues tick(n-1). One item outstanding at a time.
-struct ticker {
-  std::int64_t count = 0;
-  static ticker init(cx<ticker>&) { return {}; }
-  void tick(cx<ticker>& x, std::int64_t n) {
-    ++count;
-    if (n > 0) x.call<&ticker::tick>(n - 1);
-  }
-};
-
+// (i) one actor calling itself (bench::ticker): tick(n) queues tick(n-1). One item
+// outstanding at a time.
 void self_call(benchmark::State& state) {
   const std::int64_t n = bench::size(10'000'000);
   runtime rt;
-  auto a = make_actor<&ticker::init>(rt, ret_nop<stop_cause>());
+  auto a = make_actor<&bench::ticker::init>(rt, ret_nop<stop_cause>());
   rt.run(rt.now(), false);
-  for (auto _ : state) {
-    call<&ticker::tick>(a, n - 1);
-    rt.run(rt.now(), false);
-  }
-  auto count = inspect(rt, a, [](ticker& t) { return t.count; });
+  for (auto _ : state) bench::self_call_once<&bench::ticker::tick>(rt, a, n);
+  auto count = inspect(rt, a, [](bench::ticker& t) { return t.count; });
   if (!count || *count != n * static_cast<std::int64_t>(state.iterations()))
     state.SkipWithError("self_call: wrong count");
   bench::per_op(state, n);
 }
 BENCHMARK(self_call)->Apply(bench::savina);
 
-// (ii) two actors bouncing a counter: one message = one queued call.
-struct player {
-  actor<player> peer;
-  std::int64_t received = 0;
-  static player init(cx<player>&) { return {}; }
-  void set_peer(cx<player>&, actor<player> p) { peer = std::move(p); }
-  void ball(cx<player>&, std::int64_t n) {
-    ++received;
-    if (n > 0) call<&player::ball>(peer, n - 1);
-  }
-};
-
+// (ii) two actors bouncing a counter (bench::player): one message = one queued call.
 void ping_pong(benchmark::State& state) {
   const std::int64_t n = bench::size(10'000'000);
   runtime rt;
-  auto a = make_actor<&player::init>(rt, ret_nop<stop_cause>());
-  auto b = make_actor<&player::init>(rt, ret_nop<stop_cause>());
-  call<&player::set_peer>(a, b.ref());
-  call<&player::set_peer>(b, a.ref());
-  rt.run(rt.now(), false);
-  for (auto _ : state) {
-    call<&player::ball>(a, n - 1);
-    rt.run(rt.now(), false);
-  }
-  auto ra = inspect(rt, a, [](player& p) { return p.received; });
-  auto rb = inspect(rt, b, [](player& p) { return p.received; });
-  if (!ra || !rb || *ra + *rb != n * static_cast<std::int64_t>(state.iterations()))
+  bench::player_pair<bench::player> p(rt);
+  for (auto _ : state) bench::ping_pong_once(rt, p, n);
+  if (p.received(rt) != n * static_cast<std::int64_t>(state.iterations()))
     state.SkipWithError("ping_pong: wrong count");
-  // Break the reference cycle between the two players.
-  call<&player::set_peer>(a, actor<player>());
-  call<&player::set_peer>(b, actor<player>());
-  rt.run(rt.now(), false);
+  p.part(rt);
   bench::per_op(state, n);
 }
 BENCHMARK(ping_pong)->Apply(bench::savina);

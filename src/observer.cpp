@@ -138,24 +138,7 @@ void observer::emit(core& c, log_level l, log_kind kind, actor_block* a, std::st
   }
 }
 
-void run_actor_call(core& c, actor_block* b, void (*run)(void*), void* ctx) {
-  actor_block*& current = core_access::current(c);
-  STAKKER_ASSERT(current == nullptr, "an actor call ran inside another actor's call");
-  current = b;
-  try {
-    run(ctx);
-  } catch (...) {
-    record_failure(c, std::current_exception());
-  }
-  current = nullptr;
-  STAKKER_ASSERT(core_access::borrows(c) == 0,
-                 "a share borrow outlived the actor call that made it");
-  if (core_access::stop_pending(c)) [[unlikely]]
-    apply_pending_stop(c, b);
-}
-
-void observed_call(core& c, actor_block* b, const void* key, const char* name, void (*run)(void*),
-                   void* ctx) {
+std::uint64_t observed_call_begin(core& c, actor_block* b, const char* name) noexcept {
   observer& o = *core_access::get_observer(c);
   const std::uint8_t bits = core_access::observe_bits(c);
   if (bits & observe_metrics) {
@@ -166,26 +149,22 @@ void observed_call(core& c, actor_block* b, const void* key, const char* name, v
     const log_field f[] = {{"member", name != nullptr ? std::string_view(name) : "?", true}};
     o.emit(c, log_level::trace, log_kind::audit, b, "call", f);
   }
-  if (!(bits & observe_trace)) {
-    run_actor_call(c, b, run, ctx);
-    return;
-  }
+  if (!(bits & observe_trace)) return 0;
+  const std::uint64_t start = observer::now_ticks();
+  return start != 0 ? start : 1;  // 0 says "not traced"
+}
+
+void observed_call_end(core& c, actor_block* b, const void* key, const char* name,
+                       std::uint64_t start) noexcept {
   trace_event e;
   e.kind = trace_kind::call;
   e.actor = b->id;
   e.key = reinterpret_cast<std::uintptr_t>(key);
   e.name = name;
   e.type = b->type_name();
-  e.start = observer::now_ticks();
-  struct finish {
-    observer& o;
-    trace_event& e;
-    ~finish() {
-      e.duration = observer::now_ticks() - e.start;
-      o.record(e);
-    }
-  } guard{o, e};
-  run_actor_call(c, b, run, ctx);
+  e.start = start;
+  e.duration = observer::now_ticks() - start;
+  core_access::get_observer(c)->record(e);
 }
 
 void observed_enqueue(core& c, actor_block* target, const void* key) noexcept {

@@ -259,8 +259,10 @@ def group_table(rows):
 
 
 def targets_table(targets, groups, runs):
-    """The markdown table of the targets: each a minimum ratio against one peer on one
-    workload ({"group", "workload", "peer", "at_least"}), with the ratio this run measured.
+    """The markdown table of the targets, with what this run measured. A target is either a
+    minimum ratio against one peer on one workload ({"group", "workload", "peer",
+    "at_least"}), or a bound on our own value of the workload's metric, with no peer
+    ({"group", "workload", "at_most"} or "at_least"), e.g. at most 25 ns per recorded event.
     A target naming a group, workload or peer the groups file does not have is an error."""
     lines = ["| Workload | Against | Wanted | Measured | Met |", "|---|---|--:|--:|---|"]
     by_id = {g["id"]: g for g in groups}
@@ -268,9 +270,15 @@ def targets_table(targets, groups, runs):
         group = by_id.get(t["group"])
         workload = next((w for w in (group or {}).get("workloads", [])
                          if w["name"] == t["workload"]), None)
-        if workload is None or t["peer"] not in workload.get("peers", {}):
+        absolute = "peer" not in t
+        if workload is None or (not absolute and t["peer"] not in workload.get("peers", {})):
             raise ValueError(f"target {t}: no such group, workload or peer in the groups file")
+        if absolute and ("at_most" in t) == ("at_least" in t):
+            raise ValueError(f"target {t}: without a peer, give one of at_most and at_least")
         rows, _ = collect_group(dict(group, workloads=[workload]), runs)
+        if absolute:
+            lines.append(absolute_target_line(t, group, workload, rows))
+            continue
         peer = next((s for row in rows for impl, _, s in row["impls"] if impl == t["peer"]),
                     None)
         r = ratio(rows[0], peer) if rows and peer is not None else None
@@ -282,6 +290,22 @@ def targets_table(targets, groups, runs):
         lines.append(f"| {md_escape(t['workload'])} | {md_escape(t['peer'])} | "
                      f"≥ {t['at_least']}× | {measured} | {met} |")
     return lines
+
+
+def absolute_target_line(t, group, workload, rows):
+    """The targets table's line for a bound on our own median (no peer)."""
+    _, label, _ = metric_of(group, workload)
+    most = "at_most" in t
+    bound = t["at_most"] if most else t["at_least"]
+    if not rows:
+        measured, met = "no data", "—"
+    else:  # judged on the figure shown
+        shown = fmt(rows[0]["impls"][0][2]["median"])
+        value = float(shown.replace(",", ""))
+        measured = shown
+        met = "yes" if (value <= bound if most else value >= bound) else "**no**"
+    return (f"| {md_escape(t['workload'])} | (absolute) | {'≤' if most else '≥'} {bound} "
+            f"{md_escape(label)} | {measured} | {met} |")
 
 
 # --- charts ------------------------------------------------------------------------------------
@@ -312,6 +336,8 @@ IMPL_COLOURS = {
     "asio coroutines": "#0b6e4f",
     "asio 1 io_context": "#a1d99b",
     "asio 2 io_contexts": "#31a354",
+    "hooks compiled out": "#c7c7c7",
+    "all off": "#aec7e8",
 }
 # For a name not above: picked by a stable hash of the name, so still the same in every chart.
 FALLBACK_COLOURS = ["#e377c2", "#d62728", "#c49c94", "#f7b6d2", "#c5b0d5", "#393b79", "#843c39"]
@@ -471,8 +497,8 @@ def write_report(args):
     lines += machine_section(context, args)
     if groups_file.get("targets"):
         lines += ["", "## Targets", "",
-                  "Ratios of medians in this run (above 1: ours better), against the targets "
-                  "the project set.", ""]
+                  "Ratios of medians in this run (above 1: ours better), or for a target "
+                  "against no peer our own median, against the targets the project set.", ""]
         lines += targets_table(groups_file["targets"], groups, runs)
     skipped, charts = [], 0
     for group in groups:

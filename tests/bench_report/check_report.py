@@ -7,7 +7,9 @@ Usage: check_report.py BENCH_REPORT_PY FIXTURE_JSON OUT_DIR
 Fixtures (Google Benchmark JSON, written by hand in the format it emits):
 - fixture.json: 3 repetitions, with decorated names, a failed run and missing peers;
 - two_repetitions.json: --benchmark_repetitions=2 --benchmark_report_aggregates_only=false
-  (each benchmark's 2 runs, then its mean, median, stddev and cv), across four groups.
+  (each benchmark's 2 runs, then its mean, median, stddev and cv), across four groups;
+- observe.json: the observe group (hooks in against compiled out, tracing, metrics), with
+  targets against a peer and bounds on our own median (at_most, no peer), met and not.
 
 Checks the table rows the fixture must give (medians, ratios, the wide-spread flag, the
 targets, a group's notes), one chart per group with data and no other, every chart an SVG
@@ -84,6 +86,28 @@ EXPECTED = {
                    "loop_echo": ["stakker", "asio"]},
         # ns per op and server CPU ns per KiB: one axis each
         "axes": {"core": 1, "memory": 1, "cross_thread": 1, "loop_echo": 2},
+    },
+    "observe.json": {
+        "lines": [
+            "| self-call (ns per call) | **stakker** | 2.50 | 2.48 | 2.52 | 3 | — |  |",
+            "|  | hooks compiled out | 2.48 | 2.46 | 2.50 | 3 | 0.99× (peer/ours) |  |",
+            "| self-call, tracing on: per recorded event (ns per recorded event) | **stakker** | "
+            "19.5 | 19.3 | 19.7 | 3 | — |  |",
+            # ratio targets against a peer, met and not, and without data
+            "| self-call | hooks compiled out | ≥ 0.98× | 0.99× | yes |",
+            "| ping-pong | hooks compiled out | ≥ 0.98× | 0.94× | **no** |",
+            "| self-call, metrics on | all off | ≥ 0.97× | 0.38× | **no** |",
+            "| self-call, logging filtered out | hooks compiled out | ≥ 0.98× | no data | — |",
+            # bounds on our own median (no peer): met, missed, and without data
+            "| self-call, tracing on: per recorded event | (absolute) | ≤ 25 ns per recorded "
+            "event | 19.5 | yes |",
+            "| ping-pong, tracing on: per recorded event | (absolute) | ≤ 25 ns per recorded "
+            "event | 26.0 | **no** |",
+            "| Host | fixture-observe |",
+        ],
+        "charts": {"observe": ["stakker", "hooks-compiled-out", "all-off"]},
+        # ns per call, ns per recorded event, and the paired ratio: one axis each
+        "axes": {"observe": 3},
     },
 }
 

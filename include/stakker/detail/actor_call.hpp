@@ -103,12 +103,16 @@ struct bound_call : fn_holder<Fn> {
   }
 };
 
-// Runs `run(ctx)` as a call of actor `b` (the non-template twin of run_as_actor's body).
-STAKKER_EXPORT void run_actor_call(core& c, actor_block* b, void (*run)(void*), void* ctx);
-// The same, recording what is switched on (trace event, metrics, call audit) around it.
-// `key` is the address the queued call ran from; `name` its member's, if known.
-STAKKER_EXPORT void observed_call(core& c, actor_block* b, const void* key, const char* name,
-                                  void (*run)(void*), void* ctx);
+// Around an actor call while something observes (trace event, metrics, call audit): the
+// first before it (metrics, the audit record) returns the trace's start ticks, or 0 when the
+// call is not traced; the second after it records the trace event when the first gave a
+// start. `key` is the address the queued call ran from; `name` its member's, if known.
+// Nothing of the call itself passes through them, so that while nothing observes the call
+// runs inline exactly as without the hooks (no closure's address escapes).
+STAKKER_EXPORT std::uint64_t observed_call_begin(core& c, actor_block* b,
+                                                 const char* name) noexcept;
+STAKKER_EXPORT void observed_call_end(core& c, actor_block* b, const void* key, const char* name,
+                                      std::uint64_t start) noexcept;
 // Records that a call to `target` was queued at `key` (trace event, metrics).
 STAKKER_EXPORT void observed_enqueue(core& c, actor_block* target, const void* key) noexcept;
 // `n` queued calls were dropped unrun (their actor stopped): off the queue depth.
@@ -116,22 +120,8 @@ STAKKER_EXPORT void observed_dropped(core& c, std::size_t n) noexcept;
 
 // Runs `f()` as a call of actor `b`: marks it current (so a stop or failure it records
 // takes effect when the call returns), turns an escaping exception into `failed`.
-// `key` and `name` are for the observer (see observed_call).
 template <class F>
-STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f, const void* key = nullptr,
-                                 const char* name = nullptr) {
-#if STAKKER_OBSERVE_HOOKS
-  if (core_access::observing(c)) [[unlikely]] {
-    using fn = std::remove_reference_t<F>;
-    observed_call(
-        c, b, key, name, [](void* p) { (*static_cast<fn*>(p))(); },
-        const_cast<void*>(static_cast<const void*>(std::addressof(f))));
-    return;
-  }
-#else
-  (void)key;
-  (void)name;
-#endif
+STAKKER_INLINE void run_call_body(core& c, actor_block* b, F& f) {
   // Actor calls never nest (a member cannot run another actor's member inline), so there
   // is no outer current actor to restore.
   actor_block*& current = core_access::current(c);
@@ -147,6 +137,32 @@ STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f, const void* key
                  "a share borrow outlived the actor call that made it");
   if (core_access::stop_pending(c)) [[unlikely]]
     apply_pending_stop(c, b);
+}
+
+// The same (run_call_body), recording what the observer asks for around it. `key` and
+// `name` are for the observer (see observed_call_begin).
+template <class F>
+STAKKER_INLINE void run_observed_body(core& c, actor_block* b, F& f, const void* key,
+                                      const char* name) {
+  const std::uint64_t traced = observed_call_begin(c, b, name);
+  run_call_body(c, b, f);
+  if (traced != 0) observed_call_end(c, b, key, name, traced);
+}
+
+// run_call_body, or run_observed_body while something records.
+template <class F>
+STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f, const void* key = nullptr,
+                                 const char* name = nullptr) {
+#if STAKKER_OBSERVE_HOOKS
+  if (core_access::observing(c)) [[unlikely]] {
+    run_observed_body(c, b, f, key, name);
+    return;
+  }
+#else
+  (void)key;
+  (void)name;
+#endif
+  run_call_body(c, b, f);
 }
 
 // The member a queued call's body runs, for traces and call audits: its name when the
@@ -197,12 +213,15 @@ struct actor_call {
   STAKKER_INLINE void operator()(core& c) {
     actor_block* b = actor_access::block(target);
     if (b->state() == actor_state::ready) [[likely]] {
-      // This closure's reference is offered to the first self-call the member makes (see
-      // cx::call): a chain of self-calls then touches no reference count at all.
-      cx<T> x(c, target, true);
-      run_as_actor(
-          c, b, [&] { body(*actor_access::state(target), x); }, this, call_name<Body>::value);
-      if (!x.holds_donor_ref()) actor_access::forget(target);
+#if STAKKER_OBSERVE_HOOKS
+      // Observed, the call runs out of line: the path on which nothing observes keeps the
+      // code (and the registers) of a build without the hooks, after one test.
+      if (core_access::observing(c)) [[unlikely]] {
+        run_observed(c, b);
+        return;
+      }
+#endif
+      run_ready<false>(c, b);
     } else if (b->state() == actor_state::prep) {
       park_call(b, std::move(*this));
     } else {
@@ -212,6 +231,25 @@ struct actor_call {
 #endif
     }
   }
+
+  template <bool Observed>
+  STAKKER_INLINE void run_ready(core& c, actor_block* b) {
+    // This closure's reference is offered to the first self-call the member makes (see
+    // cx::call): a chain of self-calls then touches no reference count at all.
+    cx<T> x(c, target, true);
+    auto call = [&] { body(*actor_access::state(target), x); };
+    if constexpr (Observed)
+      run_observed_body(c, b, call, this, call_name<Body>::value);
+    else
+      run_call_body(c, b, call);
+    if (!x.holds_donor_ref()) actor_access::forget(target);
+  }
+  // Out of line, so that the hot function does not carry this path's registers and frame.
+#if defined(__GNUC__)
+  [[gnu::noinline]] void run_observed(core& c, actor_block* b) { run_ready<true>(c, b); }
+#else
+  void run_observed(core& c, actor_block* b) { run_ready<true>(c, b); }
+#endif
 };
 
 // An init's name, for traces: "chat::room::init" for `call_prep<&chat::room::init>`.

@@ -141,10 +141,7 @@ void observer::emit(core& c, log_level l, log_kind kind, actor_block* a, std::st
 std::uint64_t observed_call_begin(core& c, actor_block* b, const char* name) noexcept {
   observer& o = *core_access::get_observer(c);
   const std::uint8_t bits = core_access::observe_bits(c);
-  if (bits & observe_metrics) {
-    ++o.calls_run;
-    if (o.depth > 0) --o.depth;
-  }
+  if (bits & observe_metrics) core_access::count_run(c);
   if ((bits & observe_audit_calls) && c.log_enabled(log_level::trace)) {
     const log_field f[] = {{"member", name != nullptr ? std::string_view(name) : "?", true}};
     o.emit(c, log_level::trace, log_kind::audit, b, "call", f);
@@ -170,10 +167,7 @@ void observed_call_end(core& c, actor_block* b, const void* key, const char* nam
 void observed_enqueue(core& c, actor_block* target, const void* key) noexcept {
   observer& o = *core_access::get_observer(c);
   const std::uint8_t bits = core_access::observe_bits(c);
-  if (bits & observe_metrics) {
-    ++o.calls_queued;
-    if (++o.depth > o.depth_max) o.depth_max = o.depth;
-  }
+  if (bits & observe_metrics) core_access::count_queued(c);
   if (bits & observe_trace) {
     trace_event e;
     e.kind = trace_kind::enqueue;
@@ -188,9 +182,7 @@ void observed_enqueue(core& c, actor_block* target, const void* key) noexcept {
 }
 
 void observed_dropped(core& c, std::size_t n) noexcept {
-  observer& o = *core_access::get_observer(c);
-  if (core_access::observe_bits(c) & observe_metrics)
-    o.depth -= std::min<std::uint64_t>(o.depth, n);
+  if (core_access::observe_bits(c) & observe_metrics) core_access::count_dropped(c, n);
 }
 
 void observed_created(core& c, actor_block* b) noexcept {
@@ -456,12 +448,14 @@ runtime_metrics core::metrics() const {
   m.actors_alive = actors_created_ - actors_stopped_;
   m.actors_failed = actors_failed_;
   m.timers_pending = timers_.size();
+  m.calls_queued = calls_.queued;
+  m.calls_run = calls_.run;
+  const std::uint64_t done = calls_.run + calls_.dropped;
+  m.queue_depth = calls_.queued > done ? calls_.queued - done : 0;
+  m.queue_depth_max = calls_.depth_max;
   if (observer_ != nullptr) {
     const detail::observer& o = *observer_;
-    m.calls_queued = o.calls_queued;
-    m.calls_run = o.calls_run;
-    m.queue_depth = o.depth;
-    m.queue_depth_max = o.depth_max;
+
     m.wakes = o.wakes;
     m.cross_thread_items = o.cross_thread_items;
     m.loop_wakeups = o.loop_wakeups;

@@ -24,8 +24,9 @@ namespace stakker {
 //
 //   call<&counter::add>(c, 5);        // the member fixed at compile time: fastest
 //   call(c, &counter::add, 5);        // the same, through a member pointer
+// Inlined: the call is as cheap as queueing its closure (the observer's test included).
 template <auto M, actor_handle H, class... Args>
-void call(const H& target, Args&&... args) {
+STAKKER_INLINE void call(const H& target, Args&&... args) {
   using T = typename H::state_type;
   using body = detail::bound_call<detail::constant_fn<M>, std::decay_t<Args>...>;
   static_assert(detail::member_callable<decltype(M), T, std::decay_t<Args>&&...>,

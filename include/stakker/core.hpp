@@ -367,6 +367,10 @@ class STAKKER_EXPORT core {
   std::uint64_t actors_created_ = 0;  // also the last actor id given
   std::uint64_t actors_stopped_ = 0;
   std::uint64_t actors_failed_ = 0;
+  // Actor calls counted while metrics are on (inline: no call per count).
+  struct call_counts {
+    std::uint64_t queued = 0, run = 0, dropped = 0, depth_max = 0;
+  } calls_;
   bool stop_pending_ = false;  // a cause was recorded during that call
   int borrows_ = 0;            // live share borrows (debug checks)
   std::optional<stop_cause> pending_cause_;
@@ -412,6 +416,17 @@ struct core_access {
   static std::uint8_t observe_bits(const core& c) noexcept { return c.observe_; }
   static observer* get_observer(core& c) noexcept { return c.observer_; }
   static bool audit_lifecycle(const core& c) noexcept { return c.log_level_ <= log_level::warn; }
+  // Metrics on actor calls, counted inline (the queue depth is queued - run - dropped; a call
+  // queued before metrics were on and run after makes it lower, never negative).
+  static bool metrics_only(const core& c) noexcept { return c.observe_ == observe_metrics; }
+  static void count_queued(core& c) noexcept {
+    auto& k = c.calls_;
+    ++k.queued;
+    const std::uint64_t done = k.run + k.dropped;
+    if (k.queued > done && k.queued - done > k.depth_max) k.depth_max = k.queued - done;
+  }
+  static void count_run(core& c) noexcept { ++c.calls_.run; }
+  static void count_dropped(core& c, std::uint64_t n) noexcept { c.calls_.dropped += n; }
   // Counts a stop (always); the observer hears of it when one exists.
   static void count_stop(core& c, bool failed) noexcept {
     ++c.actors_stopped_;

@@ -122,8 +122,12 @@ class cx {
   }
   STAKKER_INLINE void observe_enqueue([[maybe_unused]] void* key) const noexcept {
 #if STAKKER_OBSERVE_HOOKS
-    if (detail::core_access::observing(*core_)) [[unlikely]]
-      detail::observed_enqueue(*core_, detail::actor_access::block(*self_), key);
+    if (detail::core_access::observing(*core_)) [[unlikely]] {
+      if (detail::core_access::metrics_only(*core_))
+        detail::core_access::count_queued(*core_);
+      else
+        detail::observed_enqueue(*core_, detail::actor_access::block(*self_), key);
+    }
 #endif
   }
 

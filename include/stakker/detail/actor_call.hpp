@@ -155,6 +155,11 @@ STAKKER_INLINE void run_as_actor(core& c, actor_block* b, F&& f, const void* key
                                  const char* name = nullptr) {
 #if STAKKER_OBSERVE_HOOKS
   if (core_access::observing(c)) [[unlikely]] {
+    if (core_access::metrics_only(c)) {  // counted inline
+      core_access::count_run(c);
+      run_call_body(c, b, f);
+      return;
+    }
     run_observed_body(c, b, f, key, name);
     return;
   }
@@ -348,8 +353,12 @@ STAKKER_INLINE void queue_on(actor_block* b, Args&&... args) {
 #if STAKKER_OBSERVE_HOOKS
     // Actor calls and inits only (they say so): each is later run or dropped, once.
     if constexpr (requires { F::observed_queueing; }) {
-      if (core_access::observing(*c)) [[unlikely]]
-        observed_enqueue(*c, b, key);
+      if (core_access::observing(*c)) [[unlikely]] {
+        if (core_access::metrics_only(*c))
+          core_access::count_queued(*c);
+        else
+          observed_enqueue(*c, b, key);
+      }
     }
 #endif
   }

@@ -39,10 +39,6 @@ struct STAKKER_EXPORT observer {
   std::uint64_t trace_start = 0;      // ticks
   std::int64_t trace_started_ns = 0;  // steady_clock, since its epoch
   // Metrics.
-  std::uint64_t calls_queued = 0;
-  std::uint64_t calls_run = 0;
-  std::uint64_t depth = 0;
-  std::uint64_t depth_max = 0;
   std::uint64_t wakes = 0;
   std::uint64_t cross_thread_items = 0;
   std::uint64_t loop_wakeups = 0;

@@ -65,17 +65,34 @@ template <class X>
 requires requires(const X& x) { x.core(); }
 core& core_of(const X& x) noexcept { return x.core(); }
 
-template <class X, class... Args>
-void write(X& x, log_level l, fmt::format_string<Args...> f, Args&&... args) {
-  core& c = core_of(x);
+// How an argument reaches the formatting: a scalar by value, anything else by reference.
+// The macro's branch then keeps a filtered-out record's arguments in registers (a
+// reference to a scalar would make the caller store it, on every call, taken or not).
+template <class A>
+using pass_t = std::conditional_t<std::is_scalar_v<std::remove_cvref_t<A>>, std::remove_cvref_t<A>,
+                                  const std::remove_reference_t<A>&>;
+
+// Out of line and cold: formats and writes the record.
+template <class... Args>
+[[gnu::cold, gnu::noinline]] void write_record(core& c, log_level l, fmt::format_string<Args...> f,
+                                               Args... args) {
   c.log(l, fmt::format(f, std::forward<Args>(args)...));
 }
-template <class X, std::size_t N, class... Args>
-void write(X& x, log_level l, const field_list<N>& kv, fmt::format_string<Args...> f,
-           Args&&... args) {
-  core& c = core_of(x);
+template <std::size_t N, class... Args>
+[[gnu::cold, gnu::noinline]] void write_record(core& c, log_level l, const field_list<N>& kv,
+                                               fmt::format_string<Args...> f, Args... args) {
   c.log(l, fmt::format(f, std::forward<Args>(args)...),
         std::span<const log_field>(kv.list.data(), N));
+}
+
+template <class X, class... Args>
+void write(X& x, log_level l, fmt::format_string<pass_t<Args>...> f, Args&&... args) {
+  write_record<pass_t<Args>...>(core_of(x), l, f, args...);
+}
+template <class X, std::size_t N, class... Args>
+void write(X& x, log_level l, const field_list<N>& kv, fmt::format_string<pass_t<Args>...> f,
+           Args&&... args) {
+  write_record<N, pass_t<Args>...>(core_of(x), l, kv, f, args...);
 }
 template <class X>
 bool enabled(X& x, log_level l) noexcept {
@@ -100,12 +117,12 @@ STAKKER_OBSERVE_EXPORT logger json_lines_logger(std::FILE* out);
 // STAKKER_LOG(x, level, [fields(...),] "format {}", args...): `x` is a cx<A> or a core&.
 // Nothing after `level` is evaluated unless the runtime's level lets the record through;
 // levels below STAKKER_LOG_MIN_LEVEL compile to nothing at all.
-#define STAKKER_LOG(x, level, ...)                                    \
-  do {                                                                \
-    if constexpr (::stakker::observe::detail::compiled_in<STAKKER_LOG_MIN_LEVEL>(level)) {   \
-      if (::stakker::observe::detail::enabled((x), (level)))          \
-        ::stakker::observe::detail::write((x), (level), __VA_ARGS__); \
-    }                                                                 \
+#define STAKKER_LOG(x, level, ...)                                                         \
+  do {                                                                                     \
+    if constexpr (::stakker::observe::detail::compiled_in<STAKKER_LOG_MIN_LEVEL>(level)) { \
+      if (::stakker::observe::detail::enabled((x), (level))) [[unlikely]]                  \
+        ::stakker::observe::detail::write((x), (level), __VA_ARGS__);                      \
+    }                                                                                      \
   } while (false)
 #define STAKKER_LOG_TRACE(x, ...) STAKKER_LOG(x, ::stakker::log_level::trace, __VA_ARGS__)
 #define STAKKER_LOG_DEBUG(x, ...) STAKKER_LOG(x, ::stakker::log_level::debug, __VA_ARGS__)

@@ -225,40 +225,33 @@ void observed_stop(core& c, actor_block* b, const stop_cause& cause) noexcept {
           std::span<const log_field>(f, cause.has_error() ? 2 : 1));
 }
 
-void observed_timers_due(core& c, std::size_t n) noexcept {
+namespace {
+// An instant event of `kind` carrying `n` (trace on), and `n` added to `metric` (metrics on;
+// null: no metric).
+void record_count(core& c, trace_kind kind, std::size_t n, std::uint64_t observer::*metric) {
   observer& o = *core_access::get_observer(c);
-  if (!(core_access::observe_bits(c) & observe_trace)) return;
-  trace_event e;
-  e.kind = trace_kind::timer_fire;
-  e.start = observer::now_ticks();
-  e.count = n;
-  o.record(e);
+  const std::uint8_t bits = core_access::observe_bits(c);
+  if (metric != nullptr && (bits & observe_metrics)) o.*metric += n;
+  if (bits & observe_trace) {
+    trace_event e;
+    e.kind = kind;
+    e.start = observer::now_ticks();
+    e.count = n;
+    o.record(e);
+  }
+}
+}  // namespace
+
+void observed_timers_due(core& c, std::size_t n) noexcept {
+  record_count(c, trace_kind::timer_fire, n, nullptr);
 }
 
 void observed_wakes(core& c, std::size_t handlers) noexcept {
-  observer& o = *core_access::get_observer(c);
-  const std::uint8_t bits = core_access::observe_bits(c);
-  if (bits & observe_metrics) o.wakes += handlers;
-  if (bits & observe_trace) {
-    trace_event e;
-    e.kind = trace_kind::wake;
-    e.start = observer::now_ticks();
-    e.count = handlers;
-    o.record(e);
-  }
+  record_count(c, trace_kind::wake, handlers, &observer::wakes);
 }
 
 void observed_inbox(core& c, std::size_t items) noexcept {
-  observer& o = *core_access::get_observer(c);
-  const std::uint8_t bits = core_access::observe_bits(c);
-  if (bits & observe_metrics) o.cross_thread_items += items;
-  if (bits & observe_trace) {
-    trace_event e;
-    e.kind = trace_kind::inbox;
-    e.start = observer::now_ticks();
-    e.count = items;
-    o.record(e);
-  }
+  record_count(c, trace_kind::inbox, items, &observer::cross_thread_items);
 }
 
 void observed_task(core& c, std::uint64_t actor, const char* type, const void* chain,

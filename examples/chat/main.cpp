@@ -85,7 +85,7 @@ const char usage[] =
     "                 to FILE as Trace Event JSON: open it in https://ui.perfetto.dev or\n"
     "                 chrome://tracing, or draw it with tools/trace_view.py\n"
     "  --trace-events N  the trace's ring, per runtime, 1024..16777216 events (default\n"
-    "                 1048576, 64 MiB): the last N events are kept\n"
+    "                 1048576, 72 MiB): the last N events are kept\n"
     "  --metrics-port P  serve the server's metrics (every shard's) in Prometheus' text\n"
     "                 format on http://127.0.0.1:P/metrics\n"
     "  --linger S     after the load, keep serving S seconds more, 0..3600 (default 0)\n";

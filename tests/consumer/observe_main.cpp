@@ -6,9 +6,11 @@
 #include <stakker/observe/trace_json.hpp>
 #include <stakker/stakker.hpp>
 #if STAKKER_CONSUMER_SPDLOG
+#include <spdlog/logger.h>
 #include <stakker/spdlog/logger.hpp>
 #endif
 
+#include <memory>
 #include <string>
 
 int main() {
@@ -21,7 +23,8 @@ int main() {
   const stakker::trace_snapshot s = rt.trace_read();
   const std::string json = stakker::observe::trace_json({&s, 1});
 #if STAKKER_CONSUMER_SPDLOG
-  const stakker::logger to_spdlog = stakker::spdlog_adapter::to_spdlog(spdlog::default_logger());
+  const stakker::logger to_spdlog =
+      stakker::spdlog_adapter::to_spdlog(std::make_shared<spdlog::logger>("consumer"));
   if (!to_spdlog) return 1;
 #endif
   return seen.find("\"message\":\"1 + 2\"") != std::string::npos &&

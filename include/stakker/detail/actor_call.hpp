@@ -221,9 +221,13 @@ struct actor_call {
 #if STAKKER_OBSERVE_HOOKS
       // Observed, the call runs out of line: the path on which nothing observes keeps the
       // code (and the registers) of a build without the hooks, after one test.
+      // Metrics alone are counted here, and the call runs on the plain path.
       if (core_access::observing(c)) [[unlikely]] {
-        run_observed(c, b);
-        return;
+        if (!core_access::metrics_only(c)) {
+          run_observed(c, b);
+          return;
+        }
+        core_access::count_run(c);
       }
 #endif
       run_ready<false>(c, b);

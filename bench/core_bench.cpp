@@ -17,30 +17,11 @@ using namespace stakker;
 
 // (i) one actor calling itself (bench::ticker): tick(n) queues tick(n-1). One item
 // outstanding at a time.
-void self_call(benchmark::State& state) {
-  const std::int64_t n = bench::size(10'000'000);
-  runtime rt;
-  auto a = make_actor<&bench::ticker::init>(rt, ret_nop<stop_cause>());
-  rt.run(rt.now(), false);
-  for (auto _ : state) bench::self_call_once<&bench::ticker::tick>(rt, a, n);
-  auto count = inspect(rt, a, [](bench::ticker& t) { return t.count; });
-  if (!count || *count != n * static_cast<std::int64_t>(state.iterations()))
-    state.SkipWithError("self_call: wrong count");
-  bench::per_op(state, n);
-}
+void self_call(benchmark::State& state) { bench::self_call_bench(state); }
 BENCHMARK(self_call)->Apply(bench::savina);
 
 // (ii) two actors bouncing a counter (bench::player): one message = one queued call.
-void ping_pong(benchmark::State& state) {
-  const std::int64_t n = bench::size(10'000'000);
-  runtime rt;
-  bench::player_pair<bench::player> p(rt);
-  for (auto _ : state) bench::ping_pong_once(rt, p, n);
-  if (p.received(rt) != n * static_cast<std::int64_t>(state.iterations()))
-    state.SkipWithError("ping_pong: wrong count");
-  p.part(rt);
-  bench::per_op(state, n);
-}
+void ping_pong(benchmark::State& state) { bench::ping_pong_bench(state); }
 BENCHMARK(ping_pong)->Apply(bench::savina);
 
 // (iii) request/response: the client asks, the server answers through a ret, the answer

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "bench_support.hpp"
 #include "stakker/stakker.hpp"
 
 namespace bench {
@@ -73,6 +74,30 @@ template <class P>
 void ping_pong_once(stakker::runtime& rt, player_pair<P>& p, std::int64_t n) {
   stakker::call<&P::ball>(p.a, n - 1);
   rt.run(rt.now(), false);
+}
+
+// The whole benchmarks: 10M self-calls, and a 10M-ball rally, per iteration, checked.
+inline void self_call_bench(benchmark::State& state) {
+  const std::int64_t n = size(10'000'000);
+  stakker::runtime rt;
+  auto a = stakker::make_actor<&ticker::init>(rt, stakker::ret_nop<stakker::stop_cause>());
+  rt.run(rt.now(), false);
+  for (auto _ : state) self_call_once<&ticker::tick>(rt, a, n);
+  auto count = stakker::inspect(rt, a, [](ticker& t) { return t.count; });
+  if (!count || *count != n * static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("self_call: wrong count");
+  per_op(state, n);
+}
+
+inline void ping_pong_bench(benchmark::State& state) {
+  const std::int64_t n = size(10'000'000);
+  stakker::runtime rt;
+  player_pair<player> p(rt);
+  for (auto _ : state) ping_pong_once(rt, p, n);
+  if (p.received(rt) != n * static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("ping_pong: wrong count");
+  p.part(rt);
+  per_op(state, n);
 }
 
 }  // namespace

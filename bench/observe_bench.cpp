@@ -41,28 +41,8 @@ void observe_apply(benchmark::internal::Benchmark* b) {
 
 // The same bodies as core_bench.cpp's self_call and ping_pong; registered as observe_off/* in
 // stakker_bench and as *_nohooks in stakker_bench_nohooks.
-void plain_self_call(benchmark::State& state) {
-  const std::int64_t n = bench::size(10'000'000);
-  runtime rt;
-  auto a = make_actor<&bench::ticker::init>(rt, ret_nop<stop_cause>());
-  rt.run(rt.now(), false);
-  for (auto _ : state) bench::self_call_once<&bench::ticker::tick>(rt, a, n);
-  auto count = inspect(rt, a, [](bench::ticker& t) { return t.count; });
-  if (!count || *count != n * static_cast<std::int64_t>(state.iterations()))
-    state.SkipWithError("self_call: wrong count");
-  bench::per_op(state, n);
-}
-
-void plain_ping_pong(benchmark::State& state) {
-  const std::int64_t n = bench::size(10'000'000);
-  runtime rt;
-  bench::player_pair<bench::player> p(rt);
-  for (auto _ : state) bench::ping_pong_once(rt, p, n);
-  if (p.received(rt) != n * static_cast<std::int64_t>(state.iterations()))
-    state.SkipWithError("ping_pong: wrong count");
-  p.part(rt);
-  bench::per_op(state, n);
-}
+void plain_self_call(benchmark::State& state) { bench::self_call_bench(state); }
+void plain_ping_pong(benchmark::State& state) { bench::ping_pong_bench(state); }
 
 #if STAKKER_OBSERVE_HOOKS
 BENCHMARK(plain_self_call)->Name("observe_off/self_call")->Apply(observe_apply);

@@ -120,14 +120,12 @@ class cx {
     key = detail::core_access::emplace<call_t>(*core_, *self_, std::move(b));
     observe_enqueue(key);
   }
+  // The test before the call: the target's block is read only when something records (read
+  // as note_queued's argument, it cost a self-call 0.5 ns).
   STAKKER_INLINE void observe_enqueue([[maybe_unused]] void* key) const noexcept {
 #if STAKKER_OBSERVE_HOOKS
-    if (detail::core_access::observing(*core_)) [[unlikely]] {
-      if (detail::core_access::metrics_only(*core_))
-        detail::core_access::count_queued(*core_);
-      else
-        detail::observed_enqueue(*core_, detail::actor_access::block(*self_), key);
-    }
+    if (detail::core_access::observing(*core_)) [[unlikely]]
+      detail::note_queued(*core_, detail::actor_access::block(*self_), key);
 #endif
   }
 

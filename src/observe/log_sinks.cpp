@@ -6,6 +6,7 @@
 #include <iterator>
 #include <string>
 
+#include "json_text.hpp"
 #include "stakker/observe/log.hpp"
 
 namespace stakker::observe {
@@ -28,38 +29,6 @@ std::string_view upper(log_level l) noexcept {
       return "OFF  ";
   }
   return "?    ";
-}
-
-// A JSON string literal of `s` (RFC 8259: ", \ and control characters escaped; other
-// bytes, UTF-8 included, as they are).
-void json_string(fmt::memory_buffer& out, std::string_view s) {
-  out.push_back('"');
-  for (char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        fmt::format_to(std::back_inserter(out), "\\\"");
-        break;
-      case '\\':
-        fmt::format_to(std::back_inserter(out), "\\\\");
-        break;
-      case '\n':
-        fmt::format_to(std::back_inserter(out), "\\n");
-        break;
-      case '\r':
-        fmt::format_to(std::back_inserter(out), "\\r");
-        break;
-      case '\t':
-        fmt::format_to(std::back_inserter(out), "\\t");
-        break;
-      default:
-        if (u < 0x20)
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
-        else
-          out.push_back(ch);
-    }
-  }
-  out.push_back('"');
 }
 
 // A field value written unquoted must be a JSON number or literal; anything else is quoted.
@@ -118,22 +87,22 @@ std::string format_json(const log_record& r) {
                  r.kind == log_kind::audit ? "audit" : "message", r.runtime);
   if (r.actor != 0) {
     fmt::format_to(it, ",\"actor\":{},\"type\":", r.actor);
-    json_string(out, r.actor_type);
+    detail::append_json_string(out, r.actor_type);
   }
   fmt::format_to(it, ",\"message\":");
-  json_string(out, r.message);
+  detail::append_json_string(out, r.message);
   if (!r.fields.empty()) {
     fmt::format_to(it, ",\"fields\":{{");
     bool first = true;
     for (const log_field& f : r.fields) {
       if (!first) out.push_back(',');
       first = false;
-      json_string(out, f.key);
+      detail::append_json_string(out, f.key);
       out.push_back(':');
       if (!f.quoted && json_literal(f.value))
         fmt::format_to(it, "{}", f.value);
       else
-        json_string(out, f.value);
+        detail::append_json_string(out, f.value);
     }
     out.push_back('}');
   }

@@ -11,29 +11,12 @@
 #include <unordered_map>
 #include <utility>
 
+#include "json_text.hpp"
 #include "stakker/observe/trace_json.hpp"
 
 namespace stakker::observe {
 
 namespace {
-
-// A JSON string literal (the names here are C++ identifiers, but a type name may hold
-// quotes from a template argument).
-void quoted(fmt::memory_buffer& out, std::string_view s) {
-  out.push_back('"');
-  for (char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (u < 0x20) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  out.push_back('"');
-}
 
 struct writer {
   fmt::memory_buffer out;
@@ -111,7 +94,8 @@ std::string trace_json(std::span<const trace_snapshot> traces) {
           }
           auto o = w.next();
           fmt::format_to(o, "{{\"ph\":\"X\",\"cat\":\"call\",\"name\":");
-          quoted(w.out, e.name != nullptr ? std::string_view(e.name) : std::string_view("call"));
+          detail::append_json_string(
+              w.out, e.name != nullptr ? std::string_view(e.name) : std::string_view("call"));
           fmt::format_to(
               std::back_inserter(w.out),
               ",\"pid\":{},\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{\"actor\":{}}}}}",
@@ -171,9 +155,10 @@ std::string trace_json(std::span<const trace_snapshot> traces) {
         "{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":{},\"tid\":{},\"args\":{{\"name\":", k.pid,
         k.tid);
     if (k.tid == 0)
-      quoted(w.out, "runtime (loop, closures, timers)");
+      detail::append_json_string(w.out, "runtime (loop, closures, timers)");
     else
-      quoted(w.out, fmt::format("{} #{}", type != nullptr ? type : "actor", k.tid));
+      detail::append_json_string(w.out,
+                                 fmt::format("{} #{}", type != nullptr ? type : "actor", k.tid));
     fmt::format_to(std::back_inserter(w.out), "}}}}");
     fmt::format_to(w.next(),
                    "{{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":{},\"tid\":{},\"args\":{{"

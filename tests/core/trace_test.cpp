@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/trace_scenario.hpp"
 #include "stakker/actor.hpp"
 #include "stakker/call.hpp"
 #include "stakker/coro/coro.hpp"
@@ -20,13 +21,10 @@
 
 namespace {
 
-using stakker::actor;
 using stakker::call;
 using stakker::cx;
 using stakker::make_actor;
-using stakker::ret;
 using stakker::ret_nop;
-using stakker::ret_to;
 using stakker::runtime;
 using stakker::trace_event;
 using stakker::trace_kind;
@@ -34,24 +32,6 @@ using stakker::trace_kind;
 void run(runtime& rt) { rt.run(rt.now(), false); }
 
 std::string name_of(const trace_event& e) { return e.name != nullptr ? e.name : "-"; }
-
-struct pong {
-  static pong init(cx<pong>&) { return {}; }
-  void ask(cx<pong>&, int v, ret<int> r) { r(v + 1); }
-};
-
-struct ping {
-  actor<pong> peer;
-  int last = 0;
-  static ping init(cx<ping>&, actor<pong> p) { return ping{std::move(p)}; }
-  void start(cx<ping>& x) {
-    call<&pong::ask>(peer, 1, stakker::ret_some_to<int, &ping::answer>(x.this_actor()));
-  }
-  void answer(cx<ping>& x, int v) {
-    last = v;
-    x.core().after(std::chrono::milliseconds(1), [](stakker::core&) {});
-  }
-};
 
 // Calls itself `left` times, each with a different argument.
 struct looper {

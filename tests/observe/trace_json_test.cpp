@@ -13,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core/trace_scenario.hpp"
 #include "stakker/actor.hpp"
 #include "stakker/call.hpp"
 #include "stakker/cx.hpp"
@@ -26,28 +27,10 @@
 namespace {
 
 using nlohmann::json;
-using stakker::actor;
 using stakker::call;
 using stakker::cx;
 using stakker::make_actor;
-using stakker::ret;
 using stakker::ret_nop;
-using stakker::ret_to;
-
-struct pong {
-  static pong init(cx<pong>&) { return {}; }
-  void ask(cx<pong>&, int v, ret<int> r) { r(v + 1); }
-};
-struct ping {
-  actor<pong> peer;
-  static ping init(cx<ping>&, actor<pong> p) { return ping{std::move(p)}; }
-  void start(cx<ping>& x) {
-    call<&pong::ask>(peer, 1, stakker::ret_some_to<int, &ping::answer>(x.this_actor()));
-  }
-  void answer(cx<ping>& x, int) {
-    x.core().after(std::chrono::milliseconds(1), [](stakker::core&) {});
-  }
-};
 
 std::vector<json> of_phase(const json& doc, const std::string& ph) {
   std::vector<json> out;

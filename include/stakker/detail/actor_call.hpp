@@ -348,23 +348,28 @@ STAKKER_INLINE core* core_of(actor_block* b) noexcept {
   return c;
 }
 
+// A call to `target` was queued at `key`: tells the observer, if anything records (metrics
+// alone are counted inline). One predicted branch while nothing does.
+STAKKER_INLINE void note_queued([[maybe_unused]] core& c, [[maybe_unused]] actor_block* target,
+                                [[maybe_unused]] void* key) noexcept {
+#if STAKKER_OBSERVE_HOOKS
+  if (core_access::observing(c)) [[unlikely]] {
+    if (core_access::metrics_only(c))
+      core_access::count_queued(c);
+    else
+      observed_enqueue(c, target, key);
+  }
+#endif
+}
+
 // Queues a closure of type F, built in place from `args`, on the runtime of block `b`;
 // nothing is built if the runtime is gone.
 template <class F, class... Args>
 STAKKER_INLINE void queue_on(actor_block* b, Args&&... args) {
   if (core* c = core_of(b)) {
     [[maybe_unused]] void* key = core_access::emplace<F>(*c, std::forward<Args>(args)...);
-#if STAKKER_OBSERVE_HOOKS
     // Actor calls and inits only (they say so): each is later run or dropped, once.
-    if constexpr (requires { F::observed_queueing; }) {
-      if (core_access::observing(*c)) [[unlikely]] {
-        if (core_access::metrics_only(*c))
-          core_access::count_queued(*c);
-        else
-          observed_enqueue(*c, b, key);
-      }
-    }
-#endif
+    if constexpr (requires { F::observed_queueing; }) note_queued(*c, b, key);
   }
 }
 // Queues a call of `body` on actor `a` (which is copied into the closure).

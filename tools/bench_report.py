@@ -259,13 +259,20 @@ def group_table(rows):
 
 
 def targets_table(targets, groups, runs):
-    """The markdown table of the targets, with what this run measured. A target is either a
-    minimum ratio against one peer on one workload ({"group", "workload", "peer",
-    "at_least"}), or a bound on our own value of the workload's metric, with no peer
-    ({"group", "workload", "at_most"} or "at_least"), e.g. at most 25 ns per recorded event.
-    A target naming a group, workload or peer the groups file does not have is an error."""
-    lines = ["| Workload | Against | Wanted | Measured | Met |", "|---|---|--:|--:|---|"]
+    """The markdown lines of the targets: a count of those met, then a table with what this
+    run measured. A target is either a minimum ratio against one peer on one workload
+    ({"group", "workload", "peer", "at_least"}), or a bound on our own value of the
+    workload's metric, with no peer ({"group", "workload", "at_most"} or "at_least"), e.g. at
+    most 25 ns per recorded event. Each line names the workload's measure (its metric's
+    label), so that two groups with the same workloads on different metrics (requests per
+    second, server CPU per request) give lines that can be told apart. A ratio is the one
+    the group's table shows: peer/ours when lower is better (times, latencies), ours/peer
+    when higher is. A target naming a group, workload or peer the groups file does not have
+    is an error."""
+    lines = ["| Workload | Measure | Against | Wanted | Measured | Met |",
+             "|---|---|---|--:|--:|---|"]
     by_id = {g["id"]: g for g in groups}
+    counts = {"yes": 0, "no": 0, "no data": 0}
     for t in targets:
         group = by_id.get(t["group"])
         workload = next((w for w in (group or {}).get("workloads", [])
@@ -275,37 +282,49 @@ def targets_table(targets, groups, runs):
             raise ValueError(f"target {t}: no such group, workload or peer in the groups file")
         if absolute and ("at_most" in t) == ("at_least" in t):
             raise ValueError(f"target {t}: without a peer, give one of at_most and at_least")
+        if not absolute and "at_least" not in t:
+            raise ValueError(f"target {t}: against a peer, give at_least (a minimum ratio)")
         rows, _ = collect_group(dict(group, workloads=[workload]), runs)
+        _, label, _ = metric_of(group, workload)
         if absolute:
-            lines.append(absolute_target_line(t, group, workload, rows))
-            continue
-        peer = next((s for row in rows for impl, _, s in row["impls"] if impl == t["peer"]),
-                    None)
-        r = ratio(rows[0], peer) if rows and peer is not None else None
-        if r is None:
-            measured, met = "no data", "—"
-        else:  # judged on the figure shown
-            r = round(r, 2)
-            measured, met = f"{r:.2f}×", "yes" if r >= t["at_least"] else "**no**"
-        lines.append(f"| {md_escape(t['workload'])} | {md_escape(t['peer'])} | "
-                     f"≥ {t['at_least']}× | {measured} | {met} |")
-    return lines
+            line, met = absolute_target_line(t, label, rows)
+        else:
+            peer = next((s for row in rows for impl, _, s in row["impls"] if impl == t["peer"]),
+                        None)
+            r = ratio(rows[0], peer) if rows and peer is not None else None
+            if r is None:
+                measured, met = "no data", None
+            else:  # judged on the figure shown
+                r = round(r, 2)
+                measured, met = f"{r:.2f}×", r >= t["at_least"]
+            line = (f"| {md_escape(t['workload'])} | {md_escape(label)} | {md_escape(t['peer'])} "
+                    f"| ≥ {t['at_least']}× | {measured} | {met_cell(met)} |")
+        counts["no data" if met is None else "yes" if met else "no"] += 1
+        lines.append(line)
+    summary = (f"**{counts['yes']} of {len(targets)} targets met** in this run; "
+               f"{counts['no']} missed, {counts['no data']} without data.")
+    return [summary, ""] + lines
 
 
-def absolute_target_line(t, group, workload, rows):
-    """The targets table's line for a bound on our own median (no peer)."""
-    _, label, _ = metric_of(group, workload)
+def met_cell(met):
+    """The Met cell: yes, **no** (missed), or — (no data)."""
+    return "—" if met is None else "yes" if met else "**no**"
+
+
+def absolute_target_line(t, label, rows):
+    """(the targets table's line, met: True, False or None without data) for a bound on our
+    own median (no peer), in the workload's measure `label`."""
     most = "at_most" in t
     bound = t["at_most"] if most else t["at_least"]
     if not rows:
-        measured, met = "no data", "—"
+        measured, met = "no data", None
     else:  # judged on the figure shown
         shown = fmt(rows[0]["impls"][0][2]["median"])
         value = float(shown.replace(",", ""))
         measured = shown
-        met = "yes" if (value <= bound if most else value >= bound) else "**no**"
-    return (f"| {md_escape(t['workload'])} | (absolute) | {'≤' if most else '≥'} {bound} "
-            f"{md_escape(label)} | {measured} | {met} |")
+        met = value <= bound if most else value >= bound
+    return (f"| {md_escape(t['workload'])} | {md_escape(label)} | (absolute) | "
+            f"{'≤' if most else '≥'} {bound} | {measured} | {met_cell(met)} |"), met
 
 
 # --- charts ------------------------------------------------------------------------------------
@@ -497,8 +516,10 @@ def write_report(args):
     lines += machine_section(context, args)
     if groups_file.get("targets"):
         lines += ["", "## Targets", "",
-                  "Ratios of medians in this run (above 1: ours better), or for a target "
-                  "against no peer our own median, against the targets the project set.", ""]
+                  "Every goal the project set, against what this run measured: the ratio "
+                  "of medians against one peer (above 1: ours better; peer/ours for times "
+                  "and latencies, ours/peer for throughputs, as in the tables below), or, "
+                  "against no peer (absolute), our own median in the measure shown.", ""]
         lines += targets_table(groups_file["targets"], groups, runs)
     skipped, charts = [], 0
     for group in groups:

@@ -9,10 +9,14 @@ Fixtures (Google Benchmark JSON, written by hand in the format it emits):
 - two_repetitions.json: --benchmark_repetitions=2 --benchmark_report_aggregates_only=false
   (each benchmark's 2 runs, then its mean, median, stddev and cv), across four groups;
 - observe.json: the observe group (hooks in against compiled out, tracing, metrics), with
-  targets against a peer and bounds on our own median (at_most, no peer), met and not.
+  targets against a peer and bounds on our own median (at_most, no peer), met and not;
+- targets.json: targets on lower-is-better measures against a peer (cross-thread latency,
+  median and p99: the ratio is peer/ours), one workload name in two groups told apart by
+  its measure (the key-value server's requests per second and server CPU per request),
+  bounds on our own median (timers, coroutine spawn), and the count of targets met.
 
 Checks the table rows the fixture must give (medians, ratios, the wide-spread flag, the
-targets, a group's notes), one chart per group with data and no other, every chart an SVG
+targets with their measure, the count of targets met, a group's notes), one chart per group with data and no other, every chart an SVG
 that parses as XML and is linked from the report, each implementation drawn in one colour
 (its bars and its legend key) and the same colour in every chart, a chart per unit axis
 (loop_echo has two units, so two axes), and the same input giving byte-identical files."""
@@ -37,9 +41,9 @@ EXPECTED = {
             "no data for naive queue (`peer_naive_ping_pong`)",
             "no data for CAF 1 worker (`peer_caf_ping_pong/single`)",
             # the targets table: met, and without data
-            "| self-send chain (10M) | Asio post | ≥ 1× | 15.12× | yes |",
-            "| self-send chain (10M) | CAF 1 worker | ≥ 30× | 24.39× | **no** |",
-            "| ping-pong (10M) | CAF 1 worker | ≥ 30× | no data | — |",
+            "| self-send chain (10M) | ns per op | Asio post | ≥ 1× | 15.12× | yes |",
+            "| self-send chain (10M) | ns per op | CAF 1 worker | ≥ 30× | 24.39× | **no** |",
+            "| ping-pong (10M) | ns per op | CAF 1 worker | ≥ 30× | no data | — |",
             # a decorated name (/min_time:0.500/real_time) matches its plain pattern
             "|  | CAF 1 worker | 50.0 | 48.0 | 52.0 | 3 | 24.39× (peer/ours) |  |",
             # a group's notes follow its table
@@ -70,11 +74,11 @@ EXPECTED = {
             "| stream, 1 connection (server CPU ns per KiB) | **stakker** | 399 | 398 | 400 | 2 "
             "| — |  |",
             "|  | asio | 634 | 630 | 638 | 2 | 1.59× (peer/ours) |  |",
-            "| self-send chain (10M) | CAF 1 worker | ≥ 30× | 51.43× | yes |",
-            "| fork-join (1M actors) | CAF 1 worker | ≥ 15× | 91.30× | yes |",
-            "| idle actor (RSS delta over 1M) | CAF 1 worker | ≥ 15× | 22.16× | yes |",
-            "| self-send chain (10M) | Asio post | ≥ 1× | 5.71× | yes |",
-            "| ping-pong (10M) | CAF 1 worker | ≥ 30× | no data | — |",
+            "| self-send chain (10M) | ns per op | CAF 1 worker | ≥ 30× | 51.43× | yes |",
+            "| fork-join (1M actors) | ns per op | CAF 1 worker | ≥ 15× | 91.30× | yes |",
+            "| idle actor (RSS delta over 1M) | bytes per actor | CAF 1 worker | ≥ 15× | 22.16× | yes |",
+            "| self-send chain (10M) | ns per op | Asio post | ≥ 1× | 5.71× | yes |",
+            "| ping-pong (10M) | ns per op | CAF 1 worker | ≥ 30× | no data | — |",
             "- self-send chain (10M): no data for CAF default (`peer_caf_self_call/default`)",
             "No data in this run for: Timers (schedule and fire), Coroutines",
             "| Host | fixture-two-reps |",
@@ -94,20 +98,57 @@ EXPECTED = {
             "| self-call, tracing on: per recorded event (ns per recorded event) | **stakker** | "
             "19.5 | 19.3 | 19.7 | 3 | — |  |",
             # ratio targets against a peer, met and not, and without data
-            "| self-call | hooks compiled out | ≥ 0.98× | 0.99× | yes |",
-            "| ping-pong | hooks compiled out | ≥ 0.98× | 0.94× | **no** |",
-            "| self-call, metrics on | all off | ≥ 0.97× | 0.38× | **no** |",
-            "| self-call, logging filtered out | hooks compiled out | ≥ 0.98× | no data | — |",
+            "| self-call | ns per call | hooks compiled out | ≥ 0.98× | 0.99× | yes |",
+            "| ping-pong | ns per call | hooks compiled out | ≥ 0.98× | 0.94× | **no** |",
+            "| self-call, metrics on | ns per call | all off | ≥ 0.97× | 0.38× | **no** |",
+            "| self-call, logging filtered out | ns per call | hooks compiled out | ≥ 0.98× | no data "
+            "| — |",
             # bounds on our own median (no peer): met, missed, and without data
-            "| self-call, tracing on: per recorded event | (absolute) | ≤ 25 ns per recorded "
-            "event | 19.5 | yes |",
-            "| ping-pong, tracing on: per recorded event | (absolute) | ≤ 25 ns per recorded "
-            "event | 26.0 | **no** |",
+            "| self-call, tracing on: per recorded event | ns per recorded event | (absolute) | "
+            "≤ 25 | 19.5 | yes |",
+            "| ping-pong, tracing on: per recorded event | ns per recorded event | (absolute) | "
+            "≤ 25 | 26.0 | **no** |",
             "| Host | fixture-observe |",
         ],
         "charts": {"observe": ["stakker", "hooks-compiled-out", "all-off"]},
         # ns per call, ns per recorded event, and the paired ratio: one axis each
         "axes": {"observe": 3},
+    },
+    "targets.json": {
+        "lines": [
+            # lower is better (a latency): the ratio is peer/ours, met at the median and
+            # missed at p99, where ours is the slower
+            "| latency, back to back | median latency ns | mutex queue | ≥ 1.0× | 2.00× | yes |",
+            "| latency, back to back (p99) | p99 latency ns | mutex queue | ≥ 1.0× | 0.50× | "
+            "**no** |",
+            "| latency, back to back (p99) (p99 latency ns) | **stakker** | 40,000 | 39,000 | "
+            "41,000 | 3 | — |  |",
+            "|  | mutex queue | 20,000 | 20,000 | 20,000 | 3 | 0.50× (peer/ours) |  |",
+            # one workload name in two groups, told apart by the measure: higher is better
+            # (ours/peer) in one, lower (peer/ours) in the other
+            "| 50 clients, 64 B values | requests per second | asio coroutines | ≥ 1.0× | 1.07× "
+            "| yes |",
+            "| 50 clients, 64 B values | server CPU ns per request | asio coroutines | ≥ 1.0× | "
+            "0.99× | **no** |",
+            # bounds on our own median, missed and met
+            "| 1M random delays in [1 ms, 10 s) | ns per op | (absolute) | ≤ 50 | 112 | **no** |",
+            "| max/update-later | ns per op | (absolute) | ≤ 10 | 2.90 | yes |",
+            # one workload, three targets: two ratios against one peer and a bound
+            "| spawn + complete, batch 1 | ns per op | asio co_spawn | ≥ 1× | 11.00× | yes |",
+            "| spawn + complete, batch 1 | ns per op | asio co_spawn | ≥ 5× | 11.00× | yes |",
+            "| spawn + complete, batch 1 | ns per op | (absolute) | ≤ 15 | 25.9 | **no** |",
+            "| Host | fixture-targets |",
+        ],
+        # the count above the table: met and missed from this fixture's data, the total and
+        # those without data from the groups file's targets
+        "patterns": [r"\*\*5 of \d+ targets met\*\* in this run; 4 missed, \d+ without data\."],
+        "charts": {"cross_thread": ["stakker", "mutex-queue"],
+                   "asio_kv": ["stakker", "asio-coroutines"],
+                   "asio_kv_cpu": ["stakker", "asio-coroutines"],
+                   "timers": ["stakker"],
+                   "coro": ["stakker", "asio-co-spawn"]},
+        # the median and the p99 latency: one axis each
+        "axes": {"cross_thread": 2},
     },
 }
 
@@ -162,6 +203,8 @@ def main():
     text = run_report(script, fixture, out_dir)
     problems = [f"missing from the report: {line}" for line in expected["lines"]
                 if line not in text]
+    problems += [f"nothing in the report matches: {pattern}"
+                 for pattern in expected.get("patterns", []) if not re.search(pattern, text)]
 
     svg_dir = os.path.join(out_dir, "bench")
     charts = sorted(os.listdir(svg_dir))

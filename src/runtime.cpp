@@ -135,17 +135,10 @@ bool runtime::run(instant now, bool idle) {
   if (idle) idle_.run_one(*this);
   if (now > now_) {
     now_ = now;
-#if STAKKER_OBSERVE_HOOKS
-    if (detail::core_access::observing(*this)) [[unlikely]] {
-      const std::size_t before = timers_.size();
-      timers_.expire(now_tick(), main_);
-      if (before != timers_.size()) detail::observed_timers_due(*this, before - timers_.size());
-    } else {
-      timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
-    }
-#else
-    timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
-#endif
+    // With no timer entry (a program driven by its I/O, say) expire has nothing to look at:
+    // this test saves its call on every run. (Stale entries of deleted timers still go
+    // through it, so that the store's position moves on past them.)
+    if (!timers_.empty()) expire_due();
     if (saturating_sub(now_, last_trim_) >= trim_interval) release_memory();
   }
   if (uses_wakers()) poll_wake();
@@ -158,6 +151,20 @@ bool runtime::run(instant now, bool idle) {
   lazy_.rewind();
   idle_.rewind();
   return !idle_.empty();
+}
+
+void runtime::expire_due() {
+#if STAKKER_OBSERVE_HOOKS
+  if (detail::core_access::observing(*this)) [[unlikely]] {
+    const std::size_t before = timers_.size();
+    timers_.expire(now_tick(), main_);
+    if (before != timers_.size()) detail::observed_timers_due(*this, before - timers_.size());
+  } else {
+    timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
+  }
+#else
+  timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
+#endif
 }
 
 std::optional<instant> runtime::next_expiry() const noexcept {

@@ -148,6 +148,20 @@ bool core::poll_wake() {
   detail::waker_table& t = *wakers_;
   if (t.polling)
     throw std::logic_error("stakker::core::poll_wake: called from inside a waker handler");
+  // Most runs find nothing: plain loads, and out before the guards below are set up (a loop
+  // driven by completions, io_loop's, runs once per completion). A wake racing with these
+  // loads sets its bits, then the top word, and calls the poll waker when the top word was
+  // empty: the run that call leads to sees it.
+  if (t.hub->top.load(std::memory_order_relaxed) == 0 &&
+      !t.hub->drops_pending.load(std::memory_order_relaxed) && t.dropping_next >= t.dropping.size())
+      [[likely]]
+    return false;
+  return poll_wake_found();
+}
+
+// poll_wake past its first look, out of line so that the look costs no more than its loads.
+bool core::poll_wake_found() {
+  detail::waker_table& t = *wakers_;
   t.polling = true;
   struct end_polling {
     bool& p;

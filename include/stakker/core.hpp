@@ -308,6 +308,8 @@ class STAKKER_EXPORT core {
   detail::timer_store timers_;
 
  private:
+  // poll_wake once its first look found wake-ups or "deleted" calls waiting.
+  [[gnu::noinline]] bool poll_wake_found();
   friend struct detail::core_access;
 
   template <class Key, class F>

@@ -49,6 +49,9 @@ class STAKKER_EXPORT runtime : public core {
   std::size_t queue_capacity() const noexcept;
 
  private:
+  // Appends every timer due by the current time to the main queue, in expiry order.
+  void expire_due();
+
   bool running_ = false;
   instant last_trim_;
 };

@@ -40,6 +40,7 @@ io_loop::io_loop(net::io_context& ioc, runtime& rt)
 }
 
 io_loop::~io_loop() {
+  if (gone_ != nullptr) *gone_ = true;  // destroyed by a callback of run_now
   rt_.anymap_unset<io_loop*>();
   shared_->loop = nullptr;
   std::lock_guard<std::mutex> lock(shared_->m);
@@ -58,21 +59,31 @@ void io_loop::request_run() {
 
 void io_loop::run_now(bool idle) {
   if (idle) idle_posted_ = false;
-  // A callback of this run may destroy the loop (not the runtime): `s` outlives it and says
-  // so, and nothing of the loop is touched afterwards.
-  const std::shared_ptr<shared> s = shared_;
+  // A callback of this run may destroy the loop (not the runtime): its destructor then sets
+  // `gone`, and nothing of the loop is touched afterwards. (A flag on the stack rather than a
+  // copy of `shared_`: this runs once per completion, and the copy is two atomic operations.)
+  bool gone = false;
+  bool* const outer = std::exchange(gone_, &gone);
   try {
     rt_.run(clock::now(), idle);
   } catch (...) {
     // An escaping closure leaves the io_context's run. What it left queued on the runtime
     // gets a run posted, so the next run of the io_context carries on with it.
-    if (s->loop != nullptr) {
+    if (!gone) {
+      gone_ = outer;
       after_run();
       request_run();
+    } else if (outer != nullptr) {
+      *outer = true;
     }
     throw;
   }
-  if (s->loop != nullptr) after_run();
+  if (gone) {
+    if (outer != nullptr) *outer = true;
+    return;
+  }
+  gone_ = outer;
+  after_run();
 }
 
 void io_loop::after_run() {

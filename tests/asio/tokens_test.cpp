@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -449,6 +450,21 @@ TEST(TokensTeardown, a_ret_callback_may_destroy_the_io_loop_that_runs_it) {
   rt.after(1h, [](stakker::core&) {});  // something after_run would have re-armed
   ioc.run_for(std::chrono::seconds(5));
   EXPECT_EQ(calls, 1);
+  EXPECT_EQ(loop, nullptr);
+}
+
+// The same, from a plain closure that destroys the loop and then throws: the exception
+// leaves the io_context's run, and nothing of the loop is touched on the way (ASan).
+TEST(TokensTeardown, a_closure_may_destroy_the_io_loop_that_runs_it_and_then_throw) {
+  net::io_context ioc;
+  stakker::runtime rt;
+  auto loop = std::make_unique<stakker::asio::io_loop>(ioc, rt);
+  rt.defer([&](stakker::core&) {
+    loop.reset();
+    throw std::runtime_error("after the loop went");
+  });
+  loop->request_run();
+  EXPECT_THROW(ioc.run_for(std::chrono::seconds(5)), std::runtime_error);
   EXPECT_EQ(loop, nullptr);
 }
 

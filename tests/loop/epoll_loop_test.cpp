@@ -194,6 +194,37 @@ TEST(epoll_loop, a_waker_on_another_thread_wakes_the_sleeping_loop) {
   EXPECT_LT(clock::now() - start, 5s);
 }
 
+// The eventfd is edge-triggered and never read: every later write must still raise an edge
+// that ends the wait. 100 rounds, each a sleep of the loop that only a wake ends.
+TEST(epoll_loop, each_wake_of_a_sleeping_loop_ends_its_wait_though_the_eventfd_is_never_read) {
+  runtime rt;
+  epoll_loop loop(rt);
+  int calls = 0;
+  stakker::waker w = rt.waker([&](core&, bool deleted) {
+    if (!deleted) ++calls;
+  });
+  constexpr int rounds = 100;
+  std::atomic<int> turn_started{0};
+  std::thread t([&] {
+    for (int i = 1; i <= rounds; ++i) {
+      while (turn_started.load() < i) std::this_thread::yield();
+      std::this_thread::sleep_for(1ms);  // the loop is asleep by then (or about to be)
+      w.wake();
+    }
+  });
+  int long_sleeps = 0;
+  for (int i = 1; i <= rounds; ++i) {
+    const int before = calls;
+    const auto start = clock::now();
+    turn_started.store(i);
+    while (calls == before && clock::now() - start < 4s) loop.turn(5s);
+    if (calls == before) ++long_sleeps;
+  }
+  t.join();
+  EXPECT_EQ(long_sleeps, 0);
+  EXPECT_EQ(calls, rounds);
+}
+
 // --- Descriptor numbers reused behind a source's back ---
 
 // The number of descriptors this process has open.

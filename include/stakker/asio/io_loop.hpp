@@ -57,6 +57,7 @@ class STAKKER_ASIO_EXPORT io_loop {
   bool run_posted_ = false;
   bool idle_posted_ = false;
   bool in_run_ = false;
+  bool* gone_ = nullptr;  // run_now's "destroyed meanwhile" flag, while one is under way
 };
 
 }  // namespace stakker::asio

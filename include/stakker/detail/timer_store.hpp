@@ -88,6 +88,8 @@ class STAKKER_EXPORT timer_store {
   bool next(tick& when) const noexcept;
 
   std::size_t size() const noexcept { return live_; }
+  // No entry at all, stale ones included: expire would find nothing to do.
+  bool empty() const noexcept { return entries_ == 0; }
 
   // Destroys every pending closure (the runtime is going away).
   void clear() noexcept;

@@ -228,7 +228,6 @@ class STAKKER_LOOP_EXPORT epoll_loop {
   runtime& rt_;
   guest* guest_ = nullptr;
   unique_fd epfd_;
-  int wakefd_ = -1;  // owned by the poll waker (shared, as wakers may outlive the loop)
   std::shared_ptr<detail::wake_fd> wake_;
   duration spin_{};
   detail::loop_link* link_ = nullptr;

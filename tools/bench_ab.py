@@ -9,8 +9,9 @@ turns to go first, so both see the same machine. Reported per benchmark: the med
 rounds of A and of B, the ratio A / B (above 1: B is faster), and the range of the per-round
 ratios, which says whether a difference is larger than the noise. The time is CPU time per
 iteration, or the `ns_per_op` counter where a benchmark reports one (per message, per timer;
-real time), with beside it the same scaled to the benchmark thread's CPU time. A benchmark whose counter is rate-like (`bytes_per_second`, `items_per_second`) is
-compared on that instead, and the ratio is then B / A.
+real time), with beside it the same scaled to the benchmark thread's CPU time. A benchmark
+with a rate (`bytes_per_second`, `items_per_second`) and no `ns_per_op` is compared on the
+rate instead, and the ratio is then B / A.
 
 `tools/dev ab REV [benchmark args]` builds REV's binary and the working tree's, then runs
 this. Exit status: 0, or 1 if a run failed.

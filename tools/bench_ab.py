@@ -9,9 +9,10 @@ turns to go first, so both see the same machine. Reported per benchmark: the med
 rounds of A and of B, the ratio A / B (above 1: B is faster), and the range of the per-round
 ratios, which says whether a difference is larger than the noise. The time is CPU time per
 iteration, or the `ns_per_op` counter where a benchmark reports one (per message, per timer;
-real time), with beside it the same scaled to the benchmark thread's CPU time. A benchmark
-with a rate (`bytes_per_second`, `items_per_second`) and no `ns_per_op` is compared on the
-rate instead, and the ratio is then B / A.
+the benchmark's own time: CPU time, or real time under UseRealTime, then also scaled to the
+benchmark thread's CPU time). A benchmark with a rate (`bytes_per_second`,
+`items_per_second`) and no `ns_per_op` is compared on the rate instead, and the ratio is
+then B / A.
 
 `tools/dev ab REV [benchmark args]` builds REV's binary and the working tree's, then runs
 this. Exit status: 0, or 1 if a run failed.
@@ -46,13 +47,18 @@ EXTRA = ("server_cpu_ns_per_op", "server_cpu_ns_per_req", "p50_ns", "p99_ns",
 def figures(bench):
     out = []
     if "ns_per_op" in bench:
-        out.append(("ns/op", bench["ns_per_op"], False))
-        # The counter is real time; the same scaled by the benchmark thread's CPU time (what
-        # a single-threaded workload costs, steadier on a shared machine; for a workload with
-        # threads of its own it counts the benchmark thread only).
-        if bench.get("real_time", 0) > 0:
-            out.append(("cpu ns/op", bench["ns_per_op"] * bench["cpu_time"] / bench["real_time"],
-                        False))
+        # A rate counter follows the benchmark's time: real time under UseRealTime, manual
+        # time under UseManualTime, else CPU time. For the first two, the same scaled to the
+        # benchmark thread's CPU time too (what a single-threaded workload costs, steadier on
+        # a shared machine; a workload with threads of its own counts that thread only).
+        name = bench["name"]
+        if "/real_time" in name or "/manual_time" in name:
+            out.append(("ns/op", bench["ns_per_op"], False))
+            if bench.get("real_time", 0) > 0:
+                out.append(("cpu ns/op",
+                            bench["ns_per_op"] * bench["cpu_time"] / bench["real_time"], False))
+        else:
+            out.append(("cpu ns/op", bench["ns_per_op"], False))
     else:
         for rate in ("items_per_second", "bytes_per_second"):
             if rate in bench:

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 
 #include "stakker/coro/detail/foreign.hpp"
 #include "stakker/coro/detail/promise.hpp"
@@ -53,6 +54,10 @@ void recycler::deallocate_slow(void* p, std::size_t size) noexcept {
     return;
   }
   ::operator delete(p);
+}
+
+void throw_consumed(const char* who) {
+  throw std::logic_error(std::string(who) + ": an empty, finished or already awaited task");
 }
 
 void report_escaped(std::exception_ptr e) noexcept {

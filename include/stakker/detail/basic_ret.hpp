@@ -116,7 +116,10 @@ class ret {
   }
   ret(const ret&) = delete;
   ret& operator=(const ret&) = delete;
-  ~ret() { reset(); }
+  // (The check inline: most rets are destroyed moved from or already called.)
+  ~ret() {
+    if (fn_ != nullptr) reset();
+  }
 
   // Delivers the value. Calling an empty (already called, moved-from or default) ret
   // throws std::logic_error.

@@ -123,6 +123,9 @@ STAKKER_CORO_EXPORT void resume_held_slow(task_root* r, std::coroutine_handle<> 
 struct wake_closure {
   wake_node* n;
   explicit wake_closure(wake_node* node) noexcept : n(node) { add_ref(node); }
+  // Takes over a reference the caller holds.
+  struct adopt_t {};
+  wake_closure(wake_node* node, adopt_t) noexcept : n(node) {}
   wake_closure(wake_closure&& o) noexcept : n(std::exchange(o.n, nullptr)) {}
   wake_closure(const wake_closure&) = delete;
   ~wake_closure() {
@@ -150,6 +153,8 @@ inline core& running_core_or_throw(const char* what) {
 
 // Queues the node's wake on its runtime (never resumes inline).
 inline void schedule(wake_node* n) { n->c->defer(wake_closure(n)); }
+// The same, handing the caller's reference to the queued closure (released if queueing throws).
+inline void schedule_adopt(wake_node* n) { n->c->defer(wake_closure(n, wake_closure::adopt_t{})); }
 
 // The chains tied to one actor. While any was ever tied to it and it has not stopped, this
 // record sits in the actor's `notify` slot (its bit `tasks_bit` set): the slot holds a ret

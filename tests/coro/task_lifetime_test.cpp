@@ -500,7 +500,8 @@ TEST(coro_lifetime, tasks_tied_to_one_actor_finish_in_any_order_and_the_rest_die
       EXPECT_EQ(f.notified, 1);
       EXPECT_EQ(*f.cause, stop_kind::stopped);
       for (int k = finished; k < 3; ++k)
-        EXPECT_TRUE(answers[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])].once_none());
+        EXPECT_TRUE(
+            answers[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])].once_none());
       EXPECT_TRUE(late.once_none());
       EXPECT_EQ(t.after, finished);
       EXPECT_TRUE(c.balanced());
@@ -519,7 +520,8 @@ TEST(coro_lifetime, an_actor_whose_tied_tasks_all_ended_still_hears_its_stop_onc
   EXPECT_EQ(*f.cause, stop_kind::killed);
 }
 
-TEST(coro_lifetime, a_runtime_destroyed_with_tasks_tied_to_a_live_actor_drops_them_and_the_actor_hears_none_once) {
+TEST(coro_lifetime,
+     a_runtime_destroyed_with_tasks_tied_to_a_live_actor_drops_them_and_the_actor_hears_none_once) {
   for (const bool own_outlives_runtime : {true, false}) {
     counts c;
     trace t;
@@ -529,11 +531,11 @@ TEST(coro_lifetime, a_runtime_destroyed_with_tasks_tied_to_a_live_actor_drops_th
     {
       std::optional<actor_own<owner>> outliving;
       runtime rt;
-      actor_own<owner> own = make_actor<&owner::init>(
-          rt, ret_do<stop_cause>([&](std::optional<stop_cause> sc) {
-            ++notified;
-            cause = std::move(sc);
-          }));
+      actor_own<owner> own =
+          make_actor<&owner::init>(rt, ret_do<stop_cause>([&](std::optional<stop_cause> sc) {
+                                     ++notified;
+                                     cause = std::move(sc);
+                                   }));
       auto [aw1, r1] = ret_pipe<int>(rt);
       auto [aw2, r2] = ret_pipe<int>(rt);
       call<&owner::start>(own, leaf(std::move(aw1), counted(c, 1), c, t), a1.to());

@@ -235,8 +235,8 @@ class STAKKER_CORO_EXPORT context final : public stakker::detail::core_extension
   static void owned_notify(stakker::detail::word& w, stop_cause* v);
 
   core* c_;
-  task_root* roots_ = nullptr;    // chains not tied to an actor
-  owned_list* owned_ = nullptr;   // the records of actors with tied chains
+  task_root* roots_ = nullptr;                     // chains not tied to an actor
+  owned_list* owned_ = nullptr;                    // the records of actors with tied chains
   std::shared_ptr<stakker::detail::inbox> inbox_;  // a copy of the runtime's, once asked for
 };
 

@@ -44,7 +44,10 @@ inline constexpr std::uint8_t observe_trace = 1, observe_metrics = 2, observe_au
 // coroutine bridge: tasks owned by actors). Destroyed first when the runtime goes.
 struct STAKKER_EXPORT core_extension {
   virtual ~core_extension() = default;
-  // An actor marked with actor_block::set_has_tasks is stopping; its state still exists.
+  // An actor marked with actor_block::set_has_tasks is stopping; its state still exists. The
+  // extension may have parked its own ret in the actor's `notify` slot while the mark is set
+  // (the actor's notify inside it): it puts the actor's back here, before the core reads it,
+  // and clears the mark. It must also do so for every marked actor when it is destroyed.
   virtual void actor_stopping(core& c, actor_block* b) noexcept = 0;
   // The actor whose task is running now (a task tied to it by a spawn from its cx), or null:
   // log records written from inside a task carry that actor's id.

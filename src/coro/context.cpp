@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 
 #include "stakker/coro/detail/foreign.hpp"
 #include "stakker/coro/detail/promise.hpp"
@@ -29,8 +30,34 @@ recycler::cache::~cache() {
   for (node*& head : free) {
     while (head != nullptr) ::operator delete(std::exchange(head, head->next));
   }
-  count = {};
+  room = {};
+  tl_cache = nullptr;
   gone = true;  // later allocations and frees on this thread bypass the cache
+}
+
+recycler::cache* recycler::make_cache() noexcept {
+  if (gone) return nullptr;
+  thread_local cache c;
+  tl_cache = &c;
+  return &c;
+}
+
+void* recycler::allocate_slow(std::size_t size) {
+  if (size > max_block) return ::operator new(size);
+  if (tl_cache == nullptr) make_cache();
+  return ::operator new(((size - 1) / granule + 1) * granule);
+}
+
+void recycler::deallocate_slow(void* p, std::size_t size) noexcept {
+  if (size <= max_block && tl_cache == nullptr && make_cache() != nullptr) {
+    deallocate(p, size);
+    return;
+  }
+  ::operator delete(p);
+}
+
+void throw_consumed(const char* who) {
+  throw std::logic_error(std::string(who) + ": an empty, finished or already awaited task");
 }
 
 void report_escaped(std::exception_ptr e) noexcept {
@@ -43,11 +70,11 @@ void task_root::drop() noexcept {
   if (!f) return;
   ctx->unlink(this);
   f.destroy();  // the whole chain: each frame owns the task it awaits
-  abandon(this);
+  ops->abandon(this);
   release(this);  // the chain's reference
 }
 
-void resume_held(task_root* r, std::coroutine_handle<> h) noexcept {
+void resume_held_slow(task_root* r, std::coroutine_handle<> h) noexcept {
   transfer_depth = 0;
   if (r->owner_gone) {
     r->drop();
@@ -72,17 +99,6 @@ void resume_held(task_root* r, std::coroutine_handle<> h) noexcept {
 #endif
   ctx.current = outer;
   if (r->owner_gone) r->drop();  // its actor stopped while it ran: now it is suspended
-}
-
-void resume_in(task_root* r, std::coroutine_handle<> h) noexcept {
-  if (r == nullptr) {
-    transfer_depth = 0;
-    h.resume();
-    return;
-  }
-  add_ref(r);  // the resumption may complete or drop the chain
-  resume_held(r, h);
-  release(r);
 }
 
 std::coroutine_handle<> transfer_slow(std::coroutine_handle<> h, promise_base* p,
@@ -125,9 +141,9 @@ void post(cross_node* n) noexcept {
   box.post(cross_wake(n));  // closed: destroyed here, which releases the node
 }
 
-context& context::of(core& c) {
+context& context::make(core& c) {
   auto& ext = stakker::detail::core_access::extension(c);
-  if (ext == nullptr) ext = new context(c);
+  ext = new context(c);
   return *static_cast<context*>(ext);
 }
 
@@ -136,14 +152,25 @@ context::context(core& c) : c_(&c) {}
 context::~context() {
   // Drop every chain still suspended; dropping may answer rets that spawn new tasks, which
   // are dropped in turn (a ret that respawns on every "none" would never end: give up).
+  // The actors' records go back out of their notify slots as they empty.
   for (long dropped = 0;; ++dropped) {
     task_root* r = roots_;
-    if (r == nullptr && !owned_.empty()) r = owned_.begin()->second;
+    if (r == nullptr && owned_ != nullptr) {
+      r = owned_->head;
+      if (r == nullptr) {
+        uninstall(owned_);
+        continue;
+      }
+    }
     if (r == nullptr) break;
     if (dropped == 10'000'000) {
       std::fprintf(stderr,
                    "stakker::coro: tasks keep being spawned while the runtime is "
                    "destroyed; the rest are leaked\n");
+      while (owned_ != nullptr) {  // the actors' own notifies back, the chains untied
+        for (task_root* t = owned_->head; t != nullptr; t = t->next) t->owner = nullptr;
+        uninstall(owned_);
+      }
       break;
     }
     r->owner_gone = false;
@@ -151,39 +178,62 @@ context::~context() {
   }
 }
 
-void context::link_owned(task_root* r, actor_block* owner) {
-  task_root*& head = owned_[owner];
-  r->next = head;
-  if (head != nullptr) head->prev = r;
-  head = r;
+owned_list* context::install(actor_block* owner) {
+  auto* l = recycled_new<owned_list>();
+  l->owner = owner;
+  l->ctx = this;
+  l->notify = std::move(owner->notify);
+  owner->notify = ret<stop_cause>(&owned_notify, l);
+  l->next = owned_;
+  if (owned_ != nullptr) owned_->prev = l;
+  owned_ = l;
   owner->set_has_tasks(true);
+  return l;
 }
 
-void context::unlink_owned(task_root* r) noexcept {
-  if (r->next != nullptr) r->next->prev = r->prev;
-  if (r->prev != nullptr) {
-    r->prev->next = r->next;
+void context::uninstall(owned_list* l) noexcept {
+  actor_block* b = l->owner;
+  // The slot's ret is ours (its word is `l`): emptied without being called.
+  stakker::detail::ret_access::forget(b->notify);
+  b->notify = std::move(l->notify);
+  b->set_has_tasks(false);
+  unlink_record(l);
+  recycled_delete(l);
+}
+
+void context::unlink_record(owned_list* l) noexcept {
+  if (l->next != nullptr) l->next->prev = l->prev;
+  if (l->prev != nullptr) {
+    l->prev->next = l->next;
   } else {
-    auto it = owned_.find(r->owner);
-    if (r->next != nullptr) {
-      it->second = r->next;
-    } else {
-      owned_.erase(it);
-      r->owner->set_has_tasks(false);
-    }
+    owned_ = l->next;
   }
-  r->prev = r->next = nullptr;
-  r->owner = nullptr;
+}
+
+// The slot's ret, called or destroyed while the record is in it. The core reads an actor's
+// notify only when it stops (after actor_stopping took the record out) or once its runtime
+// has gone (after this context did): never reached. Were it reached, it would hand the
+// value on to the actor's own notify and untie the chains (their actor is going).
+void context::owned_notify(stakker::detail::word& w, stop_cause* v) {
+  auto* l = static_cast<owned_list*>(w.ptr());
+  context& ctx = *l->ctx;
+  ret<stop_cause> own = std::move(l->notify);
+  while (task_root* r = l->head) {
+    ctx.unlink(r);
+    ctx.link(r, nullptr);
+  }
+  l->owner->set_has_tasks(false);
+  ctx.unlink_record(l);
+  recycled_delete(l);
+  if (v != nullptr) own(std::move(*v));  // (otherwise `own` answers "none" as it goes)
 }
 
 void context::actor_stopping(core&, actor_block* b) noexcept {
   // Every chain tied to `b` is dropped now, while the actor's state still exists; one
   // that is running (it stopped its own actor) is dropped when it next suspends or
-  // passes control to another frame (see transfer).
-  for (;;) {
-    auto it = owned_.find(b);
-    if (it == owned_.end()) break;
-    task_root* r = it->second;
+  // passes control to another frame (see transfer). Then the actor's notify goes back.
+  owned_list* l = owned_list_of(b);
+  while (task_root* r = l->head) {
     unlink(r);
     link(r, nullptr);
     if (r == current) {
@@ -192,7 +242,7 @@ void context::actor_stopping(core&, actor_block* b) noexcept {
       r->drop();
     }
   }
-  b->set_has_tasks(false);
+  uninstall(l);
 }
 
 const std::shared_ptr<stakker::detail::inbox>& context::cross() {

@@ -4,6 +4,8 @@
 // actor dies with it; destroying the runtime destroys every suspended task.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -49,6 +51,8 @@ struct trace {
   int reached = 0;
   int after = 0;
 };
+
+task<int> quick_value(int v) { co_return v; }
 
 using int_pipe = decltype(ret_pipe<int>(std::declval<core&>()).first);
 using int_pipe_result = decltype(ret_pipe_result<int>(std::declval<core&>()).first);
@@ -431,6 +435,122 @@ TEST(coro_lifetime, a_task_spawned_by_an_actors_init_is_tied_to_the_actor) {
   EXPECT_EQ(t1.after, 0);
   EXPECT_TRUE(a1.once_none());
   EXPECT_TRUE(c.balanced());
+}
+
+// K4 with many tasks: an actor's tied tasks are listed in one record, kept in its notify slot
+// from the first task tied to it until it stops; whatever order they end in, the rest die
+// with the actor, and its own notify hears the stop once.
+
+TEST(coro_lifetime, many_tasks_tied_to_one_actor_are_all_destroyed_when_it_stops) {
+  constexpr int n = 100;
+  counts c;
+  trace t;
+  owner_fixture f;
+  std::vector<answer<int>> answers(n);
+  std::vector<ret<int>> rets;
+  for (int i = 0; i < n; ++i) {
+    auto [aw, r] = ret_pipe<int>(f.rt);
+    rets.push_back(std::move(r));
+    call<&owner::start>(f.a, leaf(std::move(aw), counted(c, 1), c, t), answers[i].to());
+  }
+  f.run();
+  EXPECT_EQ(t.reached, n);
+  EXPECT_EQ(c.alive(), 2 * n);
+  call<&owner::stop>(f.a);
+  f.run();
+  EXPECT_EQ(f.notified, 1);
+  EXPECT_EQ(*f.cause, stop_kind::stopped);
+  EXPECT_EQ(t.after, 0);
+  for (const auto& a : answers) EXPECT_TRUE(a.once_none());
+  EXPECT_TRUE(c.balanced());
+  rets.clear();  // the rets outlived their tasks: answering now reaches no one
+  f.run();
+  for (const auto& a : answers) EXPECT_EQ(a.calls, 1);
+}
+
+TEST(coro_lifetime, tasks_tied_to_one_actor_finish_in_any_order_and_the_rest_die_with_it) {
+  std::array<int, 3> order{0, 1, 2};
+  do {
+    for (int finished = 0; finished <= 3; ++finished) {  // how many end before the stop
+      counts c;
+      trace t;
+      owner_fixture f;
+      std::array<answer<int>, 3> answers;
+      std::vector<ret<int>> rets;
+      for (auto& a : answers) {
+        auto [aw, r] = ret_pipe<int>(f.rt);
+        rets.push_back(std::move(r));
+        call<&owner::start>(f.a, leaf(std::move(aw), counted(c, 1), c, t), a.to());
+      }
+      f.run();
+      for (int k = 0; k < finished; ++k) {
+        const auto i = static_cast<std::size_t>(order[static_cast<std::size_t>(k)]);
+        rets[i](10);
+        f.run();
+        EXPECT_TRUE(answers[i].once_with_value());
+      }
+      EXPECT_EQ(c.alive(), 2 * (3 - finished));
+      // Another task tied after some ended joins the same list.
+      answer<int> late;
+      auto [aw, r] = ret_pipe<int>(f.rt);
+      call<&owner::start>(f.a, leaf(std::move(aw), counted(c, 1), c, t), late.to());
+      f.run();
+      call<&owner::stop>(f.a);
+      f.run();
+      EXPECT_EQ(f.notified, 1);
+      EXPECT_EQ(*f.cause, stop_kind::stopped);
+      for (int k = finished; k < 3; ++k)
+        EXPECT_TRUE(
+            answers[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])].once_none());
+      EXPECT_TRUE(late.once_none());
+      EXPECT_EQ(t.after, finished);
+      EXPECT_TRUE(c.balanced());
+    }
+  } while (std::next_permutation(order.begin(), order.end()));
+}
+
+TEST(coro_lifetime, an_actor_whose_tied_tasks_all_ended_still_hears_its_stop_once) {
+  owner_fixture f;
+  answer<int> a;
+  call<&owner::start>(f.a, quick_value(5), a.to());
+  f.run();
+  EXPECT_TRUE(a.once_with_value());
+  f.a.kill("killed");
+  EXPECT_EQ(f.notified, 1);
+  EXPECT_EQ(*f.cause, stop_kind::killed);
+}
+
+TEST(coro_lifetime,
+     a_runtime_destroyed_with_tasks_tied_to_a_live_actor_drops_them_and_the_actor_hears_none_once) {
+  for (const bool own_outlives_runtime : {true, false}) {
+    counts c;
+    trace t;
+    answer<int> a1, a2;
+    int notified = 0;
+    std::optional<stop_cause> cause;
+    {
+      std::optional<actor_own<owner>> outliving;
+      runtime rt;
+      actor_own<owner> own =
+          make_actor<&owner::init>(rt, ret_do<stop_cause>([&](std::optional<stop_cause> sc) {
+                                     ++notified;
+                                     cause = std::move(sc);
+                                   }));
+      auto [aw1, r1] = ret_pipe<int>(rt);
+      auto [aw2, r2] = ret_pipe<int>(rt);
+      call<&owner::start>(own, leaf(std::move(aw1), counted(c, 1), c, t), a1.to());
+      call<&owner::start>(own, leaf(std::move(aw2), counted(c, 1), c, t), a2.to());
+      run(rt);
+      EXPECT_EQ(c.alive(), 4);
+      if (own_outlives_runtime) outliving.emplace(std::move(own));
+    }
+    EXPECT_EQ(notified, 1) << own_outlives_runtime;
+    EXPECT_FALSE(cause) << own_outlives_runtime;
+    EXPECT_TRUE(a1.once_none());
+    EXPECT_TRUE(a2.once_none());
+    EXPECT_EQ(t.after, 0);
+    EXPECT_TRUE(c.balanced());
+  }
 }
 
 TEST(coro_lifetime,

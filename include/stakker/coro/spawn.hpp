@@ -29,19 +29,17 @@ struct spawn_root final : task_root {
   using answer_type = std::conditional_t<Result, result<T>, T>;
   ret<answer_type> done;
 
-  explicit spawn_root(ret<answer_type> r) noexcept : done(std::move(r)) {
-    complete = &complete_fn;
-    abandon = [](task_root* b) noexcept {
-      auto* self = static_cast<spawn_root*>(b);
-      if constexpr (Result) {
-        if (self->done) stakker::detail::answer_nothrow(self->done, result<T>(actor_fail{}));
-      } else {
-        self->done.reset();
-      }
-    };
-    destroy = [](task_root* b) noexcept { recycled_delete(static_cast<spawn_root*>(b)); };
-  }
+  explicit spawn_root(ret<answer_type> r) noexcept : task_root(table), done(std::move(r)) {}
 
+  static void abandon_fn(task_root* b) noexcept {
+    auto* self = static_cast<spawn_root*>(b);
+    if constexpr (Result) {
+      if (self->done) stakker::detail::answer_nothrow(self->done, result<T>(actor_fail{}));
+    } else {
+      self->done.reset();
+    }
+  }
+  static void destroy_fn(task_root* b) noexcept { recycled_delete(static_cast<spawn_root*>(b)); }
   static void complete_fn(task_root* b, promise_base& pb) noexcept {
     auto* self = static_cast<spawn_root*>(b);
     auto& p = static_cast<task_promise<T>&>(pb);
@@ -80,6 +78,8 @@ struct spawn_root final : task_root {
       stakker::detail::answer_nothrow(self->done, answer_type(std::forward<V>(v)...));
     }
   }
+
+  static constexpr root_ops table{&complete_fn, &abandon_fn, &destroy_fn};
 };
 
 // Queued start: the chain runs its first step on the queue, never inside spawn.

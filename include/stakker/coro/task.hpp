@@ -50,10 +50,11 @@ struct task_promise<void> : promise_base {
 // empty (default-made or moved-from), finished or already awaited task is a logic error
 // there, thrown as std::logic_error("<who>: an empty, finished or already awaited task")
 // before anything runs (resuming a finished frame is undefined behaviour).
+[[noreturn]] STAKKER_CORO_EXPORT void throw_consumed(const char* who);
 template <class P>
 void check_unconsumed(std::coroutine_handle<P> h, const char* who) {
-  if (!h || h.done() || h.promise().continuation)
-    throw std::logic_error(std::string(who) + ": an empty, finished or already awaited task");
+  if (!h || h.done() || h.promise().continuation) [[unlikely]]
+    throw_consumed(who);
 }
 
 template <class T>

@@ -49,8 +49,10 @@ struct actor_block {
     return static_cast<const char*>(ops(this, block_op::type_name));
   }
 
-  // Low two bits: the actor_state; bit 6: the actor is stopping (see finish); bit 7: tasks
-  // are tied to this actor (see core_extension).
+  // Low two bits: the actor_state; bit 6: the actor is stopping (see finish); bit 7: the
+  // core's extension (the coroutine bridge) keeps its record of the tasks tied to this actor
+  // in `notify`, with the actor's own notify inside it, until actor_stopping (see
+  // core_extension).
   static constexpr std::uint32_t state_mask = 3, stopping_bit = 0x40, tasks_bit = 0x80;
   actor_state state() const noexcept { return static_cast<actor_state>(state_bits & state_mask); }
   void set_state(actor_state s) noexcept {

@@ -59,6 +59,10 @@ struct word {
 // it is reported on stderr and dropped (src/runtime.cpp).
 STAKKER_EXPORT void callback_threw(std::exception_ptr e) noexcept;
 
+// Library-internal: the thunk and word of a ret made with its low-level constructor, and
+// emptying one without calling it (for a ret whose word the caller has taken over).
+struct ret_access;
+
 }  // namespace detail
 
 // A one-shot callback: called at most once with a value, and if destroyed uncalled it
@@ -112,7 +116,10 @@ class ret {
   }
   ret(const ret&) = delete;
   ret& operator=(const ret&) = delete;
-  ~ret() { reset(); }
+  // (The check inline: most rets are destroyed moved from or already called.)
+  ~ret() {
+    if (fn_ != nullptr) reset();
+  }
 
   // Delivers the value. Calling an empty (already called, moved-from or default) ret
   // throws std::logic_error.
@@ -154,11 +161,30 @@ class ret {
     return std::exchange(fn_, nullptr);
   }
 
+  friend struct detail::ret_access;
+
   fn_type fn_ = nullptr;
   detail::word w_{};
 };
 
 static_assert(sizeof(ret<int>) == 2 * sizeof(void*), "a ret is two words");
+
+namespace detail {
+struct ret_access {
+  template <class T>
+  static typename ret<T>::fn_type fn(const ret<T>& r) noexcept {
+    return r.fn_;
+  }
+  template <class T>
+  static void* ptr(const ret<T>& r) noexcept {
+    return r.w_.ptr();
+  }
+  template <class T>
+  static void forget(ret<T>& r) noexcept {
+    r.fn_ = nullptr;
+  }
+};
+}  // namespace detail
 
 namespace detail {
 // Calls `r` from library code that cannot let an exception through (a coroutine's final

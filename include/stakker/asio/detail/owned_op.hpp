@@ -25,22 +25,24 @@ struct owned_op final : coro::detail::task_root {
   // reuse, and the signal behind it must then no longer be needed).
   net::cancellation_slot user_slot;
 
-  explicit owned_op(Callback c) noexcept : cb(std::move(c)) {
-    frame = std::noop_coroutine();         // "registered"; destroying it does nothing
-    abandon = [](task_root* r) noexcept {  // the actor stopped (or the runtime went)
-      auto* self = static_cast<owned_op*>(r);
-      self->release_user_slot();
-      try {
-        self->signal.emit(net::cancellation_type::terminal);
-      } catch (...) {
-        // A cancellation handler that throws cannot cancel; the completion is still ignored.
-      }
-      Callback gone = std::move(self->cb);
-    };
-    destroy = [](task_root* r) noexcept {
-      coro::detail::recycled_delete(static_cast<owned_op*>(r));
-    };
+  explicit owned_op(Callback c) noexcept : task_root(table), cb(std::move(c)) {
+    frame = std::noop_coroutine();  // "registered"; destroying it does nothing
   }
+
+  static void abandon_fn(task_root* r) noexcept {  // the actor stopped (or the runtime went)
+    auto* self = static_cast<owned_op*>(r);
+    self->release_user_slot();
+    try {
+      self->signal.emit(net::cancellation_type::terminal);
+    } catch (...) {
+      // A cancellation handler that throws cannot cancel; the completion is still ignored.
+    }
+    Callback gone = std::move(self->cb);
+  }
+  static void destroy_fn(task_root* r) noexcept {
+    coro::detail::recycled_delete(static_cast<owned_op*>(r));
+  }
+  static constexpr coro::detail::root_ops table{nullptr, &abandon_fn, &destroy_fn};
 
   void chain_user_slot(net::cancellation_slot s) {
     user_slot = s;

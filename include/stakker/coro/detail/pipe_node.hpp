@@ -70,8 +70,11 @@ struct pipe_node final : wake_node {
       n->state = state_t::dropped;
       n->drop_root = n->drop_mode;
     }
-    if (n->handle) schedule(n);
-    release(n);
+    if (n->handle) {
+      schedule_adopt(n);  // the ret's reference goes to the queued wake
+    } else {
+      release(n);
+    }
   }
 };
 

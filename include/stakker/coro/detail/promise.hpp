@@ -130,7 +130,7 @@ std::coroutine_handle<> final_awaiter::await_suspend(std::coroutine_handle<P> h)
     return std::noop_coroutine();
   }
   if (p.continuation) return transfer(p.continuation, p.parent, p.root);
-  if (p.root != nullptr && p.root->frame == h) p.root->complete(p.root, p);
+  if (p.root != nullptr && p.root->frame == h) p.root->ops->complete(p.root, p);
   return std::noop_coroutine();
 }
 

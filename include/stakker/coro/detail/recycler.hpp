@@ -30,49 +30,60 @@ class STAKKER_CORO_EXPORT recycler {
   // beyond it back to malloc, doubling the cost of spawning 10k at once).
   static constexpr std::size_t max_cached_bytes = std::size_t{1} << 20;
 
+  // The common case inline: one thread-local load, a pop or a push; the rest out of line.
   static void* allocate(std::size_t size) {
-    if (size > max_block) return ::operator new(size);
-    const std::size_t k = (size - 1) / granule;
-    cache* c = local();
-    if (c == nullptr) return ::operator new((k + 1) * granule);
-    if (node* n = c->free[k]) {
-      c->free[k] = n->next;
-      --c->count[k];
-      return n;
+    if (size <= max_block) [[likely]] {
+      const std::size_t k = (size - 1) / granule;
+      if (cache* c = tl_cache) [[likely]] {
+        if (node* n = c->free[k]) [[likely]] {
+          c->free[k] = n->next;
+          ++c->room[k];
+          return n;
+        }
+      }
     }
-    return ::operator new((k + 1) * granule);
+    return allocate_slow(size);
   }
 
   static void deallocate(void* p, std::size_t size) noexcept {
-    if (size > max_block) return ::operator delete(p);
-    cache* c = local();
-    const std::size_t k = (size - 1) / granule;
-    if (c == nullptr || c->count[k] * (k + 1) * granule >= max_cached_bytes)
-      return ::operator delete(p);
-    c->free[k] = ::new (p) node{c->free[k]};
-    ++c->count[k];
+    if (size <= max_block) [[likely]] {
+      const std::size_t k = (size - 1) / granule;
+      if (cache* c = tl_cache) [[likely]] {
+        if (c->room[k] != 0) [[likely]] {
+          c->free[k] = ::new (p) node{c->free[k]};
+          --c->room[k];
+          return;
+        }
+      }
+    }
+    deallocate_slow(p, size);
   }
 
  private:
   struct node {
     node* next;
   };
+  static constexpr std::size_t classes = max_block / granule;
   struct cache {
-    std::array<node*, max_block / granule> free{};
-    std::array<std::size_t, max_block / granule> count{};
-    ~cache();  // frees every cached block, then sets `gone`
+    std::array<node*, classes> free{};
+    std::array<std::size_t, classes> room{};  // how many more blocks each list may keep
+    cache() noexcept {
+      for (std::size_t k = 0; k < classes; ++k) room[k] = max_cached_bytes / ((k + 1) * granule);
+    }
+    ~cache();  // frees every cached block, then clears `tl_cache` and sets `gone`
   };
-  // Set for good once this thread's cache is destroyed. Trivially destructible and
-  // constant-initialized, so it can be read during any later thread_local or static
-  // destructor (the cache object itself must not be touched then).
+  // This thread's cache once made, null before and after. Trivially destructible and
+  // constant-initialized (so read with no guard), and can be read during any later
+  // thread_local or static destructor.
+  static inline thread_local cache* tl_cache = nullptr;
+  // Set for good once this thread's cache is destroyed (it is not made again).
   static inline thread_local bool gone = false;
-  // This thread's cache, or null once it is destroyed.
-  static cache* local() noexcept {
-    if (gone) [[unlikely]]
-      return nullptr;
-    thread_local cache c;
-    return &c;
-  }
+
+  // Makes this thread's cache on first use (unless it is gone), then operator new of the
+  // class's size (a block goes back to the list of the class its size rounds to).
+  static void* allocate_slow(std::size_t size);
+  static cache* make_cache() noexcept;  // null once gone
+  static void deallocate_slow(void* p, std::size_t size) noexcept;
 };
 
 // Allocates a T through the recycler.

@@ -44,13 +44,14 @@ class STAKKER_EXPORT timer_store {
   timer_store() = default;
   timer_store(const timer_store&) = delete;
   timer_store& operator=(const timer_store&) = delete;
-  ~timer_store() { clear(); }
+  ~timer_store();
 
   // Adds a timer firing at `when` (already clamped to after now); returns its slot and
   // generation.
   template <class F>
   std::pair<std::uint32_t, std::uint32_t> add(timer_kind kind, tick when, F&& f) {
     using fn = std::decay_t<F>;
+    if (pool_ == nullptr) grow_pool(1);  // push below takes a block without allocating
     std::uint32_t s = take_slot();
     slot& sl = slot_at(s);
     if constexpr (sizeof(fn) <= inline_bytes && alignof(fn) <= alignof(std::max_align_t) &&
@@ -89,6 +90,15 @@ class STAKKER_EXPORT timer_store {
 
   std::size_t size() const noexcept { return live_; }
 
+  // Memory policy: entry blocks are recycled through a pool, so a store that fills and
+  // drains again (a burst of timers every few seconds) reuses the same memory and faults in
+  // no pages. `trim` (the runtime calls it every 60 s of its time, with its queues') frees
+  // the spare blocks beyond the most the store used since the previous trim: capacity
+  // needed in the last period is kept, and given back after a whole period without need.
+  void trim() noexcept;
+  // Bytes held in entry blocks, in use or spare (not counting the slot table).
+  std::size_t entry_capacity() const noexcept { return blocks_ * sizeof(block); }
+
   // Destroys every pending closure (the runtime is going away).
   void clear() noexcept;
 
@@ -108,6 +118,18 @@ class STAKKER_EXPORT timer_store {
     timer_kind kind = timer_kind::fixed;
   };
   static_assert(sizeof(slot) == 64);
+  // A bucket is a chain of blocks, newest (the one being filled) first. Blocks come from and
+  // go back to a pool shared by all buckets, so moving entries between buckets or draining
+  // the store frees and allocates nothing.
+  static constexpr std::size_t block_bytes = 1024;
+  static constexpr std::uint32_t block_entries =
+      static_cast<std::uint32_t>((block_bytes - 2 * sizeof(void*)) / sizeof(entry));
+  struct block {
+    block* next;  // older block of the same bucket, or the next block of the pool
+    std::uint32_t count;
+    entry e[block_entries];
+  };
+  static_assert(sizeof(block) <= block_bytes);
   static constexpr int bucket_count = 65;
   static constexpr std::uint32_t no_slot = 0xffffffffu;
 
@@ -134,13 +156,21 @@ class STAKKER_EXPORT timer_store {
   void push(tick when, std::uint32_t s, std::uint32_t gen) { push(when, seq_++, s, gen); }
   // With a given sequence: a max timer re-armed later keeps its place among equal times.
   void push(tick when, std::uint64_t seq, std::uint32_t s, std::uint32_t gen);
+  // Appends to bucket b; the pool must hold a block if the bucket's newest one is full.
+  void append(int b, const entry& e) noexcept;
+  // Makes the pool hold at least n blocks (allocating: call before changing anything).
+  void grow_pool(std::size_t n);
+  void release_block(block* k) noexcept;
   std::uint32_t take_slot();
   void free_slot(std::uint32_t s) noexcept;
+  // Fires the timer of entry `e` (due now) or re-arms it, or skips it if stale. True if the
+  // entry is gone (false: re-armed, pushed again and counted there).
+  bool fire_one(const entry& e, flat_queue& q);
   void fire_bucket_zero(flat_queue& q);
   void compact();
   void drop_entries() noexcept;  // every entry is stale
 
-  std::array<std::vector<entry>, bucket_count> buckets_;
+  std::array<block*, bucket_count> buckets_{};
   std::array<tick, bucket_count> bucket_min_{};
   std::uint64_t occupied_ = 0;  // bit i: bucket i+1 non-empty (bucket 0 checked directly)
   tick last_ = 0;               // the last key extracted
@@ -153,7 +183,18 @@ class STAKKER_EXPORT timer_store {
   // so taking a slot does not wait on a load from the previous one. Its capacity covers
   // every slot, so freeing never allocates.
   std::vector<std::uint32_t> free_;
-  std::vector<entry> firing_;  // scratch for bucket 0
+  // Slots [fresh_, slot_count_) are free too, and are handed out in order before growing:
+  // when the store drains, the free stack is dropped and fresh_ reset to 0, so a burst of
+  // timers after it writes its slots in order rather than scattered.
+  std::uint32_t fresh_ = 0;
+  // The run of entries being fired (bucket 0, sorted by sequence), from firing_pos_ on: all
+  // due at last_, before anything in the buckets. Left non-empty only if firing threw.
+  std::vector<entry> firing_;
+  std::size_t firing_pos_ = 0;
+  block* pool_ = nullptr;
+  std::size_t pool_count_ = 0;
+  std::size_t blocks_ = 0;      // allocated, in buckets or in the pool
+  std::size_t peak_used_ = 0;   // most blocks in buckets since the last trim
 };
 
 }  // namespace stakker::detail

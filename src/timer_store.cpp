@@ -14,6 +14,14 @@ constexpr tick no_tick = std::numeric_limits<tick>::max();
 constexpr std::size_t prefetch_bucket = 64;
 // How far ahead a pass over entries (or the free stack) prefetches slots.
 constexpr std::size_t ahead = 8;
+// How far ahead firing a run prefetches slots.
+constexpr std::size_t run_ahead = 16;
+// A bucket found wholly due with at least this many entries fires as a sorted run.
+constexpr std::size_t run_min = 128;
+// The run's radix sort: digits of radix_bits bits, up to radix_passes of them (64 bits).
+constexpr int radix_bits = 11;
+constexpr std::size_t radix_size = std::size_t{1} << radix_bits;
+constexpr int radix_passes = (64 + radix_bits - 1) / radix_bits;
 }  // namespace
 
 timer_store::~timer_store() {
@@ -56,14 +64,23 @@ void timer_store::append(int b, const entry& e) noexcept {
   k->e[k->count++] = e;
 }
 
+void timer_store::note(int b, tick when) noexcept {
+  if (b == 0) return;
+  const auto bi = static_cast<std::size_t>(b);
+  const std::uint64_t bit = std::uint64_t{1} << (b - 1);
+  if ((occupied_ & bit) == 0) {
+    bucket_min_[bi] = bucket_max_[bi] = when;
+    occupied_ |= bit;
+  } else {
+    bucket_min_[bi] = std::min(bucket_min_[bi], when);
+    bucket_max_[bi] = std::max(bucket_max_[bi], when);
+  }
+}
+
 void timer_store::push(tick when, std::uint64_t seq, std::uint32_t s, std::uint32_t gen) {
   int b = bucket_of(when);
   append(b, entry{when, seq, s, gen});
-  if (b != 0) {
-    auto& m = bucket_min_[static_cast<std::size_t>(b)];
-    if ((occupied_ >> (b - 1) & 1u) == 0 || when < m) m = when;
-    occupied_ |= std::uint64_t{1} << (b - 1);
-  }
+  note(b, when);
   ++entries_;
 }
 
@@ -125,21 +142,45 @@ bool timer_store::update(std::uint32_t s, std::uint32_t gen, timer_kind kind, ti
 
 void timer_store::expire(tick now, flat_queue& q) {
   for (;;) {
-    if (firing_pos_ < firing_.size() || buckets_[0] != nullptr) {
-      fire_bucket_zero(q);
+    if (run_pos_ < run_len_) {
+      fire_run(q);
+      continue;
+    }
+    if (block* k = buckets_[0]) {
+      // Due at last_. One entry (timers rarely share a nanosecond): no copy, no sort.
+      if (k->count == 1 && k->next == nullptr) {
+        const entry e = k->e[0];
+        const tick target = fire_one(e, q);
+        buckets_[0] = nullptr;
+        release_block(k);
+        --entries_;
+        if (target != 0) push(target, e.seq, e.slot, e.gen);  // pool: has k again
+      } else {
+        take_run(0, 0);
+      }
       continue;
     }
     if (occupied_ == 0) return;
     int b = std::countr_zero(occupied_) + 1;
     auto bi = static_cast<std::size_t>(b);
     if (bucket_min_[bi] > now) return;
+    block* k = buckets_[bi];
+    if (bucket_max_[bi] <= now && k->next != nullptr) {
+      // All due, and more than a block: sorting it beats splitting it bucket by bucket.
+      std::size_t n = 0;
+      for (block* p = k; p != nullptr; p = p->next) n += p->count;
+      if (n >= run_min) {
+        take_run(b, n);
+        continue;
+      }
+    }
     // Moving the entries down takes at most one new block per lower bucket beyond the
     // blocks it frees: have them before changing anything.
     grow_pool(std::min(static_cast<std::size_t>(b), entries_) + 1);
     // Extract bucket b's minimum: its entries all move to lower buckets relative to it.
     last_ = bucket_min_[bi];
     occupied_ &= ~(std::uint64_t{1} << (b - 1));
-    block* k = std::exchange(buckets_[bi], nullptr);
+    buckets_[bi] = nullptr;
     // Every lower bucket is empty, so this bucket's entries are the next to fire: fetch
     // their slots now, together, rather than one miss at a time as each one fires.
     if (k->next == nullptr || (k->next->next == nullptr && k->count + k->next->count <= prefetch_bucket))
@@ -150,27 +191,21 @@ void timer_store::expire(tick now, flat_queue& q) {
         const entry& e = k->e[i];
         int nb = bucket_of(e.when);
         append(nb, e);
-        if (nb != 0) {
-          auto& m = bucket_min_[static_cast<std::size_t>(nb)];
-          if ((occupied_ >> (nb - 1) & 1u) == 0 || e.when < m) m = e.when;
-          occupied_ |= std::uint64_t{1} << (nb - 1);
-        }
+        note(nb, e.when);
       }
       release_block(std::exchange(k, k->next));
     }
   }
 }
 
-bool timer_store::fire_one(const entry& e, flat_queue& q) {
+tick timer_store::fire_one(const entry& e, flat_queue& q) {
   slot& sl = slot_at(e.slot);
-  if (sl.gen != e.gen || sl.ops == nullptr) return true;  // deleted
+  if (sl.gen != e.gen || sl.ops == nullptr) return 0;  // deleted
   if (sl.kind == timer_kind::max && sl.target > e.when) {
-    if (pool_ == nullptr) grow_pool(1);
-    --entries_;
-    push(sl.target, e.seq, e.slot, e.gen);  // pushed later since it was set: re-arm
-    return false;
+    if (pool_ == nullptr) grow_pool(1);  // the caller may push it
+    return sl.target;                    // pushed later since it was set: re-arm
   }
-  if (sl.kind == timer_kind::min && sl.target != e.when) return true;  // superseded
+  if (sl.kind == timer_kind::min && sl.target != e.when) return 0;  // superseded
   {
     // Inactive while its closure moves (it may re-enter the store); if the move throws,
     // the timer is still pending and its entry is where it was.
@@ -186,42 +221,135 @@ bool timer_store::fire_one(const entry& e, flat_queue& q) {
     fresh_ = 0;  // every slot is free: hand them out in order again
     free_.clear();
   }
-  return true;
+  return 0;
 }
 
-void timer_store::fire_bucket_zero(flat_queue& q) {
-  // Every entry here is due at last_; they fire in insertion order.
-  block* k = buckets_[0];
-  if (firing_pos_ == firing_.size() && k->count == 1 && k->next == nullptr) {
-    // One entry (timers rarely share a nanosecond): no copy, no sort.
-    if (fire_one(k->e[0], q)) --entries_;
-    buckets_[0] = nullptr;
-    release_block(k);
-    return;
+void timer_store::reserve_run(std::size_t n) {
+  if (counts_ == nullptr) counts_ = std::make_unique<std::uint32_t[]>(radix_passes * radix_size);
+  if (run_cap_ >= n) return;
+  // Both before either is replaced: a throw leaves the old ones.
+  auto a = std::make_unique_for_overwrite<entry[]>(n);
+  auto b = std::make_unique_for_overwrite<entry[]>(n);
+  run_ = std::move(a);
+  run_spare_ = std::move(b);
+  run_cap_ = n;
+}
+
+void timer_store::take_run(int b, std::size_t n) {
+  const auto bi = static_cast<std::size_t>(b);
+  if (b == 0)
+    for (block* p = buckets_[0]; p != nullptr; p = p->next) n += p->count;
+  reserve_run(n);
+  block* k = std::exchange(buckets_[bi], nullptr);
+  const tick lo = b == 0 ? last_ : bucket_min_[bi];
+  const int bits = b == 0 ? 0 : static_cast<int>(std::bit_width(bucket_max_[bi] - lo));
+  if (b != 0) {
+    occupied_ &= ~(std::uint64_t{1} << (b - 1));
+    // Entries pushed while the run fires (max timers re-armed past it) are placed relative
+    // to its first time: valid for the buckets above too, as for any extraction.
+    last_ = lo;
   }
-  if (firing_pos_ == firing_.size()) {
-    firing_.clear();
-    firing_pos_ = 0;
-    for (; k != nullptr; k = k->next)
-      firing_.insert(firing_.end(), k->e, k->e + k->count);  // may throw: nothing moved yet
-    for (k = std::exchange(buckets_[0], nullptr); k != nullptr;)
+  const int passes = (bits + radix_bits - 1) / radix_bits;
+  entry* out = run_.get();
+  if (passes == 0) {
+    for (std::size_t i = 0; k != nullptr; release_block(std::exchange(k, k->next))) {
+      std::copy(k->e, k->e + k->count, out + i);
+      i += k->count;
+    }
+  } else {
+    // LSD radix sort on (when - lo), stable in each pass; the first pass reads the blocks
+    // (handing each back as it is done), the others ping-pong between the two buffers.
+    std::uint32_t* counts = counts_.get();
+    std::fill(counts, counts + static_cast<std::size_t>(passes) * radix_size, 0u);
+    for (block* p = k; p != nullptr; p = p->next)
+      for (std::uint32_t i = 0; i < p->count; ++i) {
+        tick key = p->e[i].when - lo;
+        for (int d = 0; d < passes; ++d, key >>= radix_bits)
+          ++counts[static_cast<std::size_t>(d) * radix_size + (key & (radix_size - 1))];
+      }
+    bool skip[radix_passes] = {};
+    for (int d = 0; d < passes; ++d) {
+      std::uint32_t* c = counts + static_cast<std::size_t>(d) * radix_size;
+      std::uint32_t sum = 0;
+      for (std::size_t v = 0; v < radix_size; ++v) {
+        if (c[v] == n) skip[d] = true;  // every key has this digit: the pass changes nothing
+        sum += std::exchange(c[v], sum);
+      }
+    }
+    skip[0] = false;  // the first pass is the copy out of the blocks
+    std::uint32_t* c0 = counts;
+    while (k != nullptr) {
+      for (std::uint32_t i = 0; i < k->count; ++i) {
+        const entry& e = k->e[i];
+        out[c0[(e.when - lo) & (radix_size - 1)]++] = e;
+      }
       release_block(std::exchange(k, k->next));
-    if (firing_.size() > 1)
-      std::sort(firing_.begin(), firing_.end(),
-                [](const entry& a, const entry& b) { return a.seq < b.seq; });
+    }
+    entry* in = out;
+    out = run_spare_.get();
+    for (int d = 1; d < passes; ++d) {
+      if (skip[d]) continue;
+      std::uint32_t* c = counts + static_cast<std::size_t>(d) * radix_size;
+      const int shift = d * radix_bits;
+      for (std::size_t i = 0; i < n; ++i) {
+        const entry& e = in[i];
+        out[c[((e.when - lo) >> shift) & (radix_size - 1)]++] = e;
+      }
+      std::swap(in, out);
+    }
+    out = in;
+    if (out != run_.get()) std::swap(run_, run_spare_);
   }
-  const std::size_t n = firing_.size();
-  while (firing_pos_ < n) {
-    const std::size_t i = firing_pos_;
-    if (i + ahead < n) __builtin_prefetch(&slot_at(firing_[i + ahead].slot));
-    if (fire_one(firing_[i], q)) --entries_;
-    ++firing_pos_;
+  // Equal times fire in insertion order: sort each tie by sequence (usually already is).
+  auto by_seq = [](const entry& x, const entry& y) { return x.seq < y.seq; };
+  for (std::size_t i = 0; i + 1 < n;) {
+    std::size_t j = i + 1;
+    bool ordered = true;
+    while (j < n && out[j].when == out[i].when) {
+      ordered = ordered && out[j - 1].seq < out[j].seq;
+      ++j;
+    }
+    if (!ordered) std::sort(out + i, out + j, by_seq);
+    i = j;
+  }
+  run_len_ = n;
+  run_pos_ = 0;
+  peak_run_ = std::max(peak_run_, n);
+}
+
+void timer_store::fire_run(flat_queue& q) {
+  entry* r = run_.get();
+  while (run_pos_ < run_len_) {
+    const std::size_t i = run_pos_;
+    if (i + run_ahead < run_len_) __builtin_prefetch(&slot_at(r[i + run_ahead].slot));
+    const entry e = r[i];
+    const tick target = fire_one(e, q);
+    if (target == 0) {
+      ++run_pos_;
+      --entries_;
+    } else if (target > r[run_len_ - 1].when) {
+      ++run_pos_;
+      --entries_;
+      push(target, e.seq, e.slot, e.gen);
+    } else {
+      // Re-armed within the run: move it to its place (the entries before move up one).
+      const entry moved{target, e.seq, e.slot, e.gen};
+      entry* at = std::upper_bound(r + i + 1, r + run_len_, moved, [](const entry& x, const entry& y) {
+        return x.when < y.when || (x.when == y.when && x.seq < y.seq);
+      });
+      std::move(r + i + 1, at, r + i);
+      *(at - 1) = moved;
+    }
   }
 }
 
 bool timer_store::next(tick& when) const noexcept {
   if (live_ == 0) return false;
-  if (firing_pos_ < firing_.size() || buckets_[0] != nullptr) {
+  if (run_pos_ < run_len_) {
+    when = run_[run_pos_].when;
+    return true;
+  }
+  if (buckets_[0] != nullptr) {
     when = last_;
     return true;
   }
@@ -237,13 +365,14 @@ void timer_store::compact() {
            (sl.kind == timer_kind::min && sl.target != e.when);
   };
   occupied_ = 0;
-  entries_ = firing_.size() - firing_pos_;
+  entries_ = run_len_ - run_pos_;
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     // Keeps the live entries in order, packed into the first blocks of the chain, and
     // prefetches slots a few entries ahead (the next block's first ones at its end).
     block* w = buckets_[b];
     std::uint32_t wi = 0;
     tick m = no_tick;
+    tick mx = 0;
     std::size_t kept = 0;
     for (block* r = buckets_[b]; r != nullptr; r = r->next) {
       const std::uint32_t n = r->count;
@@ -261,6 +390,7 @@ void timer_store::compact() {
         }
         w->e[wi++] = e;
         m = std::min(m, e.when);
+        mx = std::max(mx, e.when);
         ++kept;
       }
     }
@@ -275,6 +405,7 @@ void timer_store::compact() {
     entries_ += kept;
     if (b == 0) continue;
     bucket_min_[b] = m;
+    bucket_max_[b] = mx;
     occupied_ |= std::uint64_t{1} << (b - 1);
   }
 }
@@ -299,8 +430,7 @@ void timer_store::drop_entries() noexcept {
   for (auto& head : buckets_)
     for (block* k = std::exchange(head, nullptr); k != nullptr;)
       release_block(std::exchange(k, k->next));
-  firing_.clear();
-  firing_pos_ = 0;
+  run_len_ = run_pos_ = 0;
   occupied_ = 0;
   entries_ = 0;
   if (live_ == 0) {
@@ -318,6 +448,13 @@ void timer_store::trim() noexcept {
     --blocks_;
   }
   peak_used_ = used;
+  if (run_pos_ == run_len_ && peak_run_ <= run_cap_ / 2) {
+    run_.reset();
+    run_spare_.reset();
+    counts_.reset();
+    run_cap_ = 0;
+  }
+  peak_run_ = 0;
 }
 
 }  // namespace stakker::detail

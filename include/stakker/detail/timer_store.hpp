@@ -163,15 +163,22 @@ class STAKKER_EXPORT timer_store {
   void release_block(block* k) noexcept;
   std::uint32_t take_slot();
   void free_slot(std::uint32_t s) noexcept;
-  // Fires the timer of entry `e` (due now) or re-arms it, or skips it if stale. True if the
-  // entry is gone (false: re-armed, pushed again and counted there).
-  bool fire_one(const entry& e, flat_queue& q);
-  void fire_bucket_zero(flat_queue& q);
+  // Fires the timer of entry `e` (due now), or skips it if stale. Returns 0, or for a max
+  // timer pushed later since, its new target (not fired; the caller re-queues the entry).
+  tick fire_one(const entry& e, flat_queue& q);
+  // Records `e` as an entry of bucket b (its minimum and maximum, the occupied bit).
+  void note(int b, tick when) noexcept;
+  // Makes the run buffers hold n entries (allocating: call before changing anything).
+  void reserve_run(std::size_t n);
+  // Takes bucket b (every lower one empty, all of it due) out of the heap as the run.
+  void take_run(int b, std::size_t n);
+  void fire_run(flat_queue& q);
   void compact();
   void drop_entries() noexcept;  // every entry is stale
 
   std::array<block*, bucket_count> buckets_{};
   std::array<tick, bucket_count> bucket_min_{};
+  std::array<tick, bucket_count> bucket_max_{};
   std::uint64_t occupied_ = 0;  // bit i: bucket i+1 non-empty (bucket 0 checked directly)
   tick last_ = 0;               // the last key extracted
   std::uint64_t seq_ = 0;
@@ -187,10 +194,19 @@ class STAKKER_EXPORT timer_store {
   // when the store drains, the free stack is dropped and fresh_ reset to 0, so a burst of
   // timers after it writes its slots in order rather than scattered.
   std::uint32_t fresh_ = 0;
-  // The run of entries being fired (bucket 0, sorted by sequence), from firing_pos_ on: all
-  // due at last_, before anything in the buckets. Left non-empty only if firing threw.
-  std::vector<entry> firing_;
-  std::size_t firing_pos_ = 0;
+  // The run being fired, sorted by (time, sequence), from run_pos_ on: a bucket found wholly
+  // due, taken out of the heap at once and radix-sorted rather than split bucket by bucket
+  // (bucket 0 too, sorted by sequence). Everything in it is due and comes before every
+  // entry in the buckets. Left non-empty only if firing threw. Two buffers (the sort
+  // ping-pongs), kept between runs; trim frees them when the last period's largest run
+  // needed less than half.
+  std::unique_ptr<entry[]> run_;
+  std::unique_ptr<entry[]> run_spare_;
+  std::size_t run_cap_ = 0;
+  std::size_t run_len_ = 0;
+  std::size_t run_pos_ = 0;
+  std::size_t peak_run_ = 0;
+  std::unique_ptr<std::uint32_t[]> counts_;  // the radix sort's digit counts
   block* pool_ = nullptr;
   std::size_t pool_count_ = 0;
   std::size_t blocks_ = 0;      // allocated, in buckets or in the pool

@@ -6,6 +6,10 @@
 #include <limits>
 #include <stdexcept>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace stakker::detail {
 
 namespace {
@@ -84,6 +88,34 @@ void timer_store::push(tick when, std::uint64_t seq, std::uint32_t s, std::uint3
   ++entries_;
 }
 
+void timer_store::slab_delete::operator()(void* p) const noexcept {
+  ::operator delete(p, std::align_val_t{slab_bytes});
+}
+
+void timer_store::add_chunk() {
+  static_assert(std::is_trivially_destructible_v<slot>);  // slab chunks are never destroyed
+  chunks_.reserve(chunks_.size() + 1);
+  const std::size_t c = chunks_.size();
+  if (c < small_chunks) {
+    small_.reserve(small_chunks);
+    small_.push_back(std::make_unique<slot[]>(chunk_slots));
+    chunks_.push_back(small_.back().get());
+    return;
+  }
+  const std::size_t in_slab = (c - small_chunks) % slab_chunks;
+  if (in_slab == 0) {
+    slabs_.reserve(slabs_.size() + 1);
+    void* p = ::operator new(slab_bytes, std::align_val_t{slab_bytes});
+    slabs_.emplace_back(p);
+#ifdef MADV_HUGEPAGE
+    ::madvise(p, slab_bytes, MADV_HUGEPAGE);  // a hint: without huge pages all still works
+#endif
+  }
+  auto* base = static_cast<slot*>(slabs_.back().get()) + in_slab * chunk_slots;
+  for (std::size_t i = 0; i < chunk_slots; ++i) ::new (static_cast<void*>(base + i)) slot{};
+  chunks_.push_back(base);
+}
+
 std::uint32_t timer_store::take_slot() {
   if (!free_.empty()) {
     std::uint32_t s = free_.back();
@@ -95,9 +127,8 @@ std::uint32_t timer_store::take_slot() {
   if (fresh_ < slot_count_) return fresh_++;
   if (slot_count_ == chunks_.size() * chunk_slots) {
     if (slot_count_ >= no_slot - chunk_slots) throw std::length_error("stakker: too many timers");
-    chunks_.reserve(chunks_.size() + 1);
     free_.reserve(chunks_.size() * chunk_slots + chunk_slots);  // free_slot never allocates
-    chunks_.push_back(std::make_unique<slot[]>(chunk_slots));
+    add_chunk();
   }
   fresh_ = ++slot_count_;
   return slot_count_ - 1;
@@ -235,6 +266,44 @@ void timer_store::reserve_run(std::size_t n) {
   run_cap_ = n;
 }
 
+void timer_store::sort_piece(entry* p, entry* spare, std::size_t m, std::uint32_t* counts) noexcept {
+  auto before = [](const entry& x, const entry& y) {
+    return x.when < y.when || (x.when == y.when && x.seq < y.seq);
+  };
+  if (m <= 24) {  // insertion sort, by (when, seq)
+    for (std::size_t i = 1; i < m; ++i) {
+      const entry e = p[i];
+      std::size_t j = i;
+      for (; j > 0 && before(e, p[j - 1]); --j) p[j] = p[j - 1];
+      p[j] = e;
+    }
+    return;
+  }
+  // Split by the top 8 bits of the piece's own range into `spare` (stable), sort each part
+  // there (with p as its spare), copy back.
+  tick lo = p[0].when;
+  tick hi = lo;
+  for (std::size_t i = 1; i < m; ++i) {
+    lo = std::min(lo, p[i].when);
+    hi = std::max(hi, p[i].when);
+  }
+  if (lo == hi) return;  // one time: take_run puts ties in sequence order
+  const int bits = static_cast<int>(std::bit_width(hi - lo));
+  const int shift = bits > 8 ? bits - 8 : 0;
+  std::fill(counts, counts + 257, 0u);
+  for (std::size_t i = 0; i < m; ++i) ++counts[(p[i].when - lo) >> shift];
+  std::uint32_t sum = 0;
+  for (std::size_t v = 0; v <= 256; ++v) sum += std::exchange(counts[v], sum);
+  for (std::size_t i = 0; i < m; ++i) spare[counts[(p[i].when - lo) >> shift]++] = p[i];
+  std::size_t start = 0;
+  for (std::size_t v = 0; v < 256 && start < m; ++v) {
+    const std::size_t end = counts[v];
+    if (end - start > 1) sort_piece(spare + start, p + start, end - start, counts + 257);
+    start = end;
+  }
+  std::copy(spare, spare + m, p);
+}
+
 void timer_store::take_run(int b, std::size_t n) {
   const auto bi = static_cast<std::size_t>(b);
   if (b == 0)
@@ -249,56 +318,36 @@ void timer_store::take_run(int b, std::size_t n) {
     // to its first time: valid for the buckets above too, as for any extraction.
     last_ = lo;
   }
-  const int passes = (bits + radix_bits - 1) / radix_bits;
   entry* out = run_.get();
-  if (passes == 0) {
-    for (std::size_t i = 0; k != nullptr; release_block(std::exchange(k, k->next))) {
-      std::copy(k->e, k->e + k->count, out + i);
-      i += k->count;
+  // MSD then LSD radix sort on (when - lo): one pass out of the blocks (handing each back as
+  // it is done) splits the run by its top bits into pieces of a few hundred entries, each
+  // then sorted in cache by 8-bit digits (stable), ping-ponging with the spare buffer.
+  const int top_bits = std::min({bits, radix_bits, std::max(1, static_cast<int>(std::bit_width(n >> 8)))});
+  const int top_shift = bits - top_bits;
+  std::uint32_t* counts = counts_.get();
+  const std::size_t top_size = std::size_t{1} << top_bits;
+  std::fill(counts, counts + top_size + 1, 0u);
+  for (block* p = k; p != nullptr; p = p->next)
+    for (std::uint32_t i = 0; i < p->count; ++i) ++counts[(p->e[i].when - lo) >> top_shift];
+  {
+    std::uint32_t sum = 0;
+    for (std::size_t v = 0; v <= top_size; ++v) sum += std::exchange(counts[v], sum);
+  }
+  // counts[v] is now where piece v starts; scattering moves it to where piece v+1 starts.
+  while (k != nullptr) {
+    for (std::uint32_t i = 0; i < k->count; ++i) {
+      const entry& e = k->e[i];
+      out[counts[(e.when - lo) >> top_shift]++] = e;
     }
-  } else {
-    // LSD radix sort on (when - lo), stable in each pass; the first pass reads the blocks
-    // (handing each back as it is done), the others ping-pong between the two buffers.
-    std::uint32_t* counts = counts_.get();
-    std::fill(counts, counts + static_cast<std::size_t>(passes) * radix_size, 0u);
-    for (block* p = k; p != nullptr; p = p->next)
-      for (std::uint32_t i = 0; i < p->count; ++i) {
-        tick key = p->e[i].when - lo;
-        for (int d = 0; d < passes; ++d, key >>= radix_bits)
-          ++counts[static_cast<std::size_t>(d) * radix_size + (key & (radix_size - 1))];
-      }
-    bool skip[radix_passes] = {};
-    for (int d = 0; d < passes; ++d) {
-      std::uint32_t* c = counts + static_cast<std::size_t>(d) * radix_size;
-      std::uint32_t sum = 0;
-      for (std::size_t v = 0; v < radix_size; ++v) {
-        if (c[v] == n) skip[d] = true;  // every key has this digit: the pass changes nothing
-        sum += std::exchange(c[v], sum);
-      }
-    }
-    skip[0] = false;  // the first pass is the copy out of the blocks
-    std::uint32_t* c0 = counts;
-    while (k != nullptr) {
-      for (std::uint32_t i = 0; i < k->count; ++i) {
-        const entry& e = k->e[i];
-        out[c0[(e.when - lo) & (radix_size - 1)]++] = e;
-      }
-      release_block(std::exchange(k, k->next));
-    }
-    entry* in = out;
-    out = run_spare_.get();
-    for (int d = 1; d < passes; ++d) {
-      if (skip[d]) continue;
-      std::uint32_t* c = counts + static_cast<std::size_t>(d) * radix_size;
-      const int shift = d * radix_bits;
-      for (std::size_t i = 0; i < n; ++i) {
-        const entry& e = in[i];
-        out[c[((e.when - lo) >> shift) & (radix_size - 1)]++] = e;
-      }
-      std::swap(in, out);
-    }
-    out = in;
-    if (out != run_.get()) std::swap(run_, run_spare_);
+    release_block(std::exchange(k, k->next));
+  }
+  std::uint32_t* lc = counts + radix_size + 1;  // the pieces' digit counts
+  entry* spare = run_spare_.get();
+  std::size_t start = 0;
+  for (std::size_t v = 0; v < top_size; ++v) {
+    const std::size_t end = counts[v];
+    sort_piece(out + start, spare + start, end - start, lc);
+    start = end;
   }
   // Equal times fire in insertion order: sort each tie by sequence (usually already is).
   auto by_seq = [](const entry& x, const entry& y) { return x.seq < y.seq; };

@@ -172,6 +172,8 @@ class STAKKER_EXPORT timer_store {
   void reserve_run(std::size_t n);
   // Takes bucket b (every lower one empty, all of it due) out of the heap as the run.
   void take_run(int b, std::size_t n);
+  // Sorts m entries at p (a piece of a run) by (time, sequence) in cache, using `spare`.
+  static void sort_piece(entry* p, entry* spare, std::size_t m, std::uint32_t* counts) noexcept;
   void fire_run(flat_queue& q);
   void compact();
   void drop_entries() noexcept;  // every entry is stale
@@ -184,7 +186,20 @@ class STAKKER_EXPORT timer_store {
   std::uint64_t seq_ = 0;
   std::size_t entries_ = 0;  // heap entries, stale ones included
   std::size_t live_ = 0;     // pending timers
-  std::vector<std::unique_ptr<slot[]>> chunks_;
+  // Chunks of chunk_slots slots. The first small_chunks are allocated one by one; beyond
+  // them (a store with tens of thousands of timers) chunks are cut from 2 MB slabs asked to
+  // be backed by huge pages, so that touching slots in random order (firing, deleting)
+  // misses the TLB less.
+  static constexpr std::size_t small_chunks = 32;
+  static constexpr std::size_t slab_bytes = std::size_t{2} << 20;
+  static constexpr std::size_t slab_chunks = slab_bytes / (chunk_slots * sizeof(slot));
+  void add_chunk();
+  std::vector<slot*> chunks_;
+  std::vector<std::unique_ptr<slot[]>> small_;  // the first chunks
+  struct slab_delete {
+    void operator()(void* p) const noexcept;
+  };
+  std::vector<std::unique_ptr<void, slab_delete>> slabs_;
   std::uint32_t slot_count_ = 0;  // slots handed out so far (free ones included)
   // Free slots, last freed on top. A stack rather than a list threaded through the slots,
   // so taking a slot does not wait on a load from the previous one. Its capacity covers

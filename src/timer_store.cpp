@@ -53,19 +53,43 @@ void timer_store::release_block(block* k) noexcept {
   ++pool_count_;
 }
 
+void timer_store::prefetch_block(const block* k) noexcept {
+  if (k == nullptr) return;
+  // Blocks of a chain are scattered: fetch the next one's first lines while this one is
+  // worked on (the hardware follows on within the block).
+  __builtin_prefetch(k);
+  __builtin_prefetch(reinterpret_cast<const char*>(k) + 64);
+  __builtin_prefetch(reinterpret_cast<const char*>(k) + 128);
+}
+
 void timer_store::append(int b, const entry& e) noexcept {
-  block*& head = buckets_[static_cast<std::size_t>(b)];
-  block* k = head;
+  const auto bi = static_cast<std::size_t>(b);
+  ++bucket_size_[bi];
+  block* k = tails_[bi];
   if (k == nullptr || k->count == block_entries) [[unlikely]] {
+    block* t = k;
     k = pool_;  // never empty here (callers grow the pool first)
     pool_ = k->next;
     --pool_count_;
     peak_used_ = std::max(peak_used_, blocks_ - pool_count_);
-    k->next = head;
+    k->next = nullptr;
     k->count = 0;
-    head = k;
+    (t != nullptr ? t->next : buckets_[bi]) = k;
+    tails_[bi] = k;
   }
   k->e[k->count++] = e;
+}
+
+void timer_store::release_chain(std::size_t b) noexcept {
+  block* head = std::exchange(buckets_[b], nullptr);
+  block* tail = std::exchange(tails_[b], nullptr);
+  if (head != nullptr) {
+    // Every block but the tail is full: no need to walk the chain.
+    tail->next = pool_;
+    pool_ = head;
+    pool_count_ += (bucket_size_[b] + block_entries - 1) / block_entries;
+  }
+  bucket_size_[b] = 0;
 }
 
 void timer_store::note(int b, tick when) noexcept {
@@ -164,11 +188,15 @@ bool timer_store::update(std::uint32_t s, std::uint32_t gen, timer_kind kind, ti
   if (kind == timer_kind::max) {
     if (when > sl.target) sl.target = when;  // the entry already queued re-arms when reached
   } else if (kind == timer_kind::min && when < sl.target) {
-    if (pool_ == nullptr) grow_pool(1);
-    sl.target = when;
-    push(when, s, gen);  // the later entry goes stale
+    lower_min(s, gen, when);
   }
   return true;
+}
+
+void timer_store::lower_min(std::uint32_t s, std::uint32_t gen, tick when) {
+  if (pool_ == nullptr) grow_pool(1);
+  slot_at(s).target = when;
+  push(when, s, gen);  // the later entry goes stale
 }
 
 void timer_store::expire(tick now, flat_queue& q) {
@@ -182,12 +210,13 @@ void timer_store::expire(tick now, flat_queue& q) {
       if (k->count == 1 && k->next == nullptr) {
         const entry e = k->e[0];
         const tick target = fire_one(e, q);
-        buckets_[0] = nullptr;
+        buckets_[0] = tails_[0] = nullptr;
+        bucket_size_[0] = 0;
         release_block(k);
         --entries_;
         if (target != 0) push(target, e.seq, e.slot, e.gen);  // pool: has k again
       } else {
-        take_run(0, 0);
+        take_run(0);
       }
       continue;
     }
@@ -196,14 +225,11 @@ void timer_store::expire(tick now, flat_queue& q) {
     auto bi = static_cast<std::size_t>(b);
     if (bucket_min_[bi] > now) return;
     block* k = buckets_[bi];
-    if (bucket_max_[bi] <= now && k->next != nullptr) {
-      // All due, and more than a block: sorting it beats splitting it bucket by bucket.
-      std::size_t n = 0;
-      for (block* p = k; p != nullptr; p = p->next) n += p->count;
-      if (n >= run_min) {
-        take_run(b, n);
-        continue;
-      }
+    const std::size_t n = bucket_size_[bi];
+    if (bucket_max_[bi] <= now && n >= run_min) {
+      // All due: sorting it beats splitting it bucket by bucket.
+      take_run(b);
+      continue;
     }
     // Moving the entries down takes at most one new block per lower bucket beyond the
     // blocks it frees: have them before changing anything.
@@ -211,13 +237,15 @@ void timer_store::expire(tick now, flat_queue& q) {
     // Extract bucket b's minimum: its entries all move to lower buckets relative to it.
     last_ = bucket_min_[bi];
     occupied_ &= ~(std::uint64_t{1} << (b - 1));
-    buckets_[bi] = nullptr;
+    buckets_[bi] = tails_[bi] = nullptr;
+    bucket_size_[bi] = 0;
     // Every lower bucket is empty, so this bucket's entries are the next to fire: fetch
     // their slots now, together, rather than one miss at a time as each one fires.
-    if (k->next == nullptr || (k->next->next == nullptr && k->count + k->next->count <= prefetch_bucket))
+    if (n <= prefetch_bucket)
       for (block* p = k; p != nullptr; p = p->next)
         for (std::uint32_t i = 0; i < p->count; ++i) __builtin_prefetch(&slot_at(p->e[i].slot));
     while (k != nullptr) {
+      prefetch_block(k->next);
       for (std::uint32_t i = 0; i < k->count; ++i) {
         const entry& e = k->e[i];
         int nb = bucket_of(e.when);
@@ -304,12 +332,13 @@ void timer_store::sort_piece(entry* p, entry* spare, std::size_t m, std::uint32_
   std::copy(spare, spare + m, p);
 }
 
-void timer_store::take_run(int b, std::size_t n) {
+void timer_store::take_run(int b) {
   const auto bi = static_cast<std::size_t>(b);
-  if (b == 0)
-    for (block* p = buckets_[0]; p != nullptr; p = p->next) n += p->count;
+  const std::size_t n = bucket_size_[bi];
   reserve_run(n);
   block* k = std::exchange(buckets_[bi], nullptr);
+  tails_[bi] = nullptr;
+  bucket_size_[bi] = 0;
   const tick lo = b == 0 ? last_ : bucket_min_[bi];
   const int bits = b == 0 ? 0 : static_cast<int>(std::bit_width(bucket_max_[bi] - lo));
   if (b != 0) {
@@ -327,14 +356,17 @@ void timer_store::take_run(int b, std::size_t n) {
   std::uint32_t* counts = counts_.get();
   const std::size_t top_size = std::size_t{1} << top_bits;
   std::fill(counts, counts + top_size + 1, 0u);
-  for (block* p = k; p != nullptr; p = p->next)
+  for (block* p = k; p != nullptr; p = p->next) {
+    prefetch_block(p->next);
     for (std::uint32_t i = 0; i < p->count; ++i) ++counts[(p->e[i].when - lo) >> top_shift];
+  }
   {
     std::uint32_t sum = 0;
     for (std::size_t v = 0; v <= top_size; ++v) sum += std::exchange(counts[v], sum);
   }
   // counts[v] is now where piece v starts; scattering moves it to where piece v+1 starts.
   while (k != nullptr) {
+    prefetch_block(k->next);
     for (std::uint32_t i = 0; i < k->count; ++i) {
       const entry& e = k->e[i];
       out[counts[(e.when - lo) >> top_shift]++] = e;
@@ -416,20 +448,19 @@ void timer_store::compact() {
   occupied_ = 0;
   entries_ = run_len_ - run_pos_;
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
-    // Keeps the live entries in order, packed into the first blocks of the chain, and
-    // prefetches slots a few entries ahead (the next block's first ones at its end).
+    // Keeps the live entries in order, packed into the first blocks of the chain (so all
+    // but the last are full), and prefetches slots a few entries ahead.
     block* w = buckets_[b];
     std::uint32_t wi = 0;
     tick m = no_tick;
     tick mx = 0;
     std::size_t kept = 0;
     for (block* r = buckets_[b]; r != nullptr; r = r->next) {
+      prefetch_block(r->next);
       const std::uint32_t n = r->count;
+      for (std::uint32_t i = 0; i < n && i < ahead; ++i) __builtin_prefetch(&slot_at(r->e[i].slot));
       for (std::uint32_t i = 0; i < n; ++i) {
-        if (i + ahead < n)
-          __builtin_prefetch(&slot_at(r->e[i + ahead].slot));
-        else if (r->next != nullptr && i + ahead - n < r->next->count)
-          __builtin_prefetch(&slot_at(r->next->e[i + ahead - n].slot));
+        if (i + ahead < n) __builtin_prefetch(&slot_at(r->e[i + ahead].slot));
         const entry e = r->e[i];
         if (stale(e)) continue;
         if (wi == block_entries) {
@@ -444,14 +475,15 @@ void timer_store::compact() {
       }
     }
     if (kept == 0) {
-      for (block* k = std::exchange(buckets_[b], nullptr); k != nullptr;)
-        release_block(std::exchange(k, k->next));
+      release_chain(b);
       continue;
     }
     w->count = wi;
+    tails_[b] = w;
     for (block* k = std::exchange(w->next, nullptr); k != nullptr;)
       release_block(std::exchange(k, k->next));
     entries_ += kept;
+    bucket_size_[b] = kept;
     if (b == 0) continue;
     bucket_min_[b] = m;
     bucket_max_[b] = mx;
@@ -476,9 +508,7 @@ void timer_store::clear() noexcept {
 }
 
 void timer_store::drop_entries() noexcept {
-  for (auto& head : buckets_)
-    for (block* k = std::exchange(head, nullptr); k != nullptr;)
-      release_block(std::exchange(k, k->next));
+  for (std::size_t b = 0; b < buckets_.size(); ++b) release_chain(b);
   run_len_ = run_pos_ = 0;
   occupied_ = 0;
   entries_ = 0;

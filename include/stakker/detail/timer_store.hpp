@@ -118,7 +118,8 @@ class STAKKER_EXPORT timer_store {
     timer_kind kind = timer_kind::fixed;
   };
   static_assert(sizeof(slot) == 64);
-  // A bucket is a chain of blocks, newest (the one being filled) first. Blocks come from and
+  // A bucket is a chain of blocks, oldest first (entries in insertion order, so walks over
+  // them touch slots in the order they were handed out). Blocks come from and
   // go back to a pool shared by all buckets, so moving entries between buckets or draining
   // the store frees and allocates nothing.
   static constexpr std::size_t block_bytes = 1024;
@@ -161,6 +162,10 @@ class STAKKER_EXPORT timer_store {
   // Makes the pool hold at least n blocks (allocating: call before changing anything).
   void grow_pool(std::size_t n);
   void release_block(block* k) noexcept;
+  void release_chain(std::size_t b) noexcept;  // bucket b's blocks, all at once
+  static void prefetch_block(const block* k) noexcept;
+  // A min timer brought earlier: out of line, so that update's max path stays a leaf.
+  [[gnu::noinline]] void lower_min(std::uint32_t s, std::uint32_t gen, tick when);
   std::uint32_t take_slot();
   void free_slot(std::uint32_t s) noexcept;
   // Fires the timer of entry `e` (due now), or skips it if stale. Returns 0, or for a max
@@ -171,16 +176,18 @@ class STAKKER_EXPORT timer_store {
   // Makes the run buffers hold n entries (allocating: call before changing anything).
   void reserve_run(std::size_t n);
   // Takes bucket b (every lower one empty, all of it due) out of the heap as the run.
-  void take_run(int b, std::size_t n);
+  void take_run(int b);
   // Sorts m entries at p (a piece of a run) by (time, sequence) in cache, using `spare`.
   static void sort_piece(entry* p, entry* spare, std::size_t m, std::uint32_t* counts) noexcept;
   void fire_run(flat_queue& q);
   void compact();
   void drop_entries() noexcept;  // every entry is stale
 
-  std::array<block*, bucket_count> buckets_{};
+  std::array<block*, bucket_count> buckets_{};  // oldest block first
+  std::array<block*, bucket_count> tails_{};    // the block being filled; all others are full
   std::array<tick, bucket_count> bucket_min_{};
   std::array<tick, bucket_count> bucket_max_{};
+  std::array<std::size_t, bucket_count> bucket_size_{};  // entries, stale ones included
   std::uint64_t occupied_ = 0;  // bit i: bucket i+1 non-empty (bucket 0 checked directly)
   tick last_ = 0;               // the last key extracted
   std::uint64_t seq_ = 0;

@@ -308,14 +308,19 @@ void timer_store::sort_piece(entry* p, entry* spare, std::size_t m, std::uint32_
     return;
   }
   // Split by the top 8 bits of the piece's own range into `spare` (stable), sort each part
-  // there (with p as its spare), copy back.
+  // there (with p as its spare), copy back. Equal times end up in one part, down to a part
+  // of one time or one small enough for the insertion sort: both order ties by sequence.
   tick lo = p[0].when;
   tick hi = lo;
   for (std::size_t i = 1; i < m; ++i) {
     lo = std::min(lo, p[i].when);
     hi = std::max(hi, p[i].when);
   }
-  if (lo == hi) return;  // one time: take_run puts ties in sequence order
+  if (lo == hi) {  // one time: in insertion order, unless a re-armed max timer came later
+    auto by_seq = [](const entry& x, const entry& y) { return x.seq < y.seq; };
+    if (!std::is_sorted(p, p + m, by_seq)) std::sort(p, p + m, by_seq);
+    return;
+  }
   const int bits = static_cast<int>(std::bit_width(hi - lo));
   const int shift = bits > 8 ? bits - 8 : 0;
   std::fill(counts, counts + 257, 0u);
@@ -380,18 +385,6 @@ void timer_store::take_run(int b) {
     const std::size_t end = counts[v];
     sort_piece(out + start, spare + start, end - start, lc);
     start = end;
-  }
-  // Equal times fire in insertion order: sort each tie by sequence (usually already is).
-  auto by_seq = [](const entry& x, const entry& y) { return x.seq < y.seq; };
-  for (std::size_t i = 0; i + 1 < n;) {
-    std::size_t j = i + 1;
-    bool ordered = true;
-    while (j < n && out[j].when == out[i].when) {
-      ordered = ordered && out[j - 1].seq < out[j].seq;
-      ++j;
-    }
-    if (!ordered) std::sort(out + i, out + j, by_seq);
-    i = j;
   }
   run_len_ = n;
   run_pos_ = 0;

@@ -22,10 +22,11 @@ constexpr std::size_t ahead = 8;
 constexpr std::size_t run_ahead = 16;
 // A bucket found wholly due with at least this many entries fires as a sorted run.
 constexpr std::size_t run_min = 128;
-// The run's radix sort: digits of radix_bits bits, up to radix_passes of them (64 bits).
+// The run's first split: by up to radix_bits top bits. Then sort_piece splits by 8 bits, at
+// most 8 levels deep plus one for a single time, with 257 counts a level.
 constexpr int radix_bits = 11;
 constexpr std::size_t radix_size = std::size_t{1} << radix_bits;
-constexpr int radix_passes = (64 + radix_bits - 1) / radix_bits;
+constexpr std::size_t count_slots = radix_size + 1 + 9 * 257;
 }  // namespace
 
 timer_store::~timer_store() {
@@ -113,7 +114,7 @@ void timer_store::push(tick when, std::uint64_t seq, std::uint32_t s, std::uint3
 }
 
 void timer_store::slab_delete::operator()(void* p) const noexcept {
-  ::operator delete(p, std::align_val_t{slab_bytes});
+  ::operator delete (p, std::align_val_t{slab_bytes});
 }
 
 void timer_store::add_chunk() {
@@ -129,7 +130,7 @@ void timer_store::add_chunk() {
   const std::size_t in_slab = (c - small_chunks) % slab_chunks;
   if (in_slab == 0) {
     slabs_.reserve(slabs_.size() + 1);
-    void* p = ::operator new(slab_bytes, std::align_val_t{slab_bytes});
+    void* p = ::operator new (slab_bytes, std::align_val_t{slab_bytes});
     slabs_.emplace_back(p);
 #ifdef MADV_HUGEPAGE
     ::madvise(p, slab_bytes, MADV_HUGEPAGE);  // a hint: without huge pages all still works
@@ -284,7 +285,7 @@ tick timer_store::fire_one(const entry& e, flat_queue& q) {
 }
 
 void timer_store::reserve_run(std::size_t n) {
-  if (counts_ == nullptr) counts_ = std::make_unique<std::uint32_t[]>(radix_passes * radix_size);
+  if (counts_ == nullptr) counts_ = std::make_unique<std::uint32_t[]>(count_slots);
   if (run_cap_ >= n) return;
   // Both before either is replaced: a throw leaves the old ones.
   auto a = std::make_unique_for_overwrite<entry[]>(n);
@@ -294,7 +295,8 @@ void timer_store::reserve_run(std::size_t n) {
   run_cap_ = n;
 }
 
-void timer_store::sort_piece(entry* p, entry* spare, std::size_t m, std::uint32_t* counts) noexcept {
+void timer_store::sort_piece(entry* p, entry* spare, std::size_t m,
+                             std::uint32_t* counts) noexcept {
   auto before = [](const entry& x, const entry& y) {
     return x.when < y.when || (x.when == y.when && x.seq < y.seq);
   };
@@ -353,10 +355,11 @@ void timer_store::take_run(int b) {
     last_ = lo;
   }
   entry* out = run_.get();
-  // MSD then LSD radix sort on (when - lo): one pass out of the blocks (handing each back as
-  // it is done) splits the run by its top bits into pieces of a few hundred entries, each
-  // then sorted in cache by 8-bit digits (stable), ping-ponging with the spare buffer.
-  const int top_bits = std::min({bits, radix_bits, std::max(1, static_cast<int>(std::bit_width(n >> 8)))});
+  // MSD radix sort on (when - lo): one pass out of the blocks (handing each back as it is
+  // done) splits the run by its top bits into pieces of a few hundred entries, each then
+  // sorted in cache by sort_piece (8-bit digits, recursively, with the spare buffer).
+  const int top_bits =
+      std::min({bits, radix_bits, std::max(1, static_cast<int>(std::bit_width(n >> 8)))});
   const int top_shift = bits - top_bits;
   std::uint32_t* counts = counts_.get();
   const std::size_t top_size = std::size_t{1} << top_bits;
@@ -408,9 +411,10 @@ void timer_store::fire_run(flat_queue& q) {
     } else {
       // Re-armed within the run: move it to its place (the entries before move up one).
       const entry moved{target, e.seq, e.slot, e.gen};
-      entry* at = std::upper_bound(r + i + 1, r + run_len_, moved, [](const entry& x, const entry& y) {
-        return x.when < y.when || (x.when == y.when && x.seq < y.seq);
-      });
+      entry* at =
+          std::upper_bound(r + i + 1, r + run_len_, moved, [](const entry& x, const entry& y) {
+            return x.when < y.when || (x.when == y.when && x.seq < y.seq);
+          });
       std::move(r + i + 1, at, r + i);
       *(at - 1) = moved;
     }

@@ -25,9 +25,12 @@ using tick = std::uint64_t;
 // A radix heap, valid because time only moves forward: every key inserted is at least the
 // last key extracted, so an entry lives in the bucket of the highest bit in which it differs
 // from that key, and buckets are ordered (all of bucket i < all of bucket j for i < j).
-// Inserting is O(1); each entry moves down at most 64 times in its life (a few times for
-// realistic spreads). Entries are 24 bytes and trivially copyable, so the moves are cheap
-// and sequential; the closures stay put in the slot table, where firing prefetches them.
+// Inserting is O(1); each entry moves down at most 64 times in its life. Entries are 24
+// bytes and trivially copyable, kept in chains of 1 KB blocks recycled through a pool; the
+// closures stay put in the slot table, where firing prefetches them. A bucket found wholly
+// due with many entries is not split further but taken out at once and radix-sorted into a
+// run that fires in order (a burst of timers all due by the next run, in virtual time or
+// after a long sleep, costs a sort rather than a cascade of moves).
 //
 // A deleted timer's closure is destroyed at once; its heap entry stays behind as a stale
 // record (wrong generation) until it is reached or a compaction drops it.
@@ -231,8 +234,8 @@ class STAKKER_EXPORT timer_store {
   std::unique_ptr<std::uint32_t[]> counts_;  // the radix sort's digit counts
   block* pool_ = nullptr;
   std::size_t pool_count_ = 0;
-  std::size_t blocks_ = 0;      // allocated, in buckets or in the pool
-  std::size_t peak_used_ = 0;   // most blocks in buckets since the last trim
+  std::size_t blocks_ = 0;     // allocated, in buckets or in the pool
+  std::size_t peak_used_ = 0;  // most blocks in buckets since the last trim
 };
 
 }  // namespace stakker::detail

@@ -190,6 +190,7 @@ void runtime::release_memory() noexcept {
   main_.trim(spare_chunks_kept);
   lazy_.trim(spare_chunks_kept);
   idle_.trim(spare_chunks_kept);
+  timers_.trim();
 }
 
 std::size_t runtime::queue_capacity() const noexcept {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
@@ -1286,6 +1287,79 @@ TEST(timers, a_max_timer_moved_later_fires_before_timers_set_after_it_for_the_sa
   EXPECT_TRUE(f.log.empty());
   loop.advance(10ms);
   EXPECT_EQ(f.ids(), (std::vector<int>{1, 2, 3}));
+}
+
+// --- Many timers due in one run: the store fires a wholly due bucket as one sorted batch.
+
+// The ids of `n` fixed timers at `base + ((i * 7919) % n) ms` (a scrambled order), in the
+// order they must fire: by expiry, then by the order they were set.
+std::vector<int> expected_order(int n, const std::vector<int>& ms) {
+  std::vector<int> ids(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = i;
+  std::stable_sort(ids.begin(), ids.end(), [&ms](int a, int b) {
+    return ms[static_cast<std::size_t>(a)] < ms[static_cast<std::size_t>(b)];
+  });
+  return ids;
+}
+
+TEST(timers, a_thousand_timers_due_in_one_run_fire_in_expiry_then_insertion_order) {
+  virtual_loop loop;
+  firings f;
+  core& c = loop.core();
+  const int n = 1000;
+  std::vector<int> ms;
+  for (int i = 0; i < n; ++i) {
+    // Scrambled expiries over 1..1000 ms, many of them shared by several timers.
+    ms.push_back(1 + (i * 7919) % n / 4);
+    c.after(std::chrono::milliseconds(ms.back()), f.rec(i));
+  }
+  loop.advance(2s);
+  EXPECT_EQ(f.ids(), expected_order(n, ms));
+  EXPECT_EQ(c.timer_count(), 0u);
+}
+
+TEST(timers, a_max_timer_moved_later_inside_a_batch_of_due_timers_fires_in_its_new_place) {
+  virtual_loop loop;
+  firings f;
+  core& c = loop.core();
+  // 1000 timers at 1..1000 ms; the max timer first due at 600 ms, moved to 700.5 ms: when
+  // the batch reaches 600 ms it must re-arm between the timers at 700 and 701 ms.
+  for (int i = 1; i <= 1000; ++i) c.after(std::chrono::milliseconds(i), f.rec(i));
+  max_timer_key m = c.timer_max_add(loop.now() + 600ms, f.rec(-1));
+  // And one moved past the whole batch: fires after it, in a later run.
+  max_timer_key late = c.timer_max_add(loop.now() + 650ms, f.rec(-2));
+  ASSERT_TRUE(c.timer_max_upd(m, loop.now() + 700ms + std::chrono::microseconds(500)));
+  ASSERT_TRUE(c.timer_max_upd(late, loop.now() + 3s));
+  loop.advance(2s);
+  std::vector<int> expected;
+  for (int i = 1; i <= 1000; ++i) {
+    expected.push_back(i);
+    if (i == 700) expected.push_back(-1);
+  }
+  EXPECT_EQ(f.ids(), expected);
+  EXPECT_EQ(c.timer_count(), 1u);
+  loop.advance(2s);
+  expected.push_back(-2);
+  EXPECT_EQ(f.ids(), expected);
+}
+
+TEST(timers, timers_deleted_and_min_timers_brought_earlier_inside_a_batch_fire_once_or_never) {
+  virtual_loop loop;
+  firings f;
+  core& c = loop.core();
+  std::vector<timer_key> keys;
+  for (int i = 1; i <= 1000; ++i) keys.push_back(c.after(std::chrono::milliseconds(i), f.rec(i)));
+  min_timer_key m = c.timer_min_add(loop.now() + 900ms, f.rec(-1));
+  ASSERT_TRUE(c.timer_min_upd(m, loop.now() + 300ms + std::chrono::microseconds(500)));
+  for (std::size_t i = 0; i < keys.size(); i += 3) ASSERT_TRUE(c.timer_del(keys[i]));
+  loop.advance(2s);
+  std::vector<int> expected;
+  for (int i = 1; i <= 1000; ++i) {
+    if ((i - 1) % 3 != 0) expected.push_back(i);
+    if (i == 300) expected.push_back(-1);
+  }
+  EXPECT_EQ(f.ids(), expected);
+  EXPECT_EQ(c.timer_count(), 0u);
 }
 
 }  // namespace

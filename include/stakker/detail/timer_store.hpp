@@ -25,9 +25,12 @@ using tick = std::uint64_t;
 // A radix heap, valid because time only moves forward: every key inserted is at least the
 // last key extracted, so an entry lives in the bucket of the highest bit in which it differs
 // from that key, and buckets are ordered (all of bucket i < all of bucket j for i < j).
-// Inserting is O(1); each entry moves down at most 64 times in its life (a few times for
-// realistic spreads). Entries are 24 bytes and trivially copyable, so the moves are cheap
-// and sequential; the closures stay put in the slot table, where firing prefetches them.
+// Inserting is O(1); each entry moves down at most 64 times in its life. Entries are 24
+// bytes and trivially copyable, kept in chains of 1 KB blocks recycled through a pool; the
+// closures stay put in the slot table, where firing prefetches them. A bucket found wholly
+// due with many entries is not split further but taken out at once and radix-sorted into a
+// run that fires in order (a burst of timers all due by the next run, in virtual time or
+// after a long sleep, costs a sort rather than a cascade of moves).
 //
 // A deleted timer's closure is destroyed at once; its heap entry stays behind as a stale
 // record (wrong generation) until it is reached or a compaction drops it.
@@ -44,13 +47,14 @@ class STAKKER_EXPORT timer_store {
   timer_store() = default;
   timer_store(const timer_store&) = delete;
   timer_store& operator=(const timer_store&) = delete;
-  ~timer_store() { clear(); }
+  ~timer_store();
 
   // Adds a timer firing at `when` (already clamped to after now); returns its slot and
   // generation.
   template <class F>
   std::pair<std::uint32_t, std::uint32_t> add(timer_kind kind, tick when, F&& f) {
     using fn = std::decay_t<F>;
+    if (pool_ == nullptr) grow_pool(1);  // push below takes a block without allocating
     std::uint32_t s = take_slot();
     slot& sl = slot_at(s);
     if constexpr (sizeof(fn) <= inline_bytes && alignof(fn) <= alignof(std::max_align_t) &&
@@ -91,6 +95,15 @@ class STAKKER_EXPORT timer_store {
   // No entry at all, stale ones included: expire would find nothing to do.
   bool empty() const noexcept { return entries_ == 0; }
 
+  // Memory policy: entry blocks are recycled through a pool, so a store that fills and
+  // drains again (a burst of timers every few seconds) reuses the same memory and faults in
+  // no pages. `trim` (the runtime calls it every 60 s of its time, with its queues') frees
+  // the spare blocks beyond the most the store used since the previous trim: capacity
+  // needed in the last period is kept, and given back after a whole period without need.
+  void trim() noexcept;
+  // Bytes held in entry blocks, in use or spare (not counting the slot table).
+  std::size_t entry_capacity() const noexcept { return blocks_ * sizeof(block); }
+
   // Destroys every pending closure (the runtime is going away).
   void clear() noexcept;
 
@@ -110,6 +123,19 @@ class STAKKER_EXPORT timer_store {
     timer_kind kind = timer_kind::fixed;
   };
   static_assert(sizeof(slot) == 64);
+  // A bucket is a chain of blocks, oldest first (entries in insertion order, so walks over
+  // them touch slots in the order they were handed out). Blocks come from and
+  // go back to a pool shared by all buckets, so moving entries between buckets or draining
+  // the store frees and allocates nothing.
+  static constexpr std::size_t block_bytes = 1024;
+  static constexpr std::uint32_t block_entries =
+      static_cast<std::uint32_t>((block_bytes - 2 * sizeof(void*)) / sizeof(entry));
+  struct block {
+    block* next;  // older block of the same bucket, or the next block of the pool
+    std::uint32_t count;
+    entry e[block_entries];
+  };
+  static_assert(sizeof(block) <= block_bytes);
   static constexpr int bucket_count = 65;
   static constexpr std::uint32_t no_slot = 0xffffffffu;
 
@@ -136,26 +162,82 @@ class STAKKER_EXPORT timer_store {
   void push(tick when, std::uint32_t s, std::uint32_t gen) { push(when, seq_++, s, gen); }
   // With a given sequence: a max timer re-armed later keeps its place among equal times.
   void push(tick when, std::uint64_t seq, std::uint32_t s, std::uint32_t gen);
+  // Appends to bucket b; the pool must hold a block if the bucket's newest one is full.
+  void append(int b, const entry& e) noexcept;
+  // Makes the pool hold at least n blocks (allocating: call before changing anything).
+  void grow_pool(std::size_t n);
+  void release_block(block* k) noexcept;
+  void release_chain(std::size_t b) noexcept;  // bucket b's blocks, all at once
+  static void prefetch_block(const block* k) noexcept;
+  // A min timer brought earlier: out of line, so that update's max path stays a leaf.
+  [[gnu::noinline]] void lower_min(std::uint32_t s, std::uint32_t gen, tick when);
   std::uint32_t take_slot();
   void free_slot(std::uint32_t s) noexcept;
-  void fire_bucket_zero(flat_queue& q);
+  // Fires the timer of entry `e` (due now), or skips it if stale. Returns 0, or for a max
+  // timer pushed later since, its new target (not fired; the caller re-queues the entry).
+  tick fire_one(const entry& e, flat_queue& q);
+  // Records `e` as an entry of bucket b (its minimum and maximum, the occupied bit).
+  void note(int b, tick when) noexcept;
+  // Makes the run buffers hold n entries (allocating: call before changing anything).
+  void reserve_run(std::size_t n);
+  // Takes bucket b (every lower one empty, all of it due) out of the heap as the run.
+  void take_run(int b);
+  // Sorts m entries at p (a piece of a run) by (time, sequence) in cache, using `spare`.
+  static void sort_piece(entry* p, entry* spare, std::size_t m, std::uint32_t* counts) noexcept;
+  void fire_run(flat_queue& q);
   void compact();
   void drop_entries() noexcept;  // every entry is stale
 
-  std::array<std::vector<entry>, bucket_count> buckets_;
+  std::array<block*, bucket_count> buckets_{};  // oldest block first
+  std::array<block*, bucket_count> tails_{};    // the block being filled; all others are full
   std::array<tick, bucket_count> bucket_min_{};
+  std::array<tick, bucket_count> bucket_max_{};
+  std::array<std::size_t, bucket_count> bucket_size_{};  // entries, stale ones included
   std::uint64_t occupied_ = 0;  // bit i: bucket i+1 non-empty (bucket 0 checked directly)
   tick last_ = 0;               // the last key extracted
   std::uint64_t seq_ = 0;
   std::size_t entries_ = 0;  // heap entries, stale ones included
   std::size_t live_ = 0;     // pending timers
-  std::vector<std::unique_ptr<slot[]>> chunks_;
+  // Chunks of chunk_slots slots. The first small_chunks are allocated one by one; beyond
+  // them (a store with tens of thousands of timers) chunks are cut from 2 MB slabs asked to
+  // be backed by huge pages, so that touching slots in random order (firing, deleting)
+  // misses the TLB less.
+  static constexpr std::size_t small_chunks = 32;
+  static constexpr std::size_t slab_bytes = std::size_t{2} << 20;
+  static constexpr std::size_t slab_chunks = slab_bytes / (chunk_slots * sizeof(slot));
+  void add_chunk();
+  std::vector<slot*> chunks_;
+  std::vector<std::unique_ptr<slot[]>> small_;  // the first chunks
+  struct slab_delete {
+    void operator()(void* p) const noexcept;
+  };
+  std::vector<std::unique_ptr<void, slab_delete>> slabs_;
   std::uint32_t slot_count_ = 0;  // slots handed out so far (free ones included)
   // Free slots, last freed on top. A stack rather than a list threaded through the slots,
   // so taking a slot does not wait on a load from the previous one. Its capacity covers
   // every slot, so freeing never allocates.
   std::vector<std::uint32_t> free_;
-  std::vector<entry> firing_;  // scratch for bucket 0
+  // Slots [fresh_, slot_count_) are free too, and are handed out in order before growing:
+  // when the store drains, the free stack is dropped and fresh_ reset to 0, so a burst of
+  // timers after it writes its slots in order rather than scattered.
+  std::uint32_t fresh_ = 0;
+  // The run being fired, sorted by (time, sequence), from run_pos_ on: a bucket found wholly
+  // due, taken out of the heap at once and radix-sorted rather than split bucket by bucket
+  // (bucket 0 too, sorted by sequence). Everything in it is due and comes before every
+  // entry in the buckets. Left non-empty only if firing threw. Two buffers (the sort
+  // ping-pongs), kept between runs; trim frees them when the last period's largest run
+  // needed less than half.
+  std::unique_ptr<entry[]> run_;
+  std::unique_ptr<entry[]> run_spare_;
+  std::size_t run_cap_ = 0;
+  std::size_t run_len_ = 0;
+  std::size_t run_pos_ = 0;
+  std::size_t peak_run_ = 0;
+  std::unique_ptr<std::uint32_t[]> counts_;  // the radix sort's digit counts
+  block* pool_ = nullptr;
+  std::size_t pool_count_ = 0;
+  std::size_t blocks_ = 0;     // allocated, in buckets or in the pool
+  std::size_t peak_used_ = 0;  // most blocks in buckets since the last trim
 };
 
 }  // namespace stakker::detail

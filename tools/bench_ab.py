@@ -7,12 +7,11 @@
 Each round runs A and B once (one repetition of every selected benchmark), the two taking
 turns to go first, so both see the same machine. Reported per benchmark: the median over the
 rounds of A and of B, the ratio A / B (above 1: B is faster), and the range of the per-round
-ratios, which says whether a difference is larger than the noise. The time is CPU time per
-iteration, or the `ns_per_op` counter where a benchmark reports one (per message, per timer;
-the benchmark's own time: CPU time, or real time under UseRealTime, then also scaled to the
-benchmark thread's CPU time). A benchmark with a rate (`bytes_per_second`,
-`items_per_second`) and no `ns_per_op` is compared on the rate instead, and the ratio is
-then B / A.
+ratios, which says whether a difference is larger than the noise. Compared: the
+benchmark's headline (the `ns_per_op` counter, in the time its source says, or else its rate:
+`items_per_second`, `bytes_per_second`, where the ratio is B / A), the CPU time per
+iteration as Google Benchmark measured it on the benchmark thread (the CPU-time A/B), and
+the server CPU, latency and timer-phase counters where a benchmark reports them.
 
 `tools/dev ab REV [benchmark args]` builds REV's binary and the working tree's, then runs
 this. Exit status: 0, or 1 if a run failed.
@@ -36,37 +35,29 @@ def run_once(exe, args, out):
         return json.load(f)["benchmarks"]
 
 
-# The figures compared for one benchmark: [(unit, value, higher_is_better)]. The first is
-# `ns_per_op` where the benchmark reports it, else a rate, else CPU time per iteration; the
-# others are the counters that say more than the headline (server CPU, latency percentiles,
-# the timers' two phases).
+# The figures compared for one benchmark: [(unit, value, higher_is_better)]. First the
+# benchmark's own headline: `ns_per_op` where it reports one (its sources say in which time:
+# a rate counter follows the benchmark's time, a timed phase may be wall time), else a rate,
+# else nothing; then the CPU time per iteration as Google Benchmark measured it (the
+# benchmark thread's; the iterations do the same work in both builds, so its ratio is the
+# CPU-time A/B); then the counters that say more than the headline (server CPU, latency
+# percentiles, the timers' two phases).
 EXTRA = ("server_cpu_ns_per_op", "server_cpu_ns_per_req", "p50_ns", "p99_ns",
          "schedule_ns", "fire_ns")
+TIME_SCALE = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
 def figures(bench):
     out = []
     if "ns_per_op" in bench:
-        # A rate counter follows the benchmark's time: real time under UseRealTime, manual
-        # time under UseManualTime, else CPU time. For the first two, the same scaled to the
-        # benchmark thread's CPU time too (what a single-threaded workload costs, steadier on
-        # a shared machine; a workload with threads of its own counts that thread only).
-        name = bench["name"]
-        if "/real_time" in name or "/manual_time" in name:
-            out.append(("ns/op", bench["ns_per_op"], False))
-            if bench.get("real_time", 0) > 0:
-                out.append(("cpu ns/op",
-                            bench["ns_per_op"] * bench["cpu_time"] / bench["real_time"], False))
-        else:
-            out.append(("cpu ns/op", bench["ns_per_op"], False))
+        out.append(("ns/op", bench["ns_per_op"], False))
     else:
         for rate in ("items_per_second", "bytes_per_second"):
             if rate in bench:
                 out.append((rate, bench[rate], True))
                 break
-        else:
-            scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[bench.get("time_unit", "ns")]
-            out.append(("cpu ns", bench["cpu_time"] * scale, False))
+    out.append(("cpu ns/iteration",
+                bench["cpu_time"] * TIME_SCALE[bench.get("time_unit", "ns")], False))
     out += [(key, bench[key], False) for key in EXTRA if key in bench]
     return out
 

@@ -451,7 +451,8 @@ TEST(coro_lifetime, many_tasks_tied_to_one_actor_are_all_destroyed_when_it_stops
   for (int i = 0; i < n; ++i) {
     auto [aw, r] = ret_pipe<int>(f.rt);
     rets.push_back(std::move(r));
-    call<&owner::start>(f.a, leaf(std::move(aw), counted(c, 1), c, t), answers[i].to());
+    call<&owner::start>(f.a, leaf(std::move(aw), counted(c, 1), c, t),
+                        answers[static_cast<std::size_t>(i)].to());
   }
   f.run();
   EXPECT_EQ(t.reached, n);

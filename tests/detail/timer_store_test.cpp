@@ -96,7 +96,8 @@ TEST(timer_store, after_the_store_drains_slots_are_handed_out_in_order_again) {
   runtime rt;
   flat_queue q;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> first;
-  for (tick t : {30, 10, 20}) first.push_back(st.add(timer_kind::fixed, t, [](core&) {}));
+  for (tick t : {tick{30}, tick{10}, tick{20}})
+    first.push_back(st.add(timer_kind::fixed, t, [](core&) {}));
   st.expire(15, q);  // fires the second: its slot is reused first while others are pending
   EXPECT_EQ(st.add(timer_kind::fixed, 40, [](core&) {}).first, first[1].first);
   st.expire(100, q);

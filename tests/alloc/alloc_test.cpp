@@ -4,6 +4,8 @@
 // warm-up that lets the queues and the actor pool reach their working size.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
@@ -20,15 +22,28 @@ namespace {
 // initialisation: usable from operator new at any time, even before main.
 constinit thread_local bool armed = false;
 constinit thread_local long allocations = 0;
+// Out-of-memory injection: while non-negative, the allocations this thread may still make;
+// the one after them fails (operator new throws std::bad_alloc), and so do all later ones
+// until it is set back to -1.
+constinit thread_local long allocations_left = -1;
+
+bool fails() noexcept {
+  if (allocations_left < 0) return false;
+  if (allocations_left == 0) return true;
+  --allocations_left;
+  return false;
+}
 
 void* allocate(std::size_t n) {
   if (armed) ++allocations;
+  if (fails()) return nullptr;
   void* p = std::malloc(n == 0 ? 1 : n);
   return p;
 }
 
 void* allocate_aligned(std::size_t n, std::align_val_t al) {
   if (armed) ++allocations;
+  if (fails()) return nullptr;
   auto a = static_cast<std::size_t>(al);
   if (a < sizeof(void*)) a = sizeof(void*);
   std::size_t size = (n == 0 ? 1 : n + a - 1) / a * a;
@@ -355,6 +370,57 @@ TEST(alloc, a_boxed_ret_to_allocates_where_the_inline_one_does_not) {
   EXPECT_EQ(inline_count, 0);
   EXPECT_GE(counted - inline_count, 1);
   EXPECT_EQ(sum_of(rt, a), 3);
+}
+
+// --- Out of memory while timers fire ---
+
+// Allocations after the first `k` fail while it is alive.
+class out_of_memory_after {
+ public:
+  explicit out_of_memory_after(long k) noexcept { allocations_left = k; }
+  ~out_of_memory_after() { allocations_left = -1; }
+  out_of_memory_after(const out_of_memory_after&) = delete;
+  out_of_memory_after& operator=(const out_of_memory_after&) = delete;
+};
+
+// Timers come due together (a burst fired as one sorted batch) while the main queue they are
+// appended to cannot grow: the run throws std::bad_alloc, and the next run fires every timer
+// exactly once, in (expiry, insertion) order, whichever allocation failed. Nothing is lost.
+TEST(alloc, timers_due_while_memory_runs_out_all_fire_once_and_in_order_at_the_next_run) {
+  constexpr int timers = 20'000;  // the queue needs several chunks for their closures
+  int partial = 0;                // failures after some timers had been queued and before the rest
+  for (long k = 0; k <= 6; ++k) {
+    SCOPED_TRACE("allocations allowed during the first run: " + std::to_string(k));
+    const stakker::instant start{};
+    runtime rt(start);
+    std::vector<int> fired;
+    fired.reserve(timers);
+    std::vector<std::pair<long, int>> expected;  // (delay in us, index): the firing order
+    for (int i = 0; i < timers; ++i) {
+      const long us = 1 + (i * 7919L) % 97;
+      expected.emplace_back(us, i);
+      rt.at(start + std::chrono::microseconds(us), [i, &fired](core&) { fired.push_back(i); });
+    }
+    std::stable_sort(expected.begin(), expected.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    bool threw = false;
+    {
+      out_of_memory_after oom(k);
+      try {
+        rt.run(start + std::chrono::seconds(1), false);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+    }
+    EXPECT_TRUE(threw);
+    if (rt.timer_count() > 0 && rt.timer_count() < static_cast<std::size_t>(timers)) ++partial;
+    rt.run(start + std::chrono::seconds(2), false);
+    ASSERT_EQ(fired.size(), expected.size());
+    for (std::size_t j = 0; j < expected.size(); ++j)
+      ASSERT_EQ(fired[j], expected[j].second) << "at position " << j;
+    EXPECT_EQ(rt.timer_count(), 0u);
+  }
+  EXPECT_GT(partial, 0) << "no failure came in the middle of the batch";
 }
 
 }  // namespace

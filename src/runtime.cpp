@@ -159,12 +159,10 @@ void runtime::expire_due() {
     const std::size_t before = timers_.size();
     timers_.expire(now_tick(), main_);
     if (before != timers_.size()) detail::observed_timers_due(*this, before - timers_.size());
-  } else {
-    timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
+    return;
   }
-#else
-  timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
 #endif
+  timers_.expire(now_tick(), main_);  // after what is queued already, in expiry order
 }
 
 std::optional<instant> runtime::next_expiry() const noexcept {

@@ -27,6 +27,18 @@ constexpr std::size_t run_min = 128;
 constexpr int radix_bits = 11;
 constexpr std::size_t radix_size = std::size_t{1} << radix_bits;
 constexpr std::size_t count_slots = radix_size + 1 + 9 * 257;
+
+// Firing order: by time, then by sequence (insertion, or a max timer's original place).
+template <class Entry>
+bool fires_before(const Entry& x, const Entry& y) noexcept {
+  return x.when < y.when || (x.when == y.when && x.seq < y.seq);
+}
+
+// Turns counts[0..n] into where each part starts (an exclusive prefix sum).
+void starts_from_counts(std::uint32_t* counts, std::size_t n) noexcept {
+  std::uint32_t sum = 0;
+  for (std::size_t v = 0; v <= n; ++v) sum += std::exchange(counts[v], sum);
+}
 }  // namespace
 
 timer_store::~timer_store() {
@@ -297,14 +309,11 @@ void timer_store::reserve_run(std::size_t n) {
 
 void timer_store::sort_piece(entry* p, entry* spare, std::size_t m,
                              std::uint32_t* counts) noexcept {
-  auto before = [](const entry& x, const entry& y) {
-    return x.when < y.when || (x.when == y.when && x.seq < y.seq);
-  };
   if (m <= 24) {  // insertion sort, by (when, seq)
     for (std::size_t i = 1; i < m; ++i) {
       const entry e = p[i];
       std::size_t j = i;
-      for (; j > 0 && before(e, p[j - 1]); --j) p[j] = p[j - 1];
+      for (; j > 0 && fires_before(e, p[j - 1]); --j) p[j] = p[j - 1];
       p[j] = e;
     }
     return;
@@ -327,8 +336,7 @@ void timer_store::sort_piece(entry* p, entry* spare, std::size_t m,
   const int shift = bits > 8 ? bits - 8 : 0;
   std::fill(counts, counts + 257, 0u);
   for (std::size_t i = 0; i < m; ++i) ++counts[(p[i].when - lo) >> shift];
-  std::uint32_t sum = 0;
-  for (std::size_t v = 0; v <= 256; ++v) sum += std::exchange(counts[v], sum);
+  starts_from_counts(counts, 256);
   for (std::size_t i = 0; i < m; ++i) spare[counts[(p[i].when - lo) >> shift]++] = p[i];
   std::size_t start = 0;
   for (std::size_t v = 0; v < 256 && start < m; ++v) {
@@ -368,10 +376,7 @@ void timer_store::take_run(int b) {
     prefetch_block(p->next);
     for (std::uint32_t i = 0; i < p->count; ++i) ++counts[(p->e[i].when - lo) >> top_shift];
   }
-  {
-    std::uint32_t sum = 0;
-    for (std::size_t v = 0; v <= top_size; ++v) sum += std::exchange(counts[v], sum);
-  }
+  starts_from_counts(counts, top_size);
   // counts[v] is now where piece v starts; scattering moves it to where piece v+1 starts.
   while (k != nullptr) {
     prefetch_block(k->next);
@@ -411,10 +416,7 @@ void timer_store::fire_run(flat_queue& q) {
     } else {
       // Re-armed within the run: move it to its place (the entries before move up one).
       const entry moved{target, e.seq, e.slot, e.gen};
-      entry* at =
-          std::upper_bound(r + i + 1, r + run_len_, moved, [](const entry& x, const entry& y) {
-            return x.when < y.when || (x.when == y.when && x.seq < y.seq);
-          });
+      entry* at = std::upper_bound(r + i + 1, r + run_len_, moved, fires_before<entry>);
       std::move(r + i + 1, at, r + i);
       *(at - 1) = moved;
     }

@@ -62,28 +62,31 @@ void io_loop::run_now(bool idle) {
   // A callback of this run may destroy the loop (not the runtime): its destructor then sets
   // `gone`, and nothing of the loop is touched afterwards. (A flag on the stack rather than a
   // copy of `shared_`: this runs once per completion, and the copy is two atomic operations.)
-  bool gone = false;
-  bool* const outer = std::exchange(gone_, &gone);
+  // On the way out the flag of an enclosing run_now, if any, is put back or told.
+  struct watch {
+    io_loop* loop;
+    bool* outer;
+    bool gone = false;
+    ~watch() {
+      if (!gone)
+        loop->gone_ = outer;
+      else if (outer != nullptr)
+        *outer = true;
+    }
+  } w{this, gone_};
+  gone_ = &w.gone;
   try {
     rt_.run(clock::now(), idle);
   } catch (...) {
     // An escaping closure leaves the io_context's run. What it left queued on the runtime
     // gets a run posted, so the next run of the io_context carries on with it.
-    if (!gone) {
-      gone_ = outer;
+    if (!w.gone) {
       after_run();
       request_run();
-    } else if (outer != nullptr) {
-      *outer = true;
     }
     throw;
   }
-  if (gone) {
-    if (outer != nullptr) *outer = true;
-    return;
-  }
-  gone_ = outer;
-  after_run();
+  if (!w.gone) after_run();
 }
 
 void io_loop::after_run() {

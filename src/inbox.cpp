@@ -102,6 +102,14 @@ sender_lanes::~sender_lanes() {
 // --- lane ---
 
 namespace {
+// What a lane of options `o` makes its blocks hold (the inbox's pool holds blocks of its own lanes'
+// size).
+std::size_t lane_block_bytes(lane::options o, std::size_t min_block, std::size_t align) {
+  return std::max(o.ring_bytes / 2, min_block) & ~(align - 1);
+}
+}  // namespace
+
+namespace {
 void raise_to(std::atomic<std::size_t>& high, std::size_t n) noexcept {
   std::size_t h = high.load(std::memory_order_relaxed);
   while (n > h && !high.compare_exchange_weak(h, n, std::memory_order_relaxed)) {
@@ -110,7 +118,7 @@ void raise_to(std::atomic<std::size_t>& high, std::size_t n) noexcept {
 }  // namespace
 
 lane::lane(std::shared_ptr<inbox> box, options o) : box_(std::move(box)) {
-  block_bytes_ = std::max(o.ring_bytes / 2, min_block) & ~(record_align - 1);
+  block_bytes_ = lane_block_bytes(o, min_block, record_align);
   wblock_ = rblock_ = new_block();
 }
 
@@ -127,19 +135,23 @@ lane::~lane() {
 }
 
 lane::block* lane::new_block() {
-  auto* b = static_cast<block*>(
-      ::operator new(block_head + block_bytes_, std::align_val_t(record_align)));
+  void* p = block_bytes_ == box_->block_bytes()
+                ? box_->take_block()
+                : ::operator new(block_head + block_bytes_, std::align_val_t(record_align));
+  auto* b = static_cast<block*>(p);
   b->next = nullptr;
   return b;
 }
 
 void lane::free_block(block* b) noexcept {
-  if (b != nullptr) ::operator delete(b, std::align_val_t(record_align));
+  if (b == nullptr) return;
+  if (block_bytes_ == box_->block_bytes()) return box_->give_block(b);
+  ::operator delete(b, std::align_val_t(record_align));
 }
 
 void lane::next_block() {
   if (woff_ < block_bytes_) {
-    new (at(wblock_, woff_)) header{nullptr, block_bytes_ - woff_};
+    new (at(wblock_, woff_)) header{nullptr};
     write_ += block_bytes_ - woff_;
     woff_ = block_bytes_;
   }
@@ -162,7 +174,8 @@ void lane::next_block() {
 void lane::publish() noexcept {
   if (published_.load(std::memory_order_relaxed) == write_) return;
   unpublished_from_ = write_;
-  published_.store(write_, std::memory_order_release);
+  // seq_cst: ordered before wake_once's read of the inbox's flag (see there).
+  published_.store(write_, std::memory_order_seq_cst);
   box_->wake_once();
 }
 
@@ -179,15 +192,17 @@ lane::header* lane::next_record() noexcept {
     }
   }
   auto* h = reinterpret_cast<header*>(at(rblock_, roff_));
-  roff_ += h->size;
-  read_ += h->size;
+  const std::size_t size = h->k != nullptr ? h->k->size : block_bytes_ - roff_;
+  roff_ += size;
+  read_ += size;
   return h;
 }
 
 void lane::recycle(block* b) noexcept { free_block(spare_.exchange(b, std::memory_order_acq_rel)); }
 
 bool lane::take() {
-  const std::size_t end = published_.load(std::memory_order_acquire);
+  // seq_cst: after drain()'s clearing of the wake flag (see inbox::wake_once).
+  const std::size_t end = published_.load(std::memory_order_seq_cst);
   bool any = false;
   // The block of the closure running stays put until it returns: the closure may close the
   // inbox, whose discard() passes (and would recycle) that block.
@@ -210,13 +225,13 @@ bool lane::take() {
   while (read_ != end && !closed_.load(std::memory_order_relaxed)) {
     // Passed before it runs: a closure that throws is not run again.
     header* h = next_record();
-    if (h->op == nullptr) continue;
+    if (h->k == nullptr) continue;
     any = true;
     ++ran;
     running_ = rblock_;
     end_running guard{*this};
     try {
-      h->op(reinterpret_cast<std::byte*>(h) + header_size, true);
+      h->k->op(reinterpret_cast<std::byte*>(h) + header_size, true);
     } catch (...) {
       consumed_.store(read_, std::memory_order_release);
       throw;
@@ -234,7 +249,7 @@ void lane::discard() noexcept {
 void lane::destroy_to(std::size_t end) noexcept {
   while (read_ != end) {
     header* h = next_record();
-    if (h->op != nullptr) h->op(reinterpret_cast<std::byte*>(h) + header_size, false);
+    if (h->k != nullptr) h->k->op(reinterpret_cast<std::byte*>(h) + header_size, false);
   }
 }
 
@@ -262,9 +277,17 @@ std::shared_ptr<inbox> inbox::make(core& c, lane::options o) {
   };
   auto keep = std::make_shared<closes_with_handler>();  // shared: a std::function copies
   keep->box = box;
-  box->wake_ = c.waker([keep](core&, bool deleted) {  // throws without a poll waker
-    if (!deleted) keep->box->drain();
-  });
+  // The block pool is trimmed with the runtime's memory; close() takes this off again.
+  core_access::add_trimmer(c, box.get(),
+                           [](void* b) noexcept { static_cast<inbox*>(b)->trim_pool(); });
+  try {
+    box->wake_ = c.waker([keep](core&, bool deleted) {  // throws without a poll waker
+      if (!deleted) keep->box->drain();
+    });
+  } catch (...) {
+    core_access::remove_trimmer(c, box.get());
+    throw;
+  }
   box->wake_ref_ = box->wake_.ref();
   return box;
 }
@@ -276,9 +299,61 @@ void inbox::publish_mine() noexcept {
 }
 
 inbox::inbox(core& c, lane::options o)
-    : home_(&c), options_(o), id_(next_inbox_id.fetch_add(1, std::memory_order_relaxed)) {}
+    : home_(&c),
+      options_(o),
+      id_(next_inbox_id.fetch_add(1, std::memory_order_relaxed)),
+      pool_block_bytes_(lane_block_bytes(o, lane::min_block, lane::record_align)) {}
 
-inbox::~inbox() = default;
+inbox::~inbox() {
+  for (void* b : pool_) ::operator delete(b, std::align_val_t(lane::record_align));
+}
+
+void* inbox::take_block() {
+  {
+    std::lock_guard<std::mutex> lock(pool_m_);
+    ++blocks_out_;
+    blocks_out_peak_ = std::max(blocks_out_peak_, blocks_out_);
+    if (!pool_.empty()) {
+      void* b = pool_.back();
+      pool_.pop_back();
+      return b;
+    }
+  }
+  try {
+    return ::operator new(lane::block_head + pool_block_bytes_,
+                          std::align_val_t(lane::record_align));
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(pool_m_);
+    --blocks_out_;
+    throw;
+  }
+}
+
+void inbox::give_block(void* b) noexcept {
+  std::lock_guard<std::mutex> lock(pool_m_);
+  --blocks_out_;
+  try {
+    pool_.push_back(b);
+  } catch (...) {  // no room to keep it: free it
+    ::operator delete(b, std::align_val_t(lane::record_align));
+  }
+}
+
+std::size_t inbox::pooled_blocks() const noexcept {
+  std::lock_guard<std::mutex> lock(pool_m_);
+  return pool_.size();
+}
+
+void inbox::trim_pool() noexcept {
+  std::lock_guard<std::mutex> lock(pool_m_);
+  const std::size_t keep = blocks_out_peak_ > blocks_out_ ? blocks_out_peak_ - blocks_out_ : 0;
+  // The vector keeps its capacity (a pointer per block: an eighth of a percent of them).
+  while (pool_.size() > keep) {
+    ::operator delete(pool_.back(), std::align_val_t(lane::record_align));
+    pool_.pop_back();
+  }
+  blocks_out_peak_ = blocks_out_;
+}
 
 std::pair<lane*, bool> inbox::sender_lane() {
   if (this_thread_lanes_gone) return {nullptr, false};
@@ -319,7 +394,7 @@ std::shared_ptr<lane> inbox::open_lane(lane::options o) {
 }
 
 void inbox::drain() {
-  wake_pending_.exchange(false, std::memory_order_acq_rel);
+  wake_pending_.exchange(false, std::memory_order_seq_cst);
   if (lanes_added_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(lanes_m_);
     for (auto& l : added_) lanes_.push_back(std::move(l));
@@ -373,6 +448,7 @@ void inbox::close() noexcept {
   // Releasing may answer rets, whose closures may pin again: until none is left.
   while (pins_ != nullptr) pins_->release_now();
   wake_.reset();
+  if (core* c = home_.load(std::memory_order_relaxed)) core_access::remove_trimmer(*c, this);
   home_.store(nullptr, std::memory_order_relaxed);
 }
 

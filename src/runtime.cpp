@@ -189,6 +189,7 @@ void runtime::release_memory() noexcept {
   lazy_.trim(spare_chunks_kept);
   idle_.trim(spare_chunks_kept);
   timers_.trim();
+  for (const auto& [who, trim] : trimmers_) trim(who);
 }
 
 std::size_t runtime::queue_capacity() const noexcept {

@@ -309,6 +309,9 @@ class STAKKER_EXPORT core {
   instant now_;
   instant start_;
   detail::timer_store timers_;
+  // Called by runtime::release_memory with their first member (parts that keep spare memory
+  // of their own: an inbox's block pool). Added and removed on the runtime thread.
+  std::vector<std::pair<void*, void (*)(void*) noexcept>> trimmers_;
 
  private:
   // poll_wake once its first look found wake-ups or "deleted" calls waiting.
@@ -395,6 +398,12 @@ STAKKER_EXPORT inline thread_local core* running_core = nullptr;
 struct core_access {
   static runtime_link* link(core& c) noexcept { return c.link_; }
   static core_extension*& extension(core& c) noexcept { return c.extension_; }
+  static void add_trimmer(core& c, void* who, void (*trim)(void*) noexcept) {
+    c.trimmers_.emplace_back(who, trim);
+  }
+  static void remove_trimmer(core& c, void* who) noexcept {
+    std::erase_if(c.trimmers_, [who](const auto& t) { return t.first == who; });
+  }
   static actor_block*& current(core& c) noexcept { return c.current_; }
   static bool stop_pending(const core& c) noexcept { return c.stop_pending_; }
   static void record(core& c, stop_cause cause) noexcept {

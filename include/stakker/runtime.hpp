@@ -44,7 +44,8 @@ class STAKKER_EXPORT runtime : public core {
   bool has_idle() const noexcept { return !idle_.empty(); }
 
   // Releases spare queue memory now (also done every 60 s of passed-in time), and the
-  // timers' spare entry blocks beyond the most they used since the previous release.
+  // timers' and the cross-thread inboxes' spare blocks beyond the most they used since the
+  // previous release.
   void release_memory() noexcept;
   // Bytes held by the main, lazy and idle queues, in use or spare.
   std::size_t queue_capacity() const noexcept;

@@ -5,6 +5,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -133,6 +135,112 @@ TEST(inbox, a_home_that_keeps_up_never_sees_its_lanes_grow) {
   }
   EXPECT_EQ(sum, 5000);
   EXPECT_EQ(l->spill_high_water(), 0u);  // the blocks went round: nothing waited past 2 KiB
+}
+
+// The block pool: what a lane that fell behind handed back is kept by its inbox, so that
+// the next burst (from any thread's lane) faults in no new memory.
+TEST(inbox, blocks_a_lane_handed_back_are_kept_and_a_new_lane_takes_them_in_order) {
+  home h;
+  inbox& box = h.box();
+  std::shared_ptr<lane> l = box.open_lane();  // the inbox's own size: 8 KiB blocks
+  std::vector<int> got;
+  std::array<char, 200> pad{};
+  // 400 records of 216 bytes: about 11 blocks beyond the first.
+  for (int i = 0; i < 400; ++i) l->push([&got, i, pad] { got.push_back(i + pad[0]); }, true);
+  EXPECT_EQ(box.pooled_blocks(), 0u);
+  run(h.rt);
+  ASSERT_EQ(got.size(), 400u);
+  const std::size_t kept = box.pooled_blocks();
+  EXPECT_GE(kept, 9u);                         // all but the lane's block and its spare
+  std::shared_ptr<lane> l2 = box.open_lane();  // its first block comes from the pool
+  EXPECT_EQ(box.pooled_blocks(), kept - 1);
+  for (int i = 0; i < 400; ++i)
+    l2->push([&got, i, pad] { got.push_back(1000 + i + pad[0]); }, true);
+  EXPECT_LE(box.pooled_blocks(), 1u);  // the burst took the pool's blocks, not new ones
+  run(h.rt);
+  ASSERT_EQ(got.size(), 800u);
+  for (int i = 0; i < 400; ++i) EXPECT_EQ(got[400 + static_cast<std::size_t>(i)], 1000 + i);
+  EXPECT_GE(box.pooled_blocks(), kept - 1);
+}
+
+TEST(inbox, release_memory_keeps_the_blocks_used_since_the_last_release_and_frees_the_rest) {
+  home h;
+  inbox& box = h.box();
+  std::shared_ptr<lane> l = box.open_lane();
+  int ran = 0;
+  std::array<char, 200> pad{};
+  for (int i = 0; i < 400; ++i) l->push([&ran, pad] { ran += 1 + pad[0]; }, true);
+  run(h.rt);
+  EXPECT_EQ(ran, 400);
+  const std::size_t kept = box.pooled_blocks();
+  ASSERT_GE(kept, 9u);
+  h.rt.release_memory();  // this period needed them all: kept
+  EXPECT_EQ(box.pooled_blocks(), kept);
+  h.rt.release_memory();  // a period without a burst: given back
+  EXPECT_EQ(box.pooled_blocks(), 0u);
+  // And every 60 s of the runtime's time, with its other memory.
+  for (int i = 0; i < 400; ++i) l->push([&ran, pad] { ran += 1 + pad[0]; }, true);
+  run(h.rt);
+  EXPECT_GE(box.pooled_blocks(), 9u);
+  h.rt.run(h.rt.now() + std::chrono::seconds(61), false);
+  EXPECT_GE(box.pooled_blocks(), 9u);
+  h.rt.run(h.rt.now() + std::chrono::seconds(61), false);
+  EXPECT_EQ(box.pooled_blocks(), 0u);
+  EXPECT_EQ(ran, 800);
+}
+
+TEST(inbox, a_lane_of_another_block_size_frees_its_blocks_instead_of_pooling_them) {
+  home h;
+  inbox& box = h.box();
+  std::shared_ptr<lane> l = box.open_lane({2048});
+  int ran = 0;
+  std::array<char, 200> pad{};
+  for (int i = 0; i < 100; ++i) l->push([&ran, pad] { ran += 1 + pad[0]; }, true);
+  run(h.rt);
+  EXPECT_EQ(ran, 100);
+  EXPECT_EQ(box.pooled_blocks(), 0u);
+}
+
+// An inbox made apart and closed is taken off its runtime's list of memory to trim: the
+// runtime's release after the inbox is gone must not reach it (ASan).
+TEST(inbox, one_made_apart_closed_and_gone_is_not_trimmed_by_its_runtime) {
+  home h;
+  std::weak_ptr<inbox> seen;
+  {
+    std::shared_ptr<inbox> own = inbox::make(h.rt);
+    seen = own;
+    std::shared_ptr<lane> l = own->open_lane();
+    std::array<char, 200> pad{};
+    int ran = 0;
+    for (int i = 0; i < 100; ++i) l->push([&ran, pad] { ran += 1 + pad[0]; }, true);
+    run(h.rt);
+    EXPECT_EQ(ran, 100);
+    own->close();
+  }
+  run(h.rt);  // the waker's final call lets go of it
+  EXPECT_TRUE(seen.expired());
+  h.rt.release_memory();
+  h.rt.run(h.rt.now() + std::chrono::seconds(61), false);
+}
+
+// Records sit a word apart; a closure aligned more strictly is boxed, and keeps its place.
+TEST(inbox, a_closure_aligned_past_a_word_is_boxed_and_runs_in_its_place_aligned) {
+  home h;
+  std::shared_ptr<lane> l = h.box().open_lane();
+  struct alignas(32) wide {
+    double v[4];
+  };
+  std::vector<int> got;
+  l->push([&got] { got.push_back(1); }, false);
+  l->push(
+      [&got, w = wide{{2, 0, 0, 0}}] {
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&w) % 32, 0u);
+        got.push_back(static_cast<int>(w.v[0]));
+      },
+      false);
+  l->push([&got] { got.push_back(3); }, true);
+  run(h.rt);
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
 }
 
 TEST(inbox, records_published_while_the_home_runs_a_lane_run_after_it_in_order) {

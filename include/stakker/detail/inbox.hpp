@@ -42,11 +42,12 @@ struct xtask_of final : xtask {
 // calls crosses with one release store and at most one wake.
 //
 // Blocks: each holds `ring_bytes / 2` (at least 1 KiB). A producer that fills its block
-// links the next one (the spare the taker handed back, else a new allocation) and goes on
-// writing there; the taker frees what it has left behind but one spare. A lane whose taker
-// keeps up therefore holds `ring_bytes` and never allocates; one whose taker falls behind
-// grows a block at a time (the overflow, never a wait) and shrinks back as it catches up.
-// Records leave in the order pushed, whatever block they went to.
+// links the next one (the spare the taker handed back, else one from the inbox's pool,
+// else a new allocation) and goes on writing there; the taker keeps one spare and gives
+// the rest back to the pool. A lane whose taker keeps up therefore holds `ring_bytes` and
+// never allocates; one whose taker falls behind grows a block at a time (the overflow,
+// never a wait) and shrinks back as it catches up. Records leave in the order pushed,
+// whatever block they went to.
 class STAKKER_EXPORT lane {
  public:
   struct options {
@@ -94,15 +95,21 @@ class STAKKER_EXPORT lane {
  private:
   friend class inbox;
   friend struct sender_lanes;
-  static constexpr std::size_t record_align = 16;
-  struct header {
-    // Runs the closure at `p` and destroys it (run), or only destroys it. Null: padding to
-    // the block's end.
+  // Records are a word apart: a closure aligned more strictly is boxed. A record is one
+  // word of header and the closure (a channel's value of 8 bytes: 24 bytes in all), since
+  // what a producer running ahead writes is what the runtime later reads cold.
+  static constexpr std::size_t record_align = alignof(void*);
+  // What a record's header points at: one per closure type.
+  struct kind {
+    // Runs the closure at `p` and destroys it (run), or only destroys it.
     void (*op)(void* p, bool run);
     std::size_t size;  // the whole record, a multiple of record_align
   };
-  static constexpr std::size_t header_size =
-      (sizeof(header) + record_align - 1) & ~(record_align - 1);
+  struct header {
+    const kind* k;  // null: padding to the block's end
+  };
+  static constexpr std::size_t header_size = sizeof(header);
+  static_assert(header_size % record_align == 0);
   static constexpr std::size_t max_inline = 512;
   static constexpr std::size_t min_block = 1024;  // holds the largest inline record
   // A block's link, then its records. `next` is written by the producer before it
@@ -133,26 +140,32 @@ class STAKKER_EXPORT lane {
     }
   }
 
+  template <class D>
+  static constexpr kind kind_of{
+      &op_of<D>, header_size + ((sizeof(D) + record_align - 1) & ~(record_align - 1))};
+
   std::byte* at(block* b, std::size_t off) const noexcept {
     return reinterpret_cast<std::byte*>(b) + block_head + off;
   }
 
   template <class D, class F>
   void write(F&& f) {
-    constexpr std::size_t size =
-        header_size + ((sizeof(D) + record_align - 1) & ~(record_align - 1));
+    constexpr std::size_t size = kind_of<D>.size;
     if (woff_ + size > block_bytes_) next_block();  // may throw: nothing written
     std::byte* p = at(wblock_, woff_);
     ::new (p + header_size) D(std::forward<F>(f));  // may throw: nothing written yet
-    new (p) header{&op_of<D>, size};
+    new (p) header{&kind_of<D>};
     woff_ += size;
     write_ += size;
   }
 
   // Producer: pads the rest of the block and links the next one.
   void next_block();
+  // A block of this lane's size: from the inbox's pool when the size is the pool's, else
+  // allocated. Any thread; may throw std::bad_alloc.
   block* new_block();
-  static void free_block(block* b) noexcept;
+  // Gives a block back (to the pool, or freed). Any thread.
+  void free_block(block* b) noexcept;
 
   // Taker side (the inbox's runtime thread). Runs what is visible; returns whether
   // anything ran. A closure's exception propagates with the rest kept.
@@ -258,12 +271,27 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
   // Library-internal.
   inbox(core& c, lane::options o);
   ~inbox();
-  // Called by a lane's publish (any thread).
+  // Called by a lane's publish (any thread), after its seq_cst store of what it published.
+  // Tested before it is set: while a wake is on its way (the usual case when producers
+  // outrun the runtime) every producer only reads the flag, so its cache line is not
+  // bounced between them. Pairs with drain(), which clears the flag (seq_cst) before it
+  // reads the lanes: a producer that still reads it set has its store seen by that drain.
   void wake_once() noexcept {
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake_ref_.wake();
+    if (wake_pending_.load(std::memory_order_seq_cst)) return;
+    if (!wake_pending_.exchange(true, std::memory_order_seq_cst)) wake_ref_.wake();
   }
   // Runtime thread: closes (every lane is closed, what is queued destroyed, pins released).
   void close() noexcept;
+  // Lane blocks of the inbox's own size (block_bytes(): options' ring_bytes / 2), kept for
+  // reuse (see the pool below). Any thread.
+  std::size_t block_bytes() const noexcept { return pool_block_bytes_; }
+  void* take_block();
+  void give_block(void* b) noexcept;
+  // The blocks kept now (for tests).
+  std::size_t pooled_blocks() const noexcept;
+  // Runtime thread: frees the pooled blocks beyond the most lanes held at once since the
+  // last trim (runtime::release_memory calls it, every 60 s of the runtime's time).
+  void trim_pool() noexcept;
   class home_pin;
   void pin(home_pin* p) noexcept;
   void unpin(home_pin* p) noexcept;
@@ -279,10 +307,25 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
   lane::options options_;
   stakker::waker wake_;
   stakker::waker_ref wake_ref_;
-  std::atomic<bool> wake_pending_{false};
   std::atomic<bool> closed_{false};
   std::atomic<std::size_t> spill_high_{0};
   const std::uint64_t id_;
+
+  // The block pool. A receiver that falls behind and catches up leaves its lanes' blocks
+  // here instead of freeing them, so the next backlog (or a new thread's lane) reuses them
+  // and faults in no new pages: freed, they went back to the allocator and the system, to
+  // be faulted in again (zeroed) at the next burst. One lock per block of records (a block
+  // holds hundreds of small ones). Kept: at most the most blocks the lanes held at once
+  // since the runtime last released memory (runtime::release_memory, every 60 s of its
+  // time: a runtime kept in a virtual time that never advances keeps its peak).
+  const std::size_t pool_block_bytes_;
+  mutable std::mutex pool_m_;
+  std::vector<void*> pool_;          // guarded by pool_m_
+  std::size_t blocks_out_ = 0;       // guarded: blocks of the pool's size held by lanes
+  std::size_t blocks_out_peak_ = 0;  // guarded: the most held at once since the last trim
+
+  // Read by every producer's publish, written once per wake: a line of its own.
+  alignas(64) std::atomic<bool> wake_pending_{false};
 
   // Lanes added by any thread, picked up by the runtime thread.
   std::mutex lanes_m_;

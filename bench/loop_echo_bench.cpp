@@ -2,9 +2,13 @@
 // Loopback echo through the embedded loop: a TCP echo server written as users
 // will write it, on its own thread: a runtime driven by an epoll_loop, a listener actor
 // owning a tcp_listener, and one actor per connection owning a tcp_stream whose readiness
-// reaches the actor through fwd_to; on each readiness it reads, writes back all its input,
-// consumes it and flushes. The client and the workloads are in echo_client.hpp; the same
-// server written with plain Asio is in peers/asio_echo_bench.cpp.
+// reaches the actor through fwd_to; on each readiness it reads and sends all its input back
+// (tcp_stream::send: no copy of what the socket takes at once), consumes it, or flushes what
+// waited for writability. Each read takes at most 16 KiB, the Asio peer's buffer (the
+// default, 256 KiB, made the one-connection stream 1.5x dearer in server CPU: bigger
+// batches defeat the loopback's pipelining). The client and the workloads are in
+// echo_client.hpp; the same server written with plain Asio is in peers/asio_echo_bench.cpp,
+// and by hand on the system calls (the floor) in peers/epoll_echo_bench.cpp.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -31,10 +35,16 @@ using namespace stakker;
 struct echo_conn {
   loop::tcp_stream stream;
 
+  static loop::stream_options options() {
+    loop::stream_options o;
+    o.max_read_per_call = 16 * 1024;
+    return o;
+  }
   static echo_conn init(cx<echo_conn>& x, loop::unique_fd socket) {
     loop::epoll_loop& lp = *x.core().anymap_get<loop::epoll_loop*>();
     echo_conn c{loop::tcp_stream(lp, std::move(socket),
-                                 fwd_to<std::uint32_t, &echo_conn::ready>(x.this_actor()))};
+                                 fwd_to<std::uint32_t, &echo_conn::ready>(x.this_actor()),
+                                 options())};
     c.stream.set_nodelay(true);
     return c;
   }
@@ -42,11 +52,14 @@ struct echo_conn {
   void ready(cx<echo_conn>& x, std::uint32_t events) {
     const loop::read_result r = stream.read(events);
     const std::string_view in = stream.input();
-    if (!in.empty()) {
-      stream.write(in);
+    std::error_code e;
+    if (in.empty()) {
+      e = stream.flush();  // writable again: what waited goes
+    } else {
+      e = stream.send(in);  // no copy of what the socket takes at once
       stream.consume(in.size());
     }
-    if (stream.flush() || r.error || (r.eof && stream.pending_output() == 0)) x.stop();
+    if (e || r.error || (r.eof && stream.pending_output() == 0)) x.stop();
   }
 };
 

@@ -286,6 +286,32 @@ std::error_code tcp_stream::flush() {
   return {};
 }
 
+std::error_code tcp_stream::send(std::string_view bytes) {
+  if (!socket_) throw std::logic_error("stakker::loop::tcp_stream::send: stream is closed");
+  if (write_closing_) throw std::logic_error("stakker::loop::tcp_stream::send: after close_write");
+  // Output waiting goes first, and budgets, timeouts and a connect in progress are flush's to
+  // account for: then the buffered way.
+  if (!out_.empty() || guard_ != nullptr || connecting_ || error_) {
+    write(bytes);
+    return flush();
+  }
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(socket_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    } else if (errno == EINTR) {
+      continue;
+    } else if (sys::would_block(errno)) {
+      write(bytes);  // EPOLLOUT's edge calls `ready` when there is room for the rest
+      return {};
+    } else {
+      fail(errno);
+      return error_;
+    }
+  }
+  return {};
+}
+
 // Whether the connect finished: false while connecting (the connection's writability then
 // calls `ready`), or if the connect failed (then error_, from the socket's pending error).
 // A half-close waits for it: shutting down a socket still in its handshake would abort

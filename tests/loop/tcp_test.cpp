@@ -991,4 +991,82 @@ TEST_F(tcp, one_8_mb_write_is_flushed_over_several_readiness_turns_and_arrives_i
   EXPECT_TRUE(got == big) << "differs at byte " << first_difference(got, big);
 }
 
+// --- send: write + flush without the copy ---
+
+TEST_F(tcp, send_with_nothing_pending_goes_straight_to_the_socket_and_buffers_nothing) {
+  endpoint c, s;
+  connect_pair(c, s);
+  settle();  // the connect is seen done: send takes its direct path
+  std::string got;
+  s.on_ready = [&](std::uint32_t) {
+    s.s.read();
+    got.append(s.s.input());
+    s.s.consume(s.s.input().size());
+  };
+  for (int i = 0; i < 3; ++i) {
+    std::string piece = "piece " + std::to_string(i) + ";";
+    EXPECT_FALSE(c.s.send(piece));
+    piece.assign(piece.size(), 'x');  // sent from the caller's bytes, not kept
+    EXPECT_EQ(c.s.pending_output(), 0u);
+  }
+  ASSERT_TRUE(drive([&] { return got.size() >= 24; }));
+  EXPECT_EQ(got, "piece 0;piece 1;piece 2;");
+}
+
+TEST_F(tcp, send_buffers_what_the_socket_refuses_and_later_bytes_keep_their_order) {
+  endpoint c, s;
+  connect_pair(c, s);
+  const int small = 64 * 1024;
+  ASSERT_EQ(::setsockopt(c.s.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  ASSERT_EQ(::setsockopt(s.s.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  settle();
+  const std::string big = pattern(7, std::size_t{4} << 20);
+  std::string got;
+  std::vector<std::string> errors;
+  c.on_ready = [&](std::uint32_t) {
+    if (const std::error_code e = c.s.flush()) errors.push_back("flush: " + e.message());
+  };
+  s.on_ready = [&](std::uint32_t) {
+    const read_result r = s.s.read();
+    if (r.error) errors.push_back("read: " + r.error.message());
+    got.append(s.s.input());
+    s.s.consume(s.s.input().size());
+  };
+  EXPECT_FALSE(c.s.send(big));
+  EXPECT_GT(c.s.pending_output(), 0u) << "4 MB went out in one send";
+  EXPECT_LT(c.s.pending_output(), big.size());
+  // Behind output still pending, a send is buffered after it.
+  EXPECT_FALSE(c.s.send("tail"));
+  ASSERT_TRUE(drive([&] { return got.size() >= big.size() + 4 || !errors.empty(); }));
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  ASSERT_EQ(got.size(), big.size() + 4);
+  EXPECT_TRUE(got.compare(0, big.size(), big) == 0)
+      << "differs at byte " << first_difference(got.substr(0, big.size()), big);
+  EXPECT_EQ(got.substr(big.size()), "tail");
+}
+
+TEST_F(tcp, send_on_a_closed_stream_or_after_close_write_is_a_logic_error) {
+  endpoint c, s;
+  connect_pair(c, s);
+  settle();
+  EXPECT_FALSE(c.s.close_write());
+  EXPECT_THROW(c.s.send("more"), std::logic_error);
+  tcp_stream none;
+  EXPECT_THROW(none.send("x"), std::logic_error);
+}
+
+TEST_F(tcp, send_to_a_peer_that_reset_returns_the_error_and_later_flushes_return_it_too) {
+  endpoint c, s;
+  connect_pair(c, s);
+  settle();
+  const linger hard{1, 0};  // close with RST
+  ASSERT_EQ(::setsockopt(s.s.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard), 0);
+  s.s.close();
+  settle();
+  std::error_code e;
+  for (int i = 0; i < 100 && !e; ++i) e = c.s.send(std::string(1024, 'x'));
+  EXPECT_TRUE(e) << "a send to a reset peer never failed";
+  EXPECT_EQ(c.s.flush(), e);
+}
+
 }  // namespace

@@ -145,6 +145,11 @@ class STAKKER_LOOP_EXPORT tcp_stream {
   // connect is in progress it also checks its outcome, even with nothing buffered: a
   // refused connect is returned as connection_refused.
   std::error_code flush();
+  // write(bytes) then flush(), without copying what the socket takes at once: with nothing
+  // pending (and no budget, timeout or connect in progress to account for) the bytes go
+  // straight from `bytes` to the socket, and only what it refuses is buffered. For a reply
+  // made whole (an echo of input(), a rendered response), this saves a copy of every byte.
+  std::error_code send(std::string_view bytes);
   std::size_t pending_output() const noexcept { return out_.size(); }
   // Half-close: once the buffered output is flushed, tells the peer no more data follows
   // (shutdown(SHUT_WR)); input can still be read. Flushes, and returns what flush returns.

@@ -43,7 +43,9 @@ struct read_result {
 struct stream_options {
   int priority = 5;  // of the readiness callback (epoll_loop levels 0..10)
   // One read() takes at most this much; more waiting in the socket is delivered as
-  // readiness in the loop's next turn, so one fast peer cannot hold the thread.
+  // readiness in the loop's next turn, so one fast peer cannot hold the thread. A server
+  // that answers as it reads (an echo, a proxy) does better with less, about 16 KiB: its
+  // answers then overlap the peer's next sends (docs/performance.md, the echo's floor).
   std::size_t max_read_per_call = 256 * 1024;
   // Unconsumed input never grows past this: read() stops there (read_result::full) and the
   // rest waits in the kernel, whose window then slows the peer down. A protocol with

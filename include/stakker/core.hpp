@@ -415,6 +415,15 @@ struct core_access {
   static void* emplace(core& c, A&&... a) {
     return c.main_.emplace<F>(std::forward<A>(a)...);
   }
+  // The same in two steps (see flat_queue::fits).
+  template <class F>
+  static bool fits(const core& c) noexcept {
+    return c.main_.fits<F>();
+  }
+  template <class F, class... A>
+  static void* emplace_fitting(core& c, A&&... a) {
+    return c.main_.emplace_fitting<F>(std::forward<A>(a)...);
+  }
   static std::uint64_t next_actor_id(core& c) noexcept { return ++c.actors_created_; }
   // Whether any of the hooks on the paths of calls, timers and tasks must record.
   static bool observing(const core& c) noexcept { return c.observe_ != 0; }

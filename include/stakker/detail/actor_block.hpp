@@ -111,7 +111,8 @@ STAKKER_EXPORT void park(actor_block* b, prep_node* n) noexcept;
 inline void add_ref(actor_block* b) noexcept { ++b->refs; }
 // Drops one reference; at zero destroys what is left of the actor and frees its memory.
 inline void release_ref(actor_block* b) noexcept {
-  if (--b->refs == 0) b->ops(b, block_op::free);
+  if (--b->refs == 0) [[unlikely]]
+    b->ops(b, block_op::free);
 }
 STAKKER_EXPORT void add_owner(actor_block* b);
 // Drops one owner; the last one queues termination with `dropped` (never inline).

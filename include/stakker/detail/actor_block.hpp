@@ -19,7 +19,8 @@ class core;
 
 namespace stakker::detail {
 
-enum class actor_state : std::uint8_t { prep, ready, zombie };
+// Ready is 0: the test every queued call makes is then one `test` of the low bits.
+enum class actor_state : std::uint8_t { ready, prep, zombie };
 enum class block_op : std::uint8_t { destroy_state, free, state, type_name };
 
 // A call parked while its actor is in Prep. `fn` runs it (c non-null) or only destroys it,

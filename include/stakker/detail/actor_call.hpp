@@ -92,14 +92,39 @@ struct fn_holder<Fn, true> {
   Fn get() const noexcept { return Fn{}; }
 };
 
+// A bound call's arguments: a tuple that is trivially copyable when its elements are
+// (std::tuple's moves are user-provided, so the ABI passes it in memory: this one reaches
+// emplace_grown in registers, and the caller keeps no stack frame for it).
+template <std::size_t I, class A>
+struct arg_slot {
+  A value;
+};
+template <class Seq, class... A>
+struct arg_pack;
+template <std::size_t... I, class... A>
+struct arg_pack<std::index_sequence<I...>, A...> : arg_slot<I, A>... {
+  arg_pack() = default;
+  template <class... U>
+  requires(sizeof...(U) == sizeof...(A) && sizeof...(U) != 0 &&
+           !(sizeof...(U) == 1 && (std::is_same_v<std::remove_cvref_t<U>, arg_pack> && ...)))
+      arg_pack(U&&... u)
+      : arg_slot<I, A>{std::forward<U>(u)}... {}
+};
+
 // A member or callable with its arguments (decayed, moved in at the call site).
 template <class Fn, class... Args>
 struct bound_call : fn_holder<Fn> {
-  std::tuple<Args...> args;
+  arg_pack<std::index_sequence_for<Args...>, Args...> args;
 
   template <class T>
   void operator()(T& self, cx<T>& x) {
-    std::apply([&](Args&... a) { invoke_member(this->get(), self, x, std::move(a)...); }, args);
+    run(self, x, std::index_sequence_for<Args...>{});
+  }
+
+ private:
+  template <class T, std::size_t... I>
+  void run(T& self, cx<T>& x, std::index_sequence<I...>) {
+    invoke_member(this->get(), self, x, std::move(static_cast<arg_slot<I, Args>&>(args).value)...);
   }
 };
 
@@ -267,12 +292,15 @@ struct actor_call {
       destroy_cold(f);
       return;
     }
+    STAKKER_ASSERT(running_core == c, "an actor call ran outside its runtime's run");
+    // The same core, as the member's calls find it (core_of): the compiler may then reuse
+    // what this function read of it (the observer's test, the null test).
+    c = running_core;
     actor_block* b = actor_access::block(f->target);
     if (b->state() != actor_state::ready || observing_calls(*c)) [[unlikely]] {
       run_cold(f, *c);
       return;
     }
-    STAKKER_ASSERT(running_core == c, "an actor call ran outside its runtime's run");
     actor_block*& current = core_access::current(*c);
     STAKKER_ASSERT(current == nullptr, "an actor call ran inside another actor's call");
     current = b;
@@ -466,11 +494,24 @@ STAKKER_INLINE void emplace_on(core& c, actor_block* b, Args&&... args) {
   }
 }
 
+// queue_on from outside a run of the target's runtime (out of line: by value, as
+// emplace_grown).
+template <class F, class... Args>
+STAKKER_COLD void queue_on_other(actor_block* b, Args... args) {
+  if (core* c = b->link->rt) emplace_on<F>(*c, b, std::move(args)...);
+}
+
 // Queues a closure of type F, built in place from `args`, on the runtime of block `b`;
-// nothing is built if the runtime is gone.
+// nothing is built if the runtime is gone. The fast path (core_of's) on its own: on it the
+// core is the thread's running core, so what the running call read of it (the observer's
+// test) serves again.
 template <class F, class... Args>
 STAKKER_INLINE void queue_on(actor_block* b, Args&&... args) {
-  if (core* c = core_of(b)) emplace_on<F>(*c, b, std::forward<Args>(args)...);
+  core* c = running_core;
+  if (c != nullptr && core_access::link(*c) == b->link) [[likely]]
+    emplace_on<F>(*c, b, std::forward<Args>(args)...);
+  else
+    queue_on_other<F, std::decay_t<Args>...>(b, std::forward<Args>(args)...);
 }
 // Copies a non-empty handle where it initialises the closure's own (one word, so that it
 // reaches emplace_grown in a register, and no test for an empty handle).
@@ -498,10 +539,18 @@ struct actor_target : fn_holder<Fn> {
   void send(Msg&& m) const {  // copies the fixed arguments (a fwd may send many times)
     if constexpr (message_with<callable_t<Fn>, T, std::decay_t<Msg>, Fixed...>) {
       using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
-      queue_call(
-          a, body{this->get(), std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))});
+      queue_call(a, std::apply(
+                        [&](const Fixed&... f) {
+                          return body{this->get(), {f..., std::forward<Msg>(m)}};
+                        },
+                        fixed));
     } else {
-      queue_call(a, bound_call<Fn, Fixed...>{this->get(), fixed});
+      using body = bound_call<Fn, Fixed...>;
+      queue_call(a, std::apply(
+                        [&](const Fixed&... f) {
+                          return body{this->get(), {f...}};
+                        },
+                        fixed));
     }
   }
   template <class Msg>
@@ -511,11 +560,19 @@ struct actor_target : fn_holder<Fn> {
       using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
       queue_on<actor_call<T, body>>(
           b, std::move(a),
-          body{this->get(),
-               std::tuple_cat(std::move(fixed), std::forward_as_tuple(std::forward<Msg>(m)))});
+          std::apply(
+              [&](Fixed&... f) {
+                return body{this->get(), {std::move(f)..., std::forward<Msg>(m)}};
+              },
+              fixed));
     } else {
       using body = bound_call<Fn, Fixed...>;
-      queue_on<actor_call<T, body>>(b, std::move(a), body{this->get(), std::move(fixed)});
+      queue_on<actor_call<T, body>>(b, std::move(a),
+                                    std::apply(
+                                        [&](Fixed&... f) {
+                                          return body{this->get(), {std::move(f)...}};
+                                        },
+                                        fixed));
     }
   }
 };

@@ -407,7 +407,7 @@ TEST(actor_call, inspect_sees_only_a_ready_actor) {
 
 // Two actors bouncing a ball. Each ball also sends the peer `n % 7` calls with a counted
 // argument and, every fifth ball, makes a self-call: entries of several sizes, so that the
-// queue grows (chunk after chunk) under every kind of call.
+// queue moves to its next chunk under every kind of call.
 struct rally {
   actor<rally> peer;
   long balls = 0;
@@ -465,10 +465,9 @@ void play_rally(runtime& rt, int balls) {
   EXPECT_TRUE(c.balanced());
 }
 
-TEST(actor_call, a_rally_that_grows_the_queue_many_times_runs_every_call_once_in_order) {
+TEST(actor_call, a_rally_crossing_many_queue_chunks_runs_every_call_once_in_order) {
   runtime rt;
-  play_rally(rt, 20000);
-  EXPECT_GT(rt.queue_capacity(), 20 * stakker::detail::flat_queue::chunk_bytes);
+  play_rally(rt, 20000);  // megabytes of entries: hundreds of chunks written in turn
 }
 
 TEST(actor_call, calls_queued_while_the_queue_grows_are_counted_once_queued_and_once_run) {

@@ -175,6 +175,15 @@ struct actor_access {
     b.bits_ = a.bits_;
     return b;
   }
+  // A counted copy of a handle known not to be empty (no test for an empty one).
+  template <class T>
+  static actor<T> copy_nonempty(const actor<T>& a) noexcept {
+    const std::uintptr_t bits = a.bits_;  // read before the copy is written (it may alias)
+    actor<T> b;
+    b.bits_ = bits;
+    add_ref(b.block());
+    return b;
+  }
   // Empties a handle without dropping its reference (it was handed over).
   template <class T>
   static void forget(actor<T>& a) noexcept {

@@ -369,7 +369,9 @@ class STAKKER_EXPORT core {
   detail::waker_table* wakers_ = nullptr;        // made with the first waker (or poll waker)
   detail::actor_block* current_ = nullptr;       // the actor whose call is running
   detail::observer* observer_ = nullptr;         // made when logging, tracing or metrics start
-  std::uint8_t observe_ = 0;                     // detail::observe_* bits
+  // detail::observe_* bits. Not a character type, which may alias any store: the observer's
+  // test before an actor call then serves the tests of the calls it queues.
+  std::uint16_t observe_ = 0;
   log_level log_level_ = log_level::off;
   std::uint32_t id_;
   std::uint64_t actors_created_ = 0;  // also the last actor id given
@@ -424,10 +426,21 @@ struct core_access {
   static void* emplace(core& c, A&&... a) {
     return c.main_.emplace<F>(std::forward<A>(a)...);
   }
+  // The same in two steps (see flat_queue::fits).
+  template <class F>
+  static bool fits(const core& c) noexcept {
+    return c.main_.fits<F>();
+  }
+  template <class F, class... A>
+  static void* emplace_fitting(core& c, A&&... a) {
+    return c.main_.emplace_fitting<F>(std::forward<A>(a)...);
+  }
   static std::uint64_t next_actor_id(core& c) noexcept { return ++c.actors_created_; }
   // Whether any of the hooks on the paths of calls, timers and tasks must record.
   static bool observing(const core& c) noexcept { return c.observe_ != 0; }
-  static std::uint8_t observe_bits(const core& c) noexcept { return c.observe_; }
+  static std::uint8_t observe_bits(const core& c) noexcept {
+    return static_cast<std::uint8_t>(c.observe_);
+  }
   static observer* get_observer(core& c) noexcept { return c.observer_; }
   static bool audit_lifecycle(const core& c) noexcept { return c.log_level_ <= log_level::warn; }
   // Metrics on actor calls, counted inline (the queue depth is queued - run - dropped; a call

@@ -99,26 +99,41 @@ class cx {
  private:
   // The first self-call of a member takes over the reference of the queued call that is
   // running it, which would otherwise be dropped right after the member returns.
+  // The queue's growth is out of line on both paths (see detail::emplace_on).
   template <class Body>
   void queue_self(Body&& b) {
     using call_t = detail::actor_call<T, Body>;
-    [[maybe_unused]] void* key;
-    if constexpr (std::is_nothrow_move_constructible_v<Body>) {
+    if constexpr (std::is_nothrow_move_constructible_v<Body> &&
+                  detail::flat_queue::stored_inline<call_t>) {
       if (donor_) {
-        actor<T> alias = detail::actor_access::alias(*self_);
-        try {
-          key = detail::core_access::emplace<call_t>(*core_, std::move(alias), std::move(b));
-        } catch (...) {
-          detail::actor_access::forget(alias);
-          throw;
+        if (!detail::core_access::fits<call_t>(*core_)) [[unlikely]] {
+          donate_grown<Body>(*core_, self_, std::move(b));  // no cx in memory: static
+          donor_ = false;
+          return;
         }
+        // Cannot throw: the entry fits and both moves are noexcept.
+        void* key = detail::core_access::emplace_fitting<call_t>(
+            *core_, detail::actor_access::alias(*self_), std::move(b));
         donor_ = false;
         observe_enqueue(key);
         return;
       }
     }
-    key = detail::core_access::emplace<call_t>(*core_, *self_, std::move(b));
-    observe_enqueue(key);
+    detail::emplace_on<call_t>(*core_, detail::actor_access::block(*self_),
+                               detail::actor_copy<T>{self_}, std::move(b));
+  }
+  template <class Body>
+  STAKKER_COLD static void donate_grown(stakker::core& c, const actor<T>* self, Body b) {
+    using call_t = detail::actor_call<T, Body>;
+    actor<T> alias = detail::actor_access::alias(*self);
+    void* key;
+    try {
+      key = detail::core_access::emplace<call_t>(c, std::move(alias), std::move(b));
+    } catch (...) {
+      detail::actor_access::forget(alias);
+      throw;
+    }
+    detail::note_queued(c, detail::actor_access::block(*self), key);
   }
   // The test before the call: the target's block is read only when something records (read
   // as note_queued's argument, it cost a self-call 0.5 ns).

@@ -403,4 +403,148 @@ TEST(actor_call, inspect_sees_only_a_ready_actor) {
   EXPECT_EQ(visits, 1);
 }
 
+// --- The queued call's paths: the fast one and each out-of-line one ---
+
+// Two actors bouncing a ball. Each ball also sends the peer `n % 7` calls with a counted
+// argument and, every fifth ball, makes a self-call: entries of several sizes, so that the
+// queue moves to its next chunk under every kind of call.
+struct rally {
+  actor<rally> peer;
+  long balls = 0;
+  std::vector<int> taken;  // take's values, in order
+  std::vector<int> selfs;  // self's values, in order
+
+  static rally init(cx<rally>&) { return {}; }
+  void set_peer(cx<rally>&, actor<rally> p) { peer = std::move(p); }
+  void ball(cx<rally>& x, int n, counts* c) {
+    ++balls;
+    for (int i = 0; i < n % 7; ++i) call<&rally::take>(peer, counted(*c, i), std::string(40, 'x'));
+    if (n % 5 == 0) x.call<&rally::self>(n);
+    if (n > 0) call<&rally::ball>(peer, n - 1, c);
+  }
+  void take(cx<rally>&, counted k, std::string s) {
+    if (s.size() == 40) taken.push_back(k.value());
+  }
+  void self(cx<rally>&, int n) { selfs.push_back(n); }
+};
+
+// Plays a rally of `balls` balls between two new actors; checks that every call ran once, in
+// call order, and every argument was destroyed once.
+void play_rally(runtime& rt, int balls) {
+  counts c;
+  {
+    auto a = make_actor<&rally::init>(rt, ret_nop<stop_cause>());
+    auto b = make_actor<&rally::init>(rt, ret_nop<stop_cause>());
+    call<&rally::set_peer>(a, b.ref());
+    call<&rally::set_peer>(b, a.ref());
+    call<&rally::ball>(a, balls - 1, &c);
+    run(rt);
+    // a played the even balls (n = balls - 1, balls - 3, ...) and sent b their takes; b the
+    // odd ones.
+    for (const auto* own : {&a, &b}) {
+      const bool first = own == &a;
+      std::vector<int> taken, selfs;
+      long played = 0;
+      for (int n = balls - 1; n >= 0; --n) {
+        if (((balls - 1 - n) % 2 == 0) != first) {
+          for (int i = 0; i < n % 7; ++i) taken.push_back(i);  // sent by the other one
+          continue;
+        }
+        ++played;
+        if (n % 5 == 0) selfs.push_back(n);
+      }
+      EXPECT_EQ(inspect(rt, *own, [](rally& r) { return r.balls; }), std::optional<long>(played));
+      EXPECT_EQ(inspect(rt, *own, [](rally& r) { return r.taken; }), std::optional(taken));
+      EXPECT_EQ(inspect(rt, *own, [](rally& r) { return r.selfs; }), std::optional(selfs));
+    }
+    call<&rally::set_peer>(a, actor<rally>());  // the cycle of references, broken
+    call<&rally::set_peer>(b, actor<rally>());
+    run(rt);
+  }
+  run(rt);
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(actor_call, a_rally_crossing_many_queue_chunks_runs_every_call_once_in_order) {
+  runtime rt;
+  play_rally(rt, 20000);  // megabytes of entries: hundreds of chunks written in turn
+}
+
+TEST(actor_call, calls_queued_while_the_queue_grows_are_counted_once_queued_and_once_run) {
+  runtime rt;
+  rt.metrics_enable();
+  play_rally(rt, 20000);
+  const auto m = rt.metrics();
+  EXPECT_EQ(m.calls_queued, m.calls_run);
+  EXPECT_EQ(m.queue_depth, 0u);
+  EXPECT_GT(m.calls_queued, 20000u);
+}
+
+TEST(actor_call, a_self_call_chain_crossing_many_chunks_runs_every_call_once) {
+  // Only self-calls are queued, so each time a chunk is full the next one is made while the
+  // queue grows, and it is the one that takes over the running call's reference.
+  runtime rt;
+  auto a = make_actor<&recorder::init>(rt, ret_nop<stop_cause>());
+  run(rt);
+  struct chain {
+    static void step(recorder& r, cx<recorder>& x, int n) {
+      r.seen.push_back(n);
+      if (n > 0) x.call(&chain::step, n - 1);
+    }
+  };
+  call(a, &chain::step, 5000);
+  run(rt);
+  const auto got = seen(rt, a);
+  ASSERT_EQ(got.size(), 5001u);
+  for (int i = 0; i <= 5000; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], 5000 - i);
+}
+
+// Owns itself (its state holds its only actor_own) until it stops.
+struct self_owned {
+  stakker::actor_own<self_owned> me;
+  counted k;
+  static self_owned init(cx<self_owned>&, counts* c) { return {{}, counted(*c, 1)}; }
+  void keep(cx<self_owned>&, stakker::actor_own<self_owned> own) { me = std::move(own); }
+  void quit(cx<self_owned>& x) { x.stop(); }
+};
+
+TEST(actor_call, an_actor_stopping_in_a_call_that_holds_its_last_reference_is_freed_once) {
+  counts c;
+  stop_log log;
+  {
+    runtime rt;
+    auto own = make_actor<&self_owned::init>(rt, log.notify(), &c);
+    actor<self_owned> a = own.ref();
+    call<&self_owned::keep>(a, std::move(own));
+    run(rt);
+    call<&self_owned::quit>(a);
+    a = actor<self_owned>();  // the queued call now holds the only reference besides the owner
+    run(rt);                  // the stop destroys the state and its owner; the call's own goes last
+    EXPECT_TRUE(log.heard_once(stop_kind::stopped));
+    EXPECT_TRUE(c.balanced());
+  }
+  EXPECT_TRUE(c.balanced());
+}
+
+TEST(actor_call, a_member_that_hands_its_reference_to_a_self_call_then_stops_drops_that_call) {
+  counts c;
+  stop_log log;
+  runtime rt;
+  auto a = make_actor<&recorder::init>(rt, log.notify());
+  run(rt);
+  struct then_stop {
+    static void go(recorder&, cx<recorder>& x, counts* k) {
+      x.call<&recorder::take>(counted(*k, 5));  // takes over the running call's reference
+      x.stop();
+    }
+  };
+  call(a, &then_stop::go, &c);
+  run(rt);
+  EXPECT_TRUE(log.heard_once(stop_kind::stopped));
+  EXPECT_TRUE(c.balanced());  // the self-call was dropped, its argument destroyed
+  a.reset();
+  run(rt);
+  EXPECT_EQ(log.calls, 1);
+}
+
 }  // namespace

@@ -19,7 +19,8 @@ class core;
 
 namespace stakker::detail {
 
-enum class actor_state : std::uint8_t { prep, ready, zombie };
+// Ready is 0: the test every queued call makes is then one `test` of the low bits.
+enum class actor_state : std::uint8_t { ready, prep, zombie };
 enum class block_op : std::uint8_t { destroy_state, free, state, type_name };
 
 // A call parked while its actor is in Prep. `fn` runs it (c non-null) or only destroys it,
@@ -111,7 +112,8 @@ STAKKER_EXPORT void park(actor_block* b, prep_node* n) noexcept;
 inline void add_ref(actor_block* b) noexcept { ++b->refs; }
 // Drops one reference; at zero destroys what is left of the actor and frees its memory.
 inline void release_ref(actor_block* b) noexcept {
-  if (--b->refs == 0) b->ops(b, block_op::free);
+  if (--b->refs == 0) [[unlikely]]
+    b->ops(b, block_op::free);
 }
 STAKKER_EXPORT void add_owner(actor_block* b);
 // Drops one owner; the last one queues termination with `dropped` (never inline).

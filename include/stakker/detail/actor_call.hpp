@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <new>
 #include <optional>
 #include <tuple>
@@ -92,14 +93,39 @@ struct fn_holder<Fn, true> {
   Fn get() const noexcept { return Fn{}; }
 };
 
+// A bound call's arguments: a tuple that is trivially copyable when its elements are
+// (std::tuple's moves are user-provided, so the ABI passes it in memory: this one reaches
+// emplace_grown in registers, and the caller keeps no stack frame for it).
+template <std::size_t I, class A>
+struct arg_slot {
+  A value;
+};
+template <class Seq, class... A>
+struct arg_pack;
+template <std::size_t... I, class... A>
+struct arg_pack<std::index_sequence<I...>, A...> : arg_slot<I, A>... {
+  arg_pack() = default;
+  template <class... U>
+  requires(sizeof...(U) == sizeof...(A) && sizeof...(U) != 0 &&
+           !(sizeof...(U) == 1 && (std::is_same_v<std::remove_cvref_t<U>, arg_pack> && ...)))
+      arg_pack(U&&... u)
+      : arg_slot<I, A>{std::forward<U>(u)}... {}
+};
+
 // A member or callable with its arguments (decayed, moved in at the call site).
 template <class Fn, class... Args>
 struct bound_call : fn_holder<Fn> {
-  std::tuple<Args...> args;
+  arg_pack<std::index_sequence_for<Args...>, Args...> args;
 
   template <class T>
   void operator()(T& self, cx<T>& x) {
-    std::apply([&](Args&... a) { invoke_member(this->get(), self, x, std::move(a)...); }, args);
+    run(self, x, std::index_sequence_for<Args...>{});
+  }
+
+ private:
+  template <class T, std::size_t... I>
+  void run(T& self, cx<T>& x, std::index_sequence<I...>) {
+    invoke_member(this->get(), self, x, std::move(static_cast<arg_slot<I, Args>&>(args).value)...);
   }
 };
 
@@ -117,6 +143,21 @@ STAKKER_EXPORT void observed_call_end(core& c, actor_block* b, const void* key, 
 STAKKER_EXPORT void observed_enqueue(core& c, actor_block* target, const void* key) noexcept;
 // `n` queued calls were dropped unrun (their actor stopped): off the queue depth.
 STAKKER_EXPORT void observed_dropped(core& c, std::size_t n) noexcept;
+
+// record_failure for the exception being handled, in the running actor's call (out of line:
+// the exception_ptr's frame stays off its caller's fast path).
+STAKKER_COLD inline void record_caught_failure() noexcept {
+  record_failure(*running_core, std::current_exception());
+}
+
+// Whether something records actor calls (one test; false with the hooks compiled out).
+STAKKER_INLINE bool observing_calls([[maybe_unused]] const core& c) noexcept {
+#if STAKKER_OBSERVE_HOOKS
+  return core_access::observing(c);
+#else
+  return false;
+#endif
+}
 
 // Runs `f()` as a call of actor `b`: marks it current (so a stop or failure it records
 // takes effect when the call returns), turns an escaping exception into `failed`.
@@ -241,6 +282,54 @@ struct actor_call {
     }
   }
 
+  // The queue's runner (flat_queue::run_entry): runs the call in place and destroys it; a
+  // null core destroys it only. Only a Ready actor's call while nothing observes runs here;
+  // every other path is one out-of-line call (run_cold, finish_stopped, the block's free),
+  // and after the member the core is read again from the thread (the queue runs inside
+  // runtime::run only). GCC keeps a value live across any call, however cold (the queue's
+  // growth under the member's own calls), in a callee-saved register saved on every call:
+  // here only the closure's address is, one register instead of six.
+  STAKKER_INLINE static void run_in_queue(actor_call* f, core* c) {
+    if (c == nullptr) [[unlikely]] {
+      destroy_cold(f);
+      return;
+    }
+    STAKKER_ASSERT(running_core == c, "an actor call ran outside its runtime's run");
+    // The same core, as the member's calls find it (core_of): the compiler may then reuse
+    // what this function read of it (the observer's test, the null test).
+    c = running_core;
+    actor_block* b = actor_access::block(f->target);
+    if (b->state() != actor_state::ready || observing_calls(*c)) [[unlikely]] {
+      run_cold(f, *c);
+      return;
+    }
+    actor_block*& current = core_access::current(*c);
+    STAKKER_ASSERT(current == nullptr, "an actor call ran inside another actor's call");
+    current = b;
+    // The closure's reference is offered to the first self-call the member makes (see
+    // cx::call): a chain of self-calls then touches no reference count at all.
+    cx<T> x(*c, f->target, true);
+    try {
+      f->body(*actor_access::state(f->target), x);
+    } catch (...) {
+      record_caught_failure();
+    }
+    core& rc = *running_core;
+    STAKKER_ASSERT(core_access::borrows(rc) == 0,
+                   "a share borrow outlived the actor call that made it");
+    if (core_access::stop_pending(rc)) [[unlikely]] {
+      finish_stopped(f, rc, x.holds_donor_ref());
+      return;
+    }
+    core_access::current(rc) = nullptr;
+    // The body, then the reference, as ~actor_call would; the handle itself is left as it
+    // is (its bits are what a debug check of a cx kept past its call reads), its reference
+    // dropped here unless the member handed it on.
+    actor_block* held = actor_access::block(f->target);
+    std::destroy_at(&f->body);
+    if (x.holds_donor_ref()) release_ref(held);
+  }
+
   template <bool Observed>
   STAKKER_INLINE void run_ready(core& c, actor_block* b) {
     // This closure's reference is offered to the first self-call the member makes (see
@@ -254,11 +343,27 @@ struct actor_call {
     if (!x.holds_donor_ref()) actor_access::forget(target);
   }
   // Out of line, so that the hot function does not carry this path's registers and frame.
-#if defined(__GNUC__)
-  [[gnu::noinline]] void run_observed(core& c, actor_block* b) { run_ready<true>(c, b); }
-#else
-  void run_observed(core& c, actor_block* b) { run_ready<true>(c, b); }
-#endif
+  STAKKER_COLD void run_observed(core& c, actor_block* b) { run_ready<true>(c, b); }
+
+  // run_in_queue's cold paths. Each destroys the closure, also when the call throws.
+  struct destroy_after {
+    actor_call* f;
+    ~destroy_after() { f->~actor_call(); }
+  };
+  STAKKER_COLD static void destroy_cold(actor_call* f) noexcept { f->~actor_call(); }
+  // Not Ready (parked or dropped), or observed: operator() as the timers and parked calls run it.
+  STAKKER_COLD static void run_cold(actor_call* f, core& c) {
+    destroy_after guard{f};
+    (*f)(c);
+  }
+  // The member recorded a stop (cx::stop, fail, an exception): applied now.
+  STAKKER_COLD static void finish_stopped(actor_call* f, core& c, bool holds_ref) {
+    destroy_after guard{f};
+    actor_block* b = actor_access::block(f->target);
+    if (!holds_ref) actor_access::forget(f->target);  // handed on to a self-call
+    core_access::current(c) = nullptr;
+    apply_pending_stop(c, b);
+  }
 };
 
 // An init's name, for traces: "chat::room::init" for `call_prep<&chat::room::init>`.
@@ -362,22 +467,70 @@ STAKKER_INLINE void note_queued([[maybe_unused]] core& c, [[maybe_unused]] actor
 #endif
 }
 
-// Queues a closure of type F, built in place from `args`, on the runtime of block `b`;
-// nothing is built if the runtime is gone.
+// Builds closure F on the queue of `c` and tells the observer (actor calls and inits only,
+// which say so: each is later run or dropped, once).
 template <class F, class... Args>
-STAKKER_INLINE void queue_on(actor_block* b, Args&&... args) {
-  if (core* c = core_of(b)) {
-    [[maybe_unused]] void* key = core_access::emplace<F>(*c, std::forward<Args>(args)...);
-    // Actor calls and inits only (they say so): each is later run or dropped, once.
-    if constexpr (requires { F::observed_queueing; }) note_queued(*c, b, key);
+STAKKER_INLINE void emplace_noted(core& c, actor_block* b, Args&&... args) {
+  [[maybe_unused]] void* key = core_access::emplace<F>(c, std::forward<Args>(args)...);
+  if constexpr (requires { F::observed_queueing; }) note_queued(c, b, key);
+}
+// The same when the queue must grow first: out of line, so that nothing the caller holds
+// lives across the call to grow (an inlined caller would keep it in callee-saved registers,
+// saved and restored on every call). The arguments come by value, in registers when they
+// can: a reference would make the caller keep them in memory on its fast path too.
+template <class F, class... Args>
+STAKKER_COLD void emplace_grown(core& c, actor_block* b, Args... args) {
+  emplace_noted<F>(c, b, std::move(args)...);
+}
+
+// emplace_noted with the growth out of line.
+template <class F, class... Args>
+STAKKER_INLINE void emplace_on(core& c, actor_block* b, Args&&... args) {
+  if constexpr (flat_queue::stored_inline<F>) {
+    if (!core_access::fits<F>(c)) [[unlikely]] {
+      emplace_grown<F, std::decay_t<Args>...>(c, b, std::forward<Args>(args)...);
+      return;
+    }
+    [[maybe_unused]] void* key = core_access::emplace_fitting<F>(c, std::forward<Args>(args)...);
+    if constexpr (requires { F::observed_queueing; }) note_queued(c, b, key);
+  } else {
+    emplace_noted<F>(c, b, std::forward<Args>(args)...);
   }
 }
+
+// queue_on from outside a run of the target's runtime (out of line: by value, as
+// emplace_grown).
+template <class F, class... Args>
+STAKKER_COLD void queue_on_other(actor_block* b, Args... args) {
+  if (core* c = b->link->rt) emplace_on<F>(*c, b, std::move(args)...);
+}
+
+// Queues a closure of type F, built in place from `args`, on the runtime of block `b`;
+// nothing is built if the runtime is gone. The fast path (core_of's) on its own: on it the
+// core is the thread's running core, so what the running call read of it (the observer's
+// test) serves again.
+template <class F, class... Args>
+STAKKER_INLINE void queue_on(actor_block* b, Args&&... args) {
+  core* c = running_core;
+  if (c != nullptr && core_access::link(*c) == b->link) [[likely]]
+    emplace_on<F>(*c, b, std::forward<Args>(args)...);
+  else
+    queue_on_other<F, std::decay_t<Args>...>(b, std::forward<Args>(args)...);
+}
+// Copies a non-empty handle where it initialises the closure's own (one word, so that it
+// reaches emplace_grown in a register, and no test for an empty handle).
+template <class T>
+struct actor_copy {
+  const actor<T>* a;
+  operator actor<T>() const noexcept { return actor_access::copy_nonempty(*a); }
+};
+
 // Queues a call of `body` on actor `a` (which is copied into the closure).
 template <class T, class Body>
 STAKKER_INLINE void queue_call(const actor<T>& a, Body&& body) {
   actor_block* b = actor_access::block(a);
   STAKKER_ASSERT(b != nullptr, "call through an empty actor handle");
-  queue_on<actor_call<T, std::decay_t<Body>>>(b, a, std::forward<Body>(body));
+  queue_on<actor_call<T, std::decay_t<Body>>>(b, actor_copy<T>{&a}, std::forward<Body>(body));
 }
 
 // An actor target for callbacks: sends `(fixed..., message)` to member `fn` of `a`.
@@ -390,10 +543,18 @@ struct actor_target : fn_holder<Fn> {
   void send(Msg&& m) const {  // copies the fixed arguments (a fwd may send many times)
     if constexpr (message_with<callable_t<Fn>, T, std::decay_t<Msg>, Fixed...>) {
       using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
-      queue_call(
-          a, body{this->get(), std::tuple_cat(fixed, std::forward_as_tuple(std::forward<Msg>(m)))});
+      queue_call(a, std::apply(
+                        [&](const Fixed&... f) {
+                          return body{this->get(), {f..., std::forward<Msg>(m)}};
+                        },
+                        fixed));
     } else {
-      queue_call(a, bound_call<Fn, Fixed...>{this->get(), fixed});
+      using body = bound_call<Fn, Fixed...>;
+      queue_call(a, std::apply(
+                        [&](const Fixed&... f) {
+                          return body{this->get(), {f...}};
+                        },
+                        fixed));
     }
   }
   template <class Msg>
@@ -403,11 +564,19 @@ struct actor_target : fn_holder<Fn> {
       using body = bound_call<Fn, Fixed..., std::decay_t<Msg>>;
       queue_on<actor_call<T, body>>(
           b, std::move(a),
-          body{this->get(),
-               std::tuple_cat(std::move(fixed), std::forward_as_tuple(std::forward<Msg>(m)))});
+          std::apply(
+              [&](Fixed&... f) {
+                return body{this->get(), {std::move(f)..., std::forward<Msg>(m)}};
+              },
+              fixed));
     } else {
       using body = bound_call<Fn, Fixed...>;
-      queue_on<actor_call<T, body>>(b, std::move(a), body{this->get(), std::move(fixed)});
+      queue_on<actor_call<T, body>>(b, std::move(a),
+                                    std::apply(
+                                        [&](Fixed&... f) {
+                                          return body{this->get(), {std::move(f)...}};
+                                        },
+                                        fixed));
     }
   }
 };

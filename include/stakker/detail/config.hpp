@@ -30,6 +30,14 @@
 #define STAKKER_INLINE inline
 #endif
 
+// For the rare paths of those functions (a call to an actor not Ready, a stop to apply):
+// out of line, so that the hot function keeps no registers or frame for them.
+#if defined(__GNUC__)
+#define STAKKER_COLD [[gnu::noinline, gnu::cold]]
+#else
+#define STAKKER_COLD
+#endif
+
 namespace stakker::detail {
 
 // Prints "stakker: misuse: <what> (<file>:<line>)" to stderr and aborts.

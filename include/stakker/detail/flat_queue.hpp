@@ -64,6 +64,23 @@ class STAKKER_EXPORT flat_queue {
     }
   }
 
+  // The same in two steps, for callers that keep the growth out of line (see queue_on):
+  // whether F is built in its entry and the entry fits now, and building it there.
+  template <class F>
+  static constexpr bool stored_inline = sizeof(F) <= max_inline && alignof(F) <= slot;
+  template <class F>
+  bool fits() const noexcept {
+    static_assert(stored_inline<F>);
+    return static_cast<std::size_t>(end_ - tail_) >= entry_size<F>();
+  }
+  template <class F, class... Args>
+  F* emplace_fitting(Args&&... args) {
+    F* f = ::new (static_cast<void*>(tail_ + slot)) F{std::forward<Args>(args)...};
+    *reinterpret_cast<thunk*>(tail_) = &run_entry<F>;
+    tail_ += entry_size<F>();
+    return f;
+  }
+
   bool empty() const noexcept { return head_ == tail_; }
 
   // Runs entries until the queue is empty, including entries pushed meanwhile.
@@ -107,20 +124,30 @@ class STAKKER_EXPORT flat_queue {
   static std::byte* data(chunk* c) noexcept { return reinterpret_cast<std::byte*>(c) + header; }
 
   // Sets head_ past the entry before running it, so an exception leaves the queue intact.
+  // A closure type may run and destroy itself in one (`F::run_in_queue(f, c)`, a null core:
+  // destroy only), to lay out its paths itself (see actor_call).
   template <class F>
   static std::byte* run_entry(flat_queue& q, std::byte* entry, core* c) {
     F* f = std::launder(reinterpret_cast<F*>(entry + slot));
     std::byte* next = entry + entry_size<F>();
     q.head_ = next;
-    if (c == nullptr) {
+    if constexpr (requires { F::run_in_queue(f, c); }) {
+      // One register across the closure's run, not three (entry, f, next: g++ keeps each
+      // apart, each a callee-saved register): the next entry is found again from f.
+#if defined(__GNUC__)
+      __asm__("" : "+r"(f));
+#endif
+      F::run_in_queue(f, c);
+      return reinterpret_cast<std::byte*>(f) + (entry_size<F>() - slot);
+    } else if (c == nullptr) {
       f->~F();
-      return next;
+    } else {
+      struct destroy_after {
+        F* f;
+        ~destroy_after() { f->~F(); }
+      } guard{f};
+      (*f)(*c);
     }
-    struct destroy_after {
-      F* f;
-      ~destroy_after() { f->~F(); }
-    } guard{f};
-    (*f)(*c);
     return next;
   }
 

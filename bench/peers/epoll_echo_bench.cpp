@@ -118,8 +118,8 @@ class epoll_echo_server {
   // Sends what is pending; true when all of it went.
   static bool send_pending(int fd, conn& c, bool& dead) {
     while (c.pending_from < c.pending_to) {
-      const ssize_t s = ::send(fd, c.buf + c.pending_from, c.pending_to - c.pending_from,
-                               MSG_NOSIGNAL);
+      const ssize_t s =
+          ::send(fd, c.buf + c.pending_from, c.pending_to - c.pending_from, MSG_NOSIGNAL);
       if (s < 0) {
         if (errno == EINTR) continue;
         dead = errno != EAGAIN && errno != EWOULDBLOCK;

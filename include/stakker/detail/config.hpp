@@ -34,9 +34,14 @@
 // out of line, so that the hot function keeps no registers or frame for them.
 #if defined(__GNUC__)
 #define STAKKER_COLD [[gnu::noinline, gnu::cold]]
+#define STAKKER_NOINLINE [[gnu::noinline]]
 #else
 #define STAKKER_COLD
+#define STAKKER_NOINLINE
 #endif
+// STAKKER_NOINLINE, not STAKKER_COLD, for a path that is rare by default but may be the
+// common one (a call while metrics or tracing are on): a cold function is optimized for
+// size, and whatever is inlined into it (the member itself) with it.
 
 namespace stakker::detail {
 

@@ -254,20 +254,11 @@ std::error_code tcp_stream::flush() {
   check_timeouts();
   if (error_) return error_;
   while (!out_.empty()) {
-    const std::string_view d = out_.data();
-    const ssize_t n = ::send(socket_.get(), d.data(), d.size(), MSG_NOSIGNAL);
-    if (n >= 0) {
-      connecting_ = false;  // nothing is sent before the handshake is done
-      out_.consume(static_cast<std::size_t>(n));
-      sent(static_cast<std::size_t>(n));
-    } else if (errno == EINTR) {
-      continue;
-    } else if (sys::would_block(errno)) {
-      return {};  // EPOLLOUT's edge calls `ready` when there is room
-    } else {
-      fail(errno);
-      return error_;
-    }
+    const std::size_t n = send_once(out_.data());
+    if (n == 0) return error_;  // none if it would block: EPOLLOUT's edge calls `ready`
+    connecting_ = false;        // nothing is sent before the handshake is done
+    out_.consume(n);
+    sent(n);
   }
   if (out_.capacity() > keep_output_capacity) out_.release_if_empty();
   if (write_closing_ && guard_ != nullptr && guard_->timeouts)
@@ -296,20 +287,25 @@ std::error_code tcp_stream::send(std::string_view bytes) {
     return flush();
   }
   while (!bytes.empty()) {
-    const ssize_t n = ::send(socket_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n >= 0) {
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    } else if (errno == EINTR) {
-      continue;
-    } else if (sys::would_block(errno)) {
+    const std::size_t n = send_once(bytes);
+    if (n == 0) {
+      if (error_) return error_;
       write(bytes);  // EPOLLOUT's edge calls `ready` when there is room for the rest
       return {};
-    } else {
-      fail(errno);
-      return error_;
     }
+    bytes.remove_prefix(n);
   }
   return {};
+}
+
+std::size_t tcp_stream::send_once(std::string_view d) noexcept {
+  for (;;) {
+    const ssize_t n = ::send(socket_.get(), d.data(), d.size(), MSG_NOSIGNAL);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && !sys::would_block(errno)) fail(errno);
+    return 0;
+  }
 }
 
 // Whether the connect finished: false while connecting (the connection's writability then

@@ -284,8 +284,7 @@ struct actor_call {
 
   // The queue's runner (flat_queue::run_entry): runs the call in place and destroys it; a
   // null core destroys it only. Only a Ready actor's call while nothing observes runs here;
-  // every other path is one out-of-line call (run_cold, run_observing, finish_stopped, the
-  // block's free),
+  // every other path is one out-of-line call (run_other, finish_stopped, the block's free),
   // and after the member the core is read again from the thread (the queue runs inside
   // runtime::run only). GCC keeps a value live across any call, however cold (the queue's
   // growth under the member's own calls), in a callee-saved register saved on every call:
@@ -300,12 +299,8 @@ struct actor_call {
     // what this function read of it (the observer's test, the null test).
     c = running_core;
     actor_block* b = actor_access::block(f->target);
-    if (b->state() != actor_state::ready) [[unlikely]] {
-      run_cold(f, *c);
-      return;
-    }
-    if (observing_calls(*c)) [[unlikely]] {
-      run_observing(f, *c);
+    if (b->state() != actor_state::ready || observing_calls(*c)) [[unlikely]] {
+      run_other(f, *c);
       return;
     }
     actor_block*& current = core_access::current(*c);
@@ -356,15 +351,11 @@ struct actor_call {
     ~destroy_after() { f->~actor_call(); }
   };
   STAKKER_COLD static void destroy_cold(actor_call* f) noexcept { f->~actor_call(); }
-  // Not Ready (parked or dropped): operator() as the timers and parked calls run it.
-  STAKKER_COLD static void run_cold(actor_call* f, core& c) {
-    destroy_after guard{f};
-    (*f)(c);
-  }
-  // Observed (metrics, tracing, audits): the same, out of line but not cold, since while
-  // metrics are on every call comes here (cold, the member inlined into it was compiled for
-  // size: metrics on cost 1.8x a self-call instead of 1.2x).
-  STAKKER_NOINLINE static void run_observing(actor_call* f, core& c) {
+  // Not Ready (parked or dropped), or observed (metrics, tracing, audits): operator() as
+  // the timers and parked calls run it. Out of line but not cold: while metrics are on every
+  // call comes here (a cold function is compiled for size, and the member inlined into it
+  // with it).
+  STAKKER_NOINLINE static void run_other(actor_call* f, core& c) {
     destroy_after guard{f};
     (*f)(c);
   }

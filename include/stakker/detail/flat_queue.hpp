@@ -48,19 +48,15 @@ class STAKKER_EXPORT flat_queue {
   // Returns the closure's address (where it will run from).
   template <class F, class... Args>
   F* emplace(Args&&... args) {
-    if constexpr (sizeof(F) > max_inline || alignof(F) > slot) {
+    if constexpr (!stored_inline<F>) {
       auto box = std::unique_ptr<F>(new F{std::forward<Args>(args)...});
       F* f = box.get();
       emplace<boxed<F>>(std::move(box));
       return f;
     } else {
-      constexpr std::size_t need = entry_size<F>();
-      if (static_cast<std::size_t>(end_ - tail_) < need) [[unlikely]]
+      if (!fits<F>()) [[unlikely]]
         grow();
-      F* f = ::new (static_cast<void*>(tail_ + slot)) F{std::forward<Args>(args)...};
-      *reinterpret_cast<thunk*>(tail_) = &run_entry<F>;
-      tail_ += need;
-      return f;
+      return emplace_fitting<F>(std::forward<Args>(args)...);
     }
   }
 

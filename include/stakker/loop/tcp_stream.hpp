@@ -184,6 +184,9 @@ class STAKKER_LOOP_EXPORT tcp_stream {
     bool waiting_input = false;  // on input->wait()
   };
   void fail(int err) noexcept;
+  // One send of `d` (non-empty), again after EINTR: the bytes the socket took, or 0 if it
+  // would block or failed (then the stream has failed: error_).
+  std::size_t send_once(std::string_view d) noexcept;
   bool connect_done() noexcept;
   void consumed(std::size_t n);
   void sent(std::size_t n) noexcept;

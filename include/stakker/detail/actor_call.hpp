@@ -300,8 +300,10 @@ struct actor_call {
     c = running_core;
     actor_block* b = actor_access::block(f->target);
     if (b->state() != actor_state::ready || observing_calls(*c)) [[unlikely]] {
-      run_other(f, *c);
-      return;
+      if (!counted_inline(*c, b)) {
+        run_other(f, *c);
+        return;
+      }
     }
     actor_block*& current = core_access::current(*c);
     STAKKER_ASSERT(current == nullptr, "an actor call ran inside another actor's call");
@@ -344,6 +346,19 @@ struct actor_call {
   }
   // Out of line, so that the hot function does not carry this path's registers and frame.
   STAKKER_COLD void run_observed(core& c, actor_block* b) { run_ready<true>(c, b); }
+
+  // A Ready actor's call while metrics alone record: counted here, then run on the plain
+  // path (a counter in the core, no call), so that metrics cost one increment per call.
+  STAKKER_INLINE static bool counted_inline([[maybe_unused]] core& c,
+                                            [[maybe_unused]] actor_block* b) noexcept {
+#if STAKKER_OBSERVE_HOOKS
+    if (b->state() == actor_state::ready && core_access::metrics_only(c)) {
+      core_access::count_run(c);
+      return true;
+    }
+#endif
+    return false;
+  }
 
   // run_in_queue's cold paths. Each destroys the closure, also when the call throws.
   struct destroy_after {

@@ -28,8 +28,9 @@ struct receiver {
 
 // The consumer thread owns the runtime, its loop, the actor and the channel's guard. The
 // benchmark thread gets a producer handle (copied into each producer thread) and stops the
-// runtime through a waker at the end.
-template <class Sink>
+// runtime through a waker at the end. `Direct`: the channel's receiver is a `fwd_do` calling
+// the sink (no actor, no queued call per value): what the queued call costs.
+template <class Sink, bool Direct>
 class channel_consumer {
  public:
   using message = typename Sink::message;
@@ -41,7 +42,9 @@ class channel_consumer {
       runtime rt;
       loop::epoll_loop lp(rt);
       auto r = make_actor<&receiver<Sink>::init>(rt, ret_nop<stop_cause>(), &sink);
-      auto [ch, guard] = make_channel<message>(rt, fwd_to<message, &receiver<Sink>::on>(r));
+      auto [ch, guard] =
+          make_channel<message>(rt, Direct ? fwd_do<message>([&sink](message m) { sink.on(m); })
+                                           : fwd_to<message, &receiver<Sink>::on>(r));
       stop_ = rt.waker([](core& c, bool deleted) {
         if (!deleted) c.shutdown(stop_cause::stopped());
       });
@@ -67,6 +70,11 @@ class channel_consumer {
   waker stop_;  // set on the consumer thread before ch_ is handed over
 };
 
-const bool registered = bench::xt::register_peer<channel_consumer>("stakker_channel");
+template <class Sink>
+using to_actor = channel_consumer<Sink, false>;
+template <class Sink>
+using to_fwd_do = channel_consumer<Sink, true>;
+const bool registered = bench::xt::register_peer<to_actor>("stakker_channel") &&
+                        bench::xt::register_peer<to_fwd_do>("stakker_channel_fwd_do");
 
 }  // namespace

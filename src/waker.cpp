@@ -202,6 +202,15 @@ bool core::poll_wake_found() {
         if (auto& h = t.handlers[id]) {
           any = true;
           ++handled;
+          // The last handler of a poll at the start of a run, with nothing queued, may run
+          // actor calls in place (core_access::deliver_in_place).
+          struct end_in_place {
+            bool& b;
+            ~end_in_place() { b = false; }
+          } in_place{deliver_in_place_};
+          in_place.b = poll_from_run_ && bits == 0 && summary == 0 && top == 0 && main_.empty() &&
+                       observe_ == 0 && !hub.drops_pending.load(std::memory_order_relaxed) &&
+                       t.dropping_next >= t.dropping.size();
           try {
             h(*this, false);
           } catch (...) {

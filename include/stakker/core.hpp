@@ -382,7 +382,11 @@ class STAKKER_EXPORT core {
     std::uint64_t queued = 0, run = 0, dropped = 0, depth_max = 0;
   } calls_;
   bool stop_pending_ = false;  // a cause was recorded during that call
-  int borrows_ = 0;            // live share borrows (debug checks)
+  // Set by runtime::run around its poll of the wakers; while true, the last waker handler of
+  // that poll may run actor calls in place (see core_access::deliver_in_place).
+  bool poll_from_run_ = false;
+  bool deliver_in_place_ = false;
+  int borrows_ = 0;  // live share borrows (debug checks)
   std::optional<stop_cause> pending_cause_;
   std::optional<stop_cause> shutdown_;
   std::vector<anymap_entry> anymap_;
@@ -407,6 +411,15 @@ struct core_access {
     std::erase_if(c.trimmers_, [who](const auto& t) { return t.first == who; });
   }
   static actor_block*& current(core& c) noexcept { return c.current_; }
+  // Whether a channel may run its receiver's actor call in place instead of queueing it
+  // (fwd<T>::vtable::now): true only while the last waker handler of the poll at the start
+  // of `run` runs, with the main queue empty and nothing observing. Queued then, the calls
+  // would be the first in the queue and run one after another, each one's own calls queued
+  // behind them all: run in place they run in that same order, and what they queue is
+  // behind them too. (An earlier handler, an expired timer or a call queued between runs
+  // would go first: then nothing runs in place.)
+  static bool deliver_in_place(const core& c) noexcept { return c.deliver_in_place_; }
+  static bool& poll_from_run(core& c) noexcept { return c.poll_from_run_; }
   static bool stop_pending(const core& c) noexcept { return c.stop_pending_; }
   static void record(core& c, stop_cause cause) noexcept {
     if (!c.stop_pending_) {

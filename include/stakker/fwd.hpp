@@ -2,7 +2,9 @@
 // fwd<T>: multi-shot callbacks, and the ways to aim them at actors.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <tuple>
@@ -16,10 +18,17 @@
 
 namespace stakker {
 
+namespace detail {
+template <class T>
+struct fwd_access;
+}  // namespace detail
+
 // A callback that may be called any number of times. Copyable: copies share one capture
 // through a non-atomic count (two words: a table pointer and one inline word). Destroying a
 // fwd calls nothing. `fwd_do` targets run synchronously inside the call; `fwd_to` targets
-// get a queued call on the actor (ordered, never inline). Single-threaded.
+// get a queued call on the actor (ordered, never inline; a channel's delivery may run that
+// call in place where the queue would have run it next, see sync/channel.hpp).
+// Single-threaded.
 template <class T = void>
 class fwd {
  public:
@@ -29,6 +38,9 @@ class fwd {
     void (*call)(const detail::word& w, arg_type&& v);
     void (*copy)(detail::word& dst, const detail::word& src) noexcept;
     void (*destroy)(detail::word& w) noexcept;
+    // Optional (library-internal): what `call` queues, run in place instead. Used only where
+    // the runtime says that is the same order (detail::core_access::deliver_in_place).
+    void (*now)(const detail::word& w, arg_type&& v) = nullptr;
   };
 
   // An empty fwd: calling it throws std::logic_error.
@@ -118,6 +130,8 @@ class fwd {
   explicit operator bool() const noexcept { return vt_ != nullptr; }
 
  private:
+  template <class>
+  friend struct detail::fwd_access;
   void check() const {
     if (vt_ == nullptr) throw std::logic_error("stakker::fwd called when empty");
   }
@@ -130,25 +144,59 @@ static_assert(sizeof(fwd<int>) == 2 * sizeof(void*), "a fwd is two words");
 
 namespace detail {
 
+template <class T>
+struct fwd_access {
+  // Library-internal: calls `f`, running its target in place when it can and the runtime
+  // allows it (a channel's delivery from its inbox; see core_access::deliver_in_place).
+  static void deliver(const fwd<T>& f, value_t<T>&& v) {
+    f.check();
+    const typename fwd<T>::vtable* vt = f.vt_;
+    const word w = f.w_;
+    core* c = running_core;
+    if (vt->now != nullptr && c != nullptr && core_access::deliver_in_place(*c))
+      vt->now(w, std::move(v));
+    else
+      vt->call(w, std::move(v));
+  }
+};
+
 template <class T, auto M, class V>
 struct fwd_to_word {
+  using body =
+      std::conditional_t<message_with<decltype(M), T, value_t<V>>,
+                         bound_call<constant_fn<M>, value_t<V>>, bound_call<constant_fn<M>>>;
+  using call_t = actor_call<T, body>;
+  static body make_body(value_t<V>&& v) {
+    if constexpr (message_with<decltype(M), T, value_t<V>>)
+      return body{{}, {std::move(v)}};
+    else
+      return body{};
+  }
+  static void call(const word& w, value_t<V>&& v) {
+    auto* b = static_cast<actor_block*>(w.ptr());
+    add_ref(b);
+    queue_on<call_t>(b, actor_access::adopt<T>(b), make_body(std::move(v)));
+  }
+  // The queued call, built on the stack and run as the queue would run it (see
+  // fwd_access::deliver): the same order, without the queue's write and read.
+  static void now(const word& w, value_t<V>&& v) {
+    auto* b = static_cast<actor_block*>(w.ptr());
+    core* c = running_core;
+    if (core_access::link(*c) != b->link) [[unlikely]]  // an actor of another runtime
+      return call(w, std::move(v));
+    add_ref(b);
+    alignas(call_t) std::byte at[sizeof(call_t)];
+    auto* f =
+        ::new (static_cast<void*>(at)) call_t{actor_access::adopt<T>(b), make_body(std::move(v))};
+    call_t::run_in_queue(f, c);  // runs it and destroys it
+  }
   static constexpr typename fwd<V>::vtable vt{
-      [](const word& w, value_t<V>&& v) {
-        auto* b = static_cast<actor_block*>(w.ptr());
-        add_ref(b);
-        if constexpr (message_with<decltype(M), T, value_t<V>>) {
-          using body = bound_call<constant_fn<M>, value_t<V>>;
-          queue_on<actor_call<T, body>>(b, actor_access::adopt<T>(b), body{{}, {std::move(v)}});
-        } else {
-          using body = bound_call<constant_fn<M>>;
-          queue_on<actor_call<T, body>>(b, actor_access::adopt<T>(b), body{});
-        }
-      },
+      &call,
       [](word& d, const word& s) noexcept {
         add_ref(static_cast<actor_block*>(s.ptr()));
         d = s;
       },
-      [](word& w) noexcept { release_ref(static_cast<actor_block*>(w.ptr())); }};
+      [](word& w) noexcept { release_ref(static_cast<actor_block*>(w.ptr())); }, &now};
 };
 
 template <class V, class Target>

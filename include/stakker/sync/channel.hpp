@@ -122,7 +122,9 @@ void channel_state<T>::deliver(T&& value) {
     }
   } end{*this};
   delivering = true;
-  receiver(std::move(value));
+  // In place when the runtime allows it: a fwd_to receiver's call then runs here, as it
+  // would have run from the queue (see core_access::deliver_in_place).
+  fwd_access<T>::deliver(receiver, std::move(value));
 }
 
 }  // namespace detail
@@ -135,6 +137,12 @@ void channel_state<T>::deliver(T&& value) {
 // the rest of the run's cross-thread posts. Once the receiver's guard is destroyed, or the
 // runtime is (whichever goes first), the channel is closed: sending fails and values still
 // waiting are discarded.
+//
+// A `fwd_to` receiver gets a call on its actor per value, run in the order queued calls
+// would run. When nothing is queued ahead of them (the channel's inbox is the last waker
+// handled at the start of the run, the main queue is empty, nothing observes) the calls run
+// in place as the values are taken, saving the queue's write and read: they would have
+// been the next calls run, one after another, and what they queue comes after them all.
 //
 // Cost of a send: the producer thread's lane (a write into its block and one release store;
 // no lock; a new block now and then while the receiver is behind), plus, bounded, one

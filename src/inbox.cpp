@@ -213,7 +213,8 @@ bool lane::take() {
       if (l.deferred_ != nullptr) l.recycle(std::exchange(l.deferred_, nullptr));
     }
   };
-  std::size_t ran = 0;  // for the observer of the runtime running this
+  void* const context = box_->context_;  // set before anything was posted
+  std::size_t ran = 0;                   // for the observer of the runtime running this
   struct report {
     const std::size_t& n;
     ~report() {
@@ -231,7 +232,7 @@ bool lane::take() {
     running_ = rblock_;
     end_running guard{*this};
     try {
-      h->k->op(reinterpret_cast<std::byte*>(h) + header_size, true);
+      h->k->op(reinterpret_cast<std::byte*>(h) + header_size, context, true);
     } catch (...) {
       consumed_.store(read_, std::memory_order_release);
       throw;
@@ -249,7 +250,7 @@ void lane::discard() noexcept {
 void lane::destroy_to(std::size_t end) noexcept {
   while (read_ != end) {
     header* h = next_record();
-    if (h->k != nullptr) h->k->op(reinterpret_cast<std::byte*>(h) + header_size, false);
+    if (h->k != nullptr) h->k->op(reinterpret_cast<std::byte*>(h) + header_size, nullptr, false);
   }
 }
 

@@ -243,6 +243,36 @@ TEST(inbox, a_closure_aligned_past_a_word_is_boxed_and_runs_in_its_place_aligned
   EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
 }
 
+// Asks for the inbox's context when it runs (a channel's delivery does); `pad` makes it
+// large enough to be boxed.
+template <std::size_t Pad>
+struct wants_context {
+  static constexpr bool takes_inbox_context = true;
+  std::vector<void*>* seen;
+  std::array<char, Pad> pad{};
+  void operator()(void* context) { seen->push_back(context); }
+};
+
+TEST(inbox, a_closure_that_asks_for_the_inbox_context_gets_it_inline_or_boxed_and_others_do_not) {
+  runtime rt;
+  rt.set_poll_waker([] {});
+  auto box = inbox::make(rt);
+  int ctx = 0;
+  box->set_context(&ctx);
+  std::vector<void*> seen;
+  int plain = 0;
+  std::thread t([&] {
+    EXPECT_TRUE(box->post(wants_context<1>{&seen}));
+    EXPECT_TRUE(box->post([&plain] { ++plain; }));
+    EXPECT_TRUE(box->post(wants_context<600>{&seen}));  // over 512 bytes: boxed
+  });
+  t.join();
+  run(rt);
+  EXPECT_EQ(seen, (std::vector<void*>{&ctx, &ctx}));
+  EXPECT_EQ(plain, 1);
+  box->close();
+}
+
 TEST(inbox, records_published_while_the_home_runs_a_lane_run_after_it_in_order) {
   home h;
   std::shared_ptr<lane> l = h.box().open_lane({2048});

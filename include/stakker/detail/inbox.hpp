@@ -21,17 +21,28 @@ namespace stakker::detail {
 
 class inbox;
 
+// Runs a posted closure: `f(context)` for one that asks for its inbox's context (a static
+// `takes_inbox_context` member: a channel's delivery finds its channel there instead of
+// carrying a pointer per value), else `f()`.
+template <class F>
+void run_posted(F& f, void* context) {
+  if constexpr (requires { F::takes_inbox_context; })
+    f(context);
+  else
+    f();
+}
+
 // A closure that crossed a thread and is too large to sit inline in a lane's block.
 struct STAKKER_EXPORT xtask {
   virtual ~xtask() = default;
-  virtual void run() = 0;
+  virtual void run(void* context) = 0;
 };
 
 template <class F>
 struct xtask_of final : xtask {
   F f;
   explicit xtask_of(F&& x) : f(std::move(x)) {}
-  void run() override { f(); }
+  void run(void* context) override { run_posted(f, context); }
 };
 
 // One sender's way into one inbox: a single-producer single-consumer queue of records (a
@@ -96,13 +107,14 @@ class STAKKER_EXPORT lane {
   friend class inbox;
   friend struct sender_lanes;
   // Records are a word apart: a closure aligned more strictly is boxed. A record is one
-  // word of header and the closure (a channel's value of 8 bytes: 24 bytes in all), since
+  // word of header and the closure (a channel's value of 8 bytes: 16 bytes in all), since
   // what a producer running ahead writes is what the runtime later reads cold.
   static constexpr std::size_t record_align = alignof(void*);
   // What a record's header points at: one per closure type.
   struct kind {
-    // Runs the closure at `p` and destroys it (run), or only destroys it.
-    void (*op)(void* p, bool run);
+    // Runs the closure at `p` and destroys it (run), or only destroys it. `context`: the
+    // inbox's (see inbox::set_context).
+    void (*op)(void* p, void* context, bool run);
     std::size_t size;  // the whole record, a multiple of record_align
   };
   struct header {
@@ -123,18 +135,19 @@ class STAKKER_EXPORT lane {
     explicit boxed(xtask* p) noexcept : t(p) {}
     boxed(boxed&& o) noexcept : t(std::exchange(o.t, nullptr)) {}
     ~boxed() { delete t; }
-    void operator()() { t->run(); }
+    static constexpr bool takes_inbox_context = true;
+    void operator()(void* context) { t->run(context); }
   };
 
   template <class D>
-  static void op_of(void* p, bool run) {
+  static void op_of(void* p, void* context, bool run) {
     D& d = *static_cast<D*>(p);
     if (run) {
       struct destroy {
         D& d;
         ~destroy() { d.~D(); }
       } guard{d};
-      d();
+      run_posted(d, context);
     } else {
       d.~D();
     }
@@ -250,6 +263,10 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
     return open_lane(options_)->push(std::forward<F>(f), true);
   }
 
+  // Runtime thread, before anything is posted: a pointer handed to every closure that asks
+  // for it when it runs (see run_posted). A channel's own inbox holds its channel here.
+  void set_context(void* c) noexcept { context_ = c; }
+
   // Any thread: makes what this thread posted to this inbox visible now, instead of at the
   // end of the run it is inside (for a sender about to wait for the home's answer).
   void publish_mine() noexcept;
@@ -334,6 +351,7 @@ class STAKKER_EXPORT inbox : public std::enable_shared_from_this<inbox> {
   // Runtime thread only.
   std::vector<std::shared_ptr<lane>> lanes_;
   std::size_t resume_at_ = 0;  // the lane to take first (after a throw)
+  void* context_ = nullptr;    // set_context
   home_pin* pins_ = nullptr;
 };
 

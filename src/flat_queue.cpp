@@ -62,10 +62,6 @@ void flat_queue::destroy_all() noexcept {
   while (head_ != tail_) (*reinterpret_cast<thunk*>(head_))(*this, head_, nullptr);
 }
 
-void flat_queue::rewind() noexcept {
-  if (head_ == tail_ && tail_chunk_ != nullptr) head_ = tail_ = data(tail_chunk_);
-}
-
 void flat_queue::trim(std::size_t keep) noexcept {
   while (spare_count_ > keep) {
     chunk* c = spare_;

@@ -63,18 +63,29 @@ class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Resul
         member_(o.member_),
         args_(std::move(o.args_)) {}
 
+  // Awaited in place even as an rvalue (see in_place_awaitable): the call takes the
+  // handle and the arguments, the node goes at await_resume.
+  static constexpr bool stakker_in_place = true;
+
   // Sends the call when first awaited; the reply always comes later (calls are queued).
+  // The queued call takes over this awaiter's reference to the actor (as stakker::call, but
+  // with no count taken here and none dropped with the awaiter).
   bool await_ready() {
     if (this->n_ == nullptr) {
       core& c = running_core_or_throw("stakker::coro::query awaited outside a runtime's run");
       this->n_ = recycled_new<pipe_node<R>>(c, !Result);
+      using T = typename H::state_type;
+      using body = stakker::detail::bound_call<Fn, Args..., stakker::ret<R>>;
+      static_assert(stakker::detail::member_callable<M, T, Args&&..., stakker::ret<R>&&>,
+                    "stakker::call: the member cannot be called with these arguments (check "
+                    "their number and types against the member's parameters after cx<A>&)");
+      stakker::detail::actor_block* b = stakker::detail::actor_access::block(target_);
+      STAKKER_ASSERT(b != nullptr, "call through an empty actor handle");
       std::apply(
           [&](Args&... a) {
-            if constexpr (requires { Fn::value; }) {
-              stakker::call<Fn::value>(target_, std::move(a)..., pipe_node<R>::make_ret(this->n_));
-            } else {
-              stakker::call(target_, member_, std::move(a)..., pipe_node<R>::make_ret(this->n_));
-            }
+            stakker::detail::queue_on<stakker::detail::actor_call<T, body>>(
+                b, std::move(target_),
+                body{member_, {std::move(a)..., pipe_node<R>::make_ret(this->n_)}});
           },
           args_);
     }

@@ -45,9 +45,12 @@ struct spawn_root final : task_root {
     auto& p = static_cast<task_promise<T>&>(pb);
     self->ctx->unlink(self);
     std::coroutine_handle<> f = std::exchange(self->frame, {});
-    if (std::exception_ptr e = std::move(p.exception)) {
+    // (Tested before it is moved out: a moved-from exception_ptr kept to the end costs a
+    // spill and a second test on the path where there is none.)
+    if (p.exception) [[unlikely]] {
+      std::exception_ptr e = std::move(p.exception);
       f.destroy();
-      fail(self, e);
+      fail(self, std::move(e));
     } else if constexpr (std::is_void_v<T>) {
       f.destroy();
       succeed(self);
@@ -91,16 +94,24 @@ struct start_closure {
   ~start_closure() {
     if (r != nullptr) release(r);
   }
-  void operator()(core&) noexcept {
-    task_root* root = std::exchange(r, nullptr);
-    if (root->frame) resume_held(root, root->frame);
+  void operator()(core& c) noexcept {
+    run_in_queue(this, &c);
+    r = nullptr;  // released there
+  }
+  // The queue's runner: runs (or, with a null core, only destroys) the closure in place,
+  // with no second look at `r` afterwards (see flat_queue::run_entry).
+  static void run_in_queue(start_closure* f, core* c) noexcept {
+    task_root* root = f->r;
+    if (c != nullptr && root->frame) resume_held(root, root->frame);
     release(root);
   }
 };
 
+// By reference: the public spawns' own parameters are the only copies (by value, each
+// would be moved once more and destroyed empty once more per spawn).
 template <bool Result, class T>
-void spawn_on(core& c, actor_block* owner, task<T> t,
-              ret<typename spawn_root<T, Result>::answer_type> r) {
+void spawn_on(core& c, actor_block* owner, task<T>&& t,
+              ret<typename spawn_root<T, Result>::answer_type>&& r) {
   check_unconsumed(t.handle(), "stakker::coro::spawn");
   auto h = t.release();
   context& ctx = context::of(c);

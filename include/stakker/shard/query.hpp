@@ -30,6 +30,10 @@ class remote_query_awaiter
   remote_query_awaiter(remote_query_awaiter&& o) noexcept
       : base(std::move(o)), target_(std::move(o.target_)), args_(std::move(o.args_)) {}
 
+  // Moved into the awaiter the frame keeps (unlike the pipe it derives from): it holds its
+  // remote handle after sending the call.
+  static constexpr bool stakker_in_place = false;
+
   bool await_ready() {
     if (this->n_ == nullptr) {
       core& c = running_core_or_throw("stakker::shard::query awaited outside a runtime's run");

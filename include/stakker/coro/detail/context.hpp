@@ -131,9 +131,15 @@ struct wake_closure {
   ~wake_closure() {
     if (n != nullptr) release(n);
   }
-  void operator()(core&) noexcept {
-    wake_node* node = std::exchange(n, nullptr);
-    if (node->handle) {
+  void operator()(core& c) noexcept {
+    run_in_queue(this, &c);
+    n = nullptr;  // released there
+  }
+  // The queue's runner: runs (or, with a null core, only destroys) the closure in place,
+  // with no second look at `n` afterwards (see flat_queue::run_entry).
+  static void run_in_queue(wake_closure* f, core* c) noexcept {
+    wake_node* node = f->n;
+    if (c != nullptr && node->handle) {
       if (node->drop_root && node->root != nullptr) {
         node->root->drop();
       } else {

@@ -12,6 +12,7 @@
 #include "stakker/coro/detail/promise.hpp"
 #include "stakker/coro/export.hpp"
 #include "stakker/coro/result.hpp"
+#include "stakker/detail/config.hpp"
 #include "stakker/ret.hpp"
 
 namespace stakker::coro {
@@ -28,6 +29,8 @@ class STAKKER_CORO_EXPORT task_dropped : public std::runtime_error {
 namespace detail {
 
 using stakker::detail::value_t;
+
+[[noreturn]] STAKKER_COLD inline void throw_task_dropped() { throw task_dropped(); }
 
 // The awaiting frame's chain, if the frame is one of ours.
 template <class P>
@@ -88,7 +91,7 @@ class pipe_awaiter {
   explicit pipe_awaiter(node* n) noexcept : n_(n) {}
   pipe_awaiter(pipe_awaiter&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
   pipe_awaiter& operator=(pipe_awaiter&&) = delete;
-  ~pipe_awaiter() { disarm_node(); }
+  STAKKER_INLINE ~pipe_awaiter() { disarm_node(); }
 
   bool await_ready() const noexcept {
     return n_->state == node::state_t::value || (Result && n_->state == node::state_t::dropped);
@@ -99,17 +102,35 @@ class pipe_awaiter {
     set_root(n_, root_of(h));
     if (n_->state == node::state_t::dropped) schedule(n_);  // dropped before the await
   }
-  auto await_resume() {
+  // Gives the node up as it returns (the value is out by then), so that an awaiter awaited
+  // in place holds nothing afterwards, as a moved-from one would.
+  static constexpr bool stakker_in_place = true;
+  STAKKER_INLINE auto await_resume() {
     if constexpr (Result) {
-      if (n_->state != node::state_t::value) return result<T>(actor_fail{});
+      if (n_->state != node::state_t::value) {
+        disarm_node();
+        return result<T>(actor_fail{});
+      }
       if constexpr (std::is_void_v<T>) {
+        disarm_node();
         return result<void>();
       } else {
-        return result<T>(std::move(*n_->value));
+        result<T> r(std::move(*n_->value));
+        disarm_node();
+        return r;
       }
     } else {
-      if (n_->state != node::state_t::value) throw task_dropped();
-      if constexpr (!std::is_void_v<T>) return std::move(*n_->value);
+      if (n_->state != node::state_t::value) [[unlikely]] {
+        disarm_node();
+        throw_task_dropped();
+      }
+      if constexpr (!std::is_void_v<T>) {
+        T v(std::move(*n_->value));
+        disarm_node();
+        return v;
+      } else {
+        disarm_node();
+      }
     }
   }
 

@@ -22,6 +22,15 @@ concept native_awaitable = requires {
 || std::is_same_v<std::remove_cvref_t<A>, std::suspend_always> ||
     std::is_same_v<std::remove_cvref_t<A>, std::suspend_never>;
 
+// Awaiters of ours that are awaited in place even as an rvalue: they give up everything
+// they hold by the end of await_resume, so a moved-from copy and the awaited original end
+// the same. (Moved into a second awaiter in the frame, they cost a move and one more
+// destructor per await: a query's round trip paid both.)
+template <class A>
+concept in_place_awaitable = native_awaitable<A> && requires {
+  requires std::remove_cvref_t<A>::stakker_in_place;
+};
+
 template <class A>
 class foreign_awaiter;
 
@@ -86,13 +95,15 @@ struct promise_base {
   void unhandled_exception() noexcept { exception = std::current_exception(); }
 
   // Our awaitables pass through; a foreign one is wrapped so that, whatever thread
-  // completes it, this frame resumes on the runtime thread (through a waker). (An lvalue
-  // is passed on through a pointer: g++ 12 copies an awaiter that await_transform returns
-  // by reference.)
+  // completes it, this frame resumes on the runtime thread (through a waker). (An lvalue,
+  // or an rvalue that is awaited in place, is passed on through a pointer: g++ 12 copies
+  // an awaiter that await_transform returns by reference.)
   template <class A>
   auto await_transform(A&& a) {
     if constexpr (!native_awaitable<A>) {
       return foreign_awaiter<A>(std::forward<A>(a));
+    } else if constexpr (in_place_awaitable<A>) {
+      return native_ref<std::remove_reference_t<A>>{&a};
     } else if constexpr (!std::is_lvalue_reference_v<A>) {
       return std::remove_cvref_t<A>(std::move(a));
     } else if constexpr (requires { a.operator co_await(); }) {

@@ -141,14 +141,7 @@ bool runtime::run(instant now, bool idle) {
     if (!timers_.empty()) expire_due();
     if (saturating_sub(now_, last_trim_) >= trim_interval) release_memory();
   }
-  if (uses_wakers()) {
-    struct end_poll {
-      bool& p;
-      ~end_poll() { p = false; }
-    } polling{detail::core_access::poll_from_run(*this)};
-    polling.p = true;
-    poll_wake();
-  }
+  if (uses_wakers()) poll_wake_at_run_start();
   for (;;) {
     main_.run_all(*this);
     if (lazy_.empty()) break;

@@ -143,7 +143,10 @@ bool core::wakes_pending() const noexcept {
          hub.drops_pending.load(std::memory_order_seq_cst) || t.dropping_next < t.dropping.size();
 }
 
-bool core::poll_wake() {
+bool core::poll_wake() { return poll_wake_from(false); }
+bool core::poll_wake_at_run_start() { return poll_wake_from(true); }
+
+bool core::poll_wake_from(bool at_run_start) {
   if (!wakers_) return false;
   detail::waker_table& t = *wakers_;
   if (t.polling)
@@ -156,11 +159,11 @@ bool core::poll_wake() {
       !t.hub->drops_pending.load(std::memory_order_relaxed) && t.dropping_next >= t.dropping.size())
       [[likely]]
     return false;
-  return poll_wake_found();
+  return poll_wake_found(at_run_start);
 }
 
 // poll_wake past its first look, out of line so that the look costs no more than its loads.
-bool core::poll_wake_found() {
+bool core::poll_wake_found(bool at_run_start) {
   detail::waker_table& t = *wakers_;
   t.polling = true;
   struct end_polling {
@@ -208,7 +211,7 @@ bool core::poll_wake_found() {
             bool& b;
             ~end_in_place() { b = false; }
           } in_place{deliver_in_place_};
-          in_place.b = poll_from_run_ && bits == 0 && summary == 0 && top == 0 && main_.empty() &&
+          in_place.b = at_run_start && bits == 0 && summary == 0 && top == 0 && main_.empty() &&
                        observe_ == 0 && !hub.drops_pending.load(std::memory_order_relaxed) &&
                        t.dropping_next >= t.dropping.size();
           try {

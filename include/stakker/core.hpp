@@ -281,6 +281,8 @@ class STAKKER_EXPORT core {
   }
 
  protected:
+  // poll_wake, from runtime::run at the start of a run.
+  bool poll_wake_at_run_start();
   explicit core(instant start);
   ~core();
 
@@ -314,8 +316,10 @@ class STAKKER_EXPORT core {
   std::vector<std::pair<void*, void (*)(void*) noexcept>> trimmers_;
 
  private:
-  // poll_wake once its first look found wake-ups or "deleted" calls waiting.
-  [[gnu::noinline]] bool poll_wake_found();
+  // poll_wake once its first look found wake-ups or "deleted" calls waiting; `at_run_start`:
+  // called by runtime::run before it runs the main queue (see deliver_in_place_).
+  [[gnu::noinline]] bool poll_wake_found(bool at_run_start);
+  bool poll_wake_from(bool at_run_start);
   friend struct detail::core_access;
 
   template <class Key, class F>
@@ -382,9 +386,8 @@ class STAKKER_EXPORT core {
     std::uint64_t queued = 0, run = 0, dropped = 0, depth_max = 0;
   } calls_;
   bool stop_pending_ = false;  // a cause was recorded during that call
-  // Set by runtime::run around its poll of the wakers; while true, the last waker handler of
-  // that poll may run actor calls in place (see core_access::deliver_in_place).
-  bool poll_from_run_ = false;
+  // True while the last waker handler of the poll at the start of `run` runs, with the main
+  // queue empty and nothing observing (see core_access::deliver_in_place).
   bool deliver_in_place_ = false;
   int borrows_ = 0;  // live share borrows (debug checks)
   std::optional<stop_cause> pending_cause_;
@@ -419,7 +422,6 @@ struct core_access {
   // behind them too. (An earlier handler, an expired timer or a call queued between runs
   // would go first: then nothing runs in place.)
   static bool deliver_in_place(const core& c) noexcept { return c.deliver_in_place_; }
-  static bool& poll_from_run(core& c) noexcept { return c.poll_from_run_; }
   static bool stop_pending(const core& c) noexcept { return c.stop_pending_; }
   static void record(core& c, stop_cause cause) noexcept {
     if (!c.stop_pending_) {

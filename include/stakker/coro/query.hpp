@@ -79,12 +79,10 @@ class query_awaiter : public pipe_awaiter<typename query_traits<M>::value, Resul
       static_assert(stakker::detail::member_callable<M, T, Args&&..., stakker::ret<R>&&>,
                     "stakker::call: the member cannot be called with these arguments (check "
                     "their number and types against the member's parameters after cx<A>&)");
-      stakker::detail::actor_block* b = stakker::detail::actor_access::block(target_);
-      STAKKER_ASSERT(b != nullptr, "call through an empty actor handle");
       std::apply(
           [&](Args&... a) {
-            stakker::detail::queue_on<stakker::detail::actor_call<T, body>>(
-                b, std::move(target_),
+            stakker::detail::queue_call(
+                std::move(target_),  // H is actor<T>: the call takes over its reference
                 body{member_, {std::move(a)..., pipe_node<R>::make_ret(this->n_)}});
           },
           args_);

@@ -550,6 +550,13 @@ STAKKER_INLINE void queue_call(const actor<T>& a, Body&& body) {
   STAKKER_ASSERT(b != nullptr, "call through an empty actor handle");
   queue_on<actor_call<T, std::decay_t<Body>>>(b, actor_copy<T>{&a}, std::forward<Body>(body));
 }
+// The same, the queued call taking over the reference of `a` (no count taken or dropped).
+template <class T, class Body>
+STAKKER_INLINE void queue_call(actor<T>&& a, Body&& body) {
+  actor_block* b = actor_access::block(a);
+  STAKKER_ASSERT(b != nullptr, "call through an empty actor handle");
+  queue_on<actor_call<T, std::decay_t<Body>>>(b, std::move(a), std::forward<Body>(body));
+}
 
 // An actor target for callbacks: sends `(fixed..., message)` to member `fn` of `a`.
 template <class T, class Fn, class... Fixed>

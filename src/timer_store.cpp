@@ -22,6 +22,8 @@ constexpr std::size_t ahead = 8;
 constexpr std::size_t run_ahead = 16;
 // A bucket found wholly due with at least this many entries fires as a sorted run.
 constexpr std::size_t run_min = 128;
+// Pieces (and parts of a piece) up to this size are insertion-sorted.
+constexpr std::size_t small_piece = 24;
 // The run's first split: by up to radix_bits top bits. Then sort_piece splits by 8 bits, at
 // most 8 levels deep plus one for a single time, with 257 counts a level.
 constexpr int radix_bits = 11;
@@ -309,7 +311,7 @@ void timer_store::reserve_run(std::size_t n) {
 
 void timer_store::sort_piece(entry* p, entry* spare, std::size_t m,
                              std::uint32_t* counts) noexcept {
-  if (m <= 24) {  // insertion sort, by (when, seq)
+  if (m <= small_piece) {  // insertion sort, by (when, seq)
     for (std::size_t i = 1; i < m; ++i) {
       const entry e = p[i];
       std::size_t j = i;
@@ -318,9 +320,12 @@ void timer_store::sort_piece(entry* p, entry* spare, std::size_t m,
     }
     return;
   }
-  // Split by the top 8 bits of the piece's own range into `spare` (stable), sort each part
-  // there (with p as its spare), copy back. Equal times end up in one part, down to a part
-  // of one time or one small enough for the insertion sort: both order ties by sequence.
+  // Split by the top 8 bits of the piece's own range into `spare` (stable); sort there each
+  // part too big for an insertion sort (with p as its spare); then copy back with an
+  // insertion sort: the parts are in order, so each entry only moves within its own small
+  // part (a few places), and one that is in order costs one comparison. Equal times end up in
+  // one part, down to a part of one time or one small enough for the insertion sort: both
+  // order ties by sequence.
   tick lo = p[0].when;
   tick hi = lo;
   for (std::size_t i = 1; i < m; ++i) {
@@ -341,10 +346,16 @@ void timer_store::sort_piece(entry* p, entry* spare, std::size_t m,
   std::size_t start = 0;
   for (std::size_t v = 0; v < 256 && start < m; ++v) {
     const std::size_t end = counts[v];
-    if (end - start > 1) sort_piece(spare + start, p + start, end - start, counts + 257);
+    if (end - start > small_piece) sort_piece(spare + start, p + start, end - start, counts + 257);
     start = end;
   }
-  std::copy(spare, spare + m, p);
+  p[0] = spare[0];
+  for (std::size_t i = 1; i < m; ++i) {
+    const entry e = spare[i];
+    std::size_t j = i;
+    for (; j > 0 && fires_before(e, p[j - 1]); --j) p[j] = p[j - 1];
+    p[j] = e;
+  }
 }
 
 void timer_store::take_run(int b) {

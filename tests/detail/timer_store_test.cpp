@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "stakker/runtime.hpp"
@@ -127,6 +130,62 @@ TEST(timer_store, after_every_timer_is_deleted_slots_are_handed_out_in_order_aga
   ASSERT_EQ(st.size(), 0u);
   for (std::uint32_t i = 0; i < 3; ++i)
     EXPECT_EQ(st.add(timer_kind::fixed, 5000, [](core&) {}).first, i);
+}
+
+// Fires `times` (added in that order, all due at once) and returns the insertion indexes in
+// the order they fired.
+std::vector<std::size_t> firing_order(const std::vector<tick>& times) {
+  timer_store st;
+  runtime rt;
+  flat_queue q;
+  std::vector<std::size_t> fired;
+  for (std::size_t i = 0; i < times.size(); ++i)
+    st.add(timer_kind::fixed, times[i], [&fired, i](core&) { fired.push_back(i); });
+  st.expire(*std::max_element(times.begin(), times.end()), q);
+  q.run_all(rt);
+  return fired;
+}
+
+// A due run is sorted by radix passes down to small parts, then insertion-sorted: the
+// shapes below reach every path (one time only, a dense cluster inside a wide spread, parts
+// past the insertion sort's size, ties across and inside parts).
+TEST(timer_store, a_due_run_fires_in_time_then_insertion_order_whatever_the_spread_of_its_times) {
+  const std::uint64_t seed = 0x7153'0a11ull;
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 r(seed);
+  auto uniform = [&r](tick lo, tick hi) { return std::uniform_int_distribution<tick>(lo, hi)(r); };
+  std::vector<std::vector<tick>> shapes;
+  shapes.emplace_back(3000, tick{777});  // one time
+  {
+    std::vector<tick> t;  // a few distinct times, many ties each
+    for (int i = 0; i < 5000; ++i) t.push_back(1000 + uniform(0, 6) * 3);
+    shapes.push_back(t);
+  }
+  {
+    std::vector<tick> t;  // a dense cluster (parts far over the insertion size) in a spread
+    for (int i = 0; i < 20000; ++i)
+      t.push_back(i % 4 == 0 ? uniform(1, tick{1} << 40) : 5'000'000 + uniform(0, 200));
+    shapes.push_back(t);
+  }
+  {
+    std::vector<tick> t;  // spread over decades, as mixed timeouts are
+    for (int i = 0; i < 20000; ++i) t.push_back(uniform(1, tick{1} << uniform(4, 44)));
+    shapes.push_back(t);
+  }
+  {
+    std::vector<tick> t;  // uniform, with ties from a narrow range
+    for (int i = 0; i < 50000; ++i) t.push_back(uniform(100, 30000));
+    shapes.push_back(t);
+  }
+  for (std::size_t k = 0; k < shapes.size(); ++k) {
+    SCOPED_TRACE("shape " + std::to_string(k));
+    const std::vector<tick>& times = shapes[k];
+    std::vector<std::size_t> want(times.size());
+    for (std::size_t i = 0; i < want.size(); ++i) want[i] = i;
+    std::stable_sort(want.begin(), want.end(),
+                     [&times](std::size_t a, std::size_t b) { return times[a] < times[b]; });
+    EXPECT_EQ(firing_order(times), want);
+  }
 }
 
 }  // namespace

@@ -304,8 +304,12 @@ bool epoll_loop::turn(duration max_wait) {
   int n;
   bool guest_woke = false;
   // Before a wait that sleeps: say so, then look once more for wakes that came meanwhile
-  // (see detail::wake_fd); spin on them first when asked to.
-  if (wait > duration::zero() && !ready_to_sleep()) wait = duration::zero();
+  // (see detail::wake_fd); spin on them first when asked to, or when the last turn ran wakes.
+  bool woken = false;
+  if (wait > duration::zero() && !ready_to_sleep(woken_ ? std::max(spin_, wake_spin_) : spin_)) {
+    wait = duration::zero();
+    woken = true;
+  }
   struct awake_again {
     detail::wake_fd& w;
     ~awake_again() { w.asleep.store(false, std::memory_order_relaxed); }
@@ -328,6 +332,7 @@ bool epoll_loop::turn(duration max_wait) {
     const std::uint64_t tag = events[static_cast<std::size_t>(i)].data.u64;
     if (tag == wake_tag) {
       wake_unpolled_ = true;
+      woken = true;
       continue;  // the run below polls the wakers
     }
     const auto id = static_cast<std::uint32_t>(tag);
@@ -341,18 +346,23 @@ bool epoll_loop::turn(duration max_wait) {
   // Idle only when a zero-wait poll found nothing and nothing is left to deliver.
   const bool idle = wait == duration::zero() && n == 0 && !delivered && !still_pending &&
                     !guest_ran && !guest_woke;
+  // Wakes that came while the loop was awake (no eventfd written) count too: the run polls
+  // them now.
+  woken_ = woken || rt_.wakes_pending();
   wake_unpolled_ = false;  // the run polls them (a handler that throws wakes the loop again)
   rt_.run(clock::now(), idle);
   return n > 0 || delivered || guest_ran || guest_woke;
 }
 
-bool epoll_loop::ready_to_sleep() noexcept {
-  if (spin_ > duration::zero()) {
+bool epoll_loop::ready_to_sleep(duration spin) noexcept {
+  if (spin > duration::zero()) {
     // Wakes from other threads only: readiness of descriptors waits for the wait itself.
-    const auto until = clock::now() + spin_;
+    // The clock is read every 8 pauses (a pause is tens of cycles, a read of the clock
+    // about 20 ns), so a short spin is about as long as asked.
+    const auto until = clock::now() + spin;
     for (int i = 0;; ++i) {
       if (rt_.wakes_pending()) return false;
-      if ((i & 63) == 63 && clock::now() >= until) break;
+      if ((i & 7) == 7 && clock::now() >= until) break;
       spin_pause();
     }
   }
@@ -363,6 +373,8 @@ bool epoll_loop::ready_to_sleep() noexcept {
 }
 
 void epoll_loop::set_spin(duration d) noexcept { spin_ = std::max(duration::zero(), d); }
+
+void epoll_loop::set_wake_spin(duration d) noexcept { wake_spin_ = std::max(duration::zero(), d); }
 
 void epoll_loop::set_guest(guest* g) {
   if (g != nullptr && guest_ != nullptr && g != guest_)

@@ -189,11 +189,7 @@ bool timer_store::remove(std::uint32_t s, std::uint32_t gen, timer_kind kind) no
   ops->destroy(sl.buf);
   sl.ops = ops;
   free_slot(s);
-  --live_;
-  if (live_ == 0)
-    drop_entries();
-  else if (entries_ > 2 * live_ + 1024)
-    compact();
+  if (--live_ == 0) drop_entries();  // stale entries otherwise wait for the next add
   return true;
 }
 
@@ -209,12 +205,18 @@ bool timer_store::update(std::uint32_t s, std::uint32_t gen, timer_kind kind, ti
 }
 
 void timer_store::lower_min(std::uint32_t s, std::uint32_t gen, tick when) {
+  compact_if_stale();
   if (pool_ == nullptr) grow_pool(1);
   slot_at(s).target = when;
   push(when, s, gen);  // the later entry goes stale
 }
 
 void timer_store::expire(tick now, flat_queue& q) {
+  struct expiring {
+    bool& e;
+    ~expiring() { e = false; }
+  } guard{expiring_};
+  expiring_ = true;
   for (;;) {
     if (run_pos_ < run_len_) {
       fire_run(q);

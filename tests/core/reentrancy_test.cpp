@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -157,6 +159,39 @@ TEST(reentrancy, a_firing_timer_closure_that_deletes_a_timer_due_in_the_same_bat
   EXPECT_EQ(fired, 1);  // the victim was deleted before the store reached it
   // One timer per destruction: the argument, the stored original, the one that ran.
   EXPECT_EQ(c.timer_count(), 3u);
+}
+
+// Deleting compacts nothing; the next timer set drops the stale entries once they outnumber
+// the live ones. Here that timer is set by the destructor of a closure whose timer fires
+// alone at its time (the store hands such an entry out without a copy), while that entry
+// is still in the heap: the store compacts only once it is done firing, and every timer
+// set before or after fires exactly once.
+TEST(reentrancy,
+     a_timer_set_by_a_firing_closure_while_stale_entries_abound_leaves_every_timer_firing_once) {
+  virtual_loop loop;
+  core& c = loop.core();
+  int fired = 0;
+  std::vector<int> late(100, 0);
+  for (int i = 0; i < 100; ++i)
+    c.after(20ms + std::chrono::microseconds(i),
+            [&late, i](core&) { ++late[static_cast<std::size_t>(i)]; });
+  timer_key victim{};  // matches nothing: deleting it is a no-op
+  c.after(10ms, small_meddler{&c, &victim, &fired});
+  std::vector<timer_key> doomed;
+  for (int i = 0; i < 3000; ++i)
+    doomed.push_back(c.after(1h + std::chrono::milliseconds(i), [](core&) {}));
+  for (const timer_key& k : doomed) EXPECT_TRUE(c.timer_del(k));
+  loop.advance(10ms);  // the meddler's destructor sets a timer while its entry fires
+  EXPECT_EQ(fired, 1);
+  loop.advance(20ms);
+  EXPECT_EQ(std::count(late.begin(), late.end(), 1), 100);
+  // The store's blocks are sound: many more timers, each firing once.
+  std::vector<int> more(5000, 0);
+  for (int i = 0; i < 5000; ++i)
+    c.after(std::chrono::microseconds(1 + i * 7 % 5000),
+            [&more, i](core&) { ++more[static_cast<std::size_t>(i)]; });
+  loop.advance(10ms);
+  EXPECT_EQ(std::count(more.begin(), more.end(), 1), 5000);
 }
 
 TEST(reentrancy, a_timer_deleted_after_its_batch_was_queued_still_runs_and_delete_says_false) {

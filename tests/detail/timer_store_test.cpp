@@ -188,4 +188,31 @@ TEST(timer_store, a_due_run_fires_in_time_then_insertion_order_whatever_the_spre
   }
 }
 
+// Deleting leaves the stale entries (a burst of deletes scans nothing); the next timer set
+// drops them once they outnumber twice the live ones plus 1024, so the heap stays bounded
+// by the live timers; deleting the last timer drops them all.
+TEST(timer_store, stale_entries_are_dropped_by_the_next_add_once_they_outnumber_the_live_ones) {
+  timer_store st;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> keys;
+  for (tick t = 1; t <= 10000; ++t)
+    keys.push_back(st.add(timer_kind::fixed, t * 1000, [](core&) {}));
+  for (std::size_t i = 0; i < 9000; ++i)
+    ASSERT_TRUE(st.remove(keys[i].first, keys[i].second, timer_kind::fixed));
+  EXPECT_EQ(st.size(), 1000u);
+  EXPECT_EQ(st.entry_count(), 10000u);  // nothing compacted by the deletes
+  keys.push_back(st.add(timer_kind::fixed, 5, [](core&) {}));
+  EXPECT_EQ(st.entry_count(), 1001u);  // the live ones and the new one
+  // Under the bound, an add keeps the stale entries.
+  for (std::size_t i = 9000; i < 9500; ++i)
+    ASSERT_TRUE(st.remove(keys[i].first, keys[i].second, timer_kind::fixed));
+  keys.push_back(st.add(timer_kind::fixed, 6, [](core&) {}));
+  EXPECT_EQ(st.entry_count(), 1002u);
+  EXPECT_LE(st.entry_count(), 2 * st.size() + 1024 + 1);
+  // The last delete drops every entry.
+  for (std::size_t i = 9500; i < keys.size(); ++i)
+    ASSERT_TRUE(st.remove(keys[i].first, keys[i].second, timer_kind::fixed));
+  EXPECT_EQ(st.size(), 0u);
+  EXPECT_EQ(st.entry_count(), 0u);
+}
+
 }  // namespace

@@ -54,6 +54,7 @@ class STAKKER_EXPORT timer_store {
   template <class F>
   std::pair<std::uint32_t, std::uint32_t> add(timer_kind kind, tick when, F&& f) {
     using fn = std::decay_t<F>;
+    compact_if_stale();
     if (pool_ == nullptr) grow_pool(1);  // push below takes a block without allocating
     std::uint32_t s = take_slot();
     slot& sl = slot_at(s);
@@ -103,6 +104,8 @@ class STAKKER_EXPORT timer_store {
   void trim() noexcept;
   // Bytes held in entry blocks, in use or spare (not counting the slot table).
   std::size_t entry_capacity() const noexcept { return blocks_ * sizeof(block); }
+  // Heap entries, the stale ones of deleted and moved timers included.
+  std::size_t entry_count() const noexcept { return entries_; }
 
   // Destroys every pending closure (the runtime is going away).
   void clear() noexcept;
@@ -186,6 +189,16 @@ class STAKKER_EXPORT timer_store {
   static void sort_piece(entry* p, entry* spare, std::size_t m, std::uint32_t* counts) noexcept;
   void fire_run(flat_queue& q);
   void compact();
+  // Entries are only added by add and by a min timer moved earlier: each first drops the
+  // stale entries once they outnumber twice the live ones plus 1024, which bounds the heap
+  // (and the work of skipping stale entries) by the live timers. Deleting compacts nothing:
+  // a burst of deletes costs no scans of the heap, and deleting the last timer drops every
+  // entry at once. Not while expire hands out entries (a closure's move or destructor may
+  // set a timer there, with the entry that fires still in its bucket): the next add does.
+  void compact_if_stale() {
+    if (entries_ > 2 * live_ + 1024 && !expiring_) [[unlikely]]
+      compact();
+  }
   void drop_entries() noexcept;  // every entry is stale
 
   std::array<block*, bucket_count> buckets_{};  // oldest block first
@@ -198,6 +211,7 @@ class STAKKER_EXPORT timer_store {
   std::uint64_t seq_ = 0;
   std::size_t entries_ = 0;  // heap entries, stale ones included
   std::size_t live_ = 0;     // pending timers
+  bool expiring_ = false;    // inside expire: no compaction
   // Chunks of chunk_slots slots. The first small_chunks are allocated one by one; beyond
   // them (a store with tens of thousands of timers) chunks are cut from 2 MB slabs asked to
   // be backed by huge pages, so that touching slots in random order (firing, deleting)

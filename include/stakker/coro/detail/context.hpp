@@ -268,9 +268,13 @@ inline void resume_held(task_root* r, std::coroutine_handle<> h) noexcept {
   if (slow) [[unlikely]]
     return resume_held_slow(r, h);
   transfer_depth = 0;
-  task_root* outer = std::exchange(ctx.current, r);
+  // Resumptions never nest: only the queue resumes (a start, a wake), one entry at a time,
+  // and no run of the queue starts inside another. So `current` is null here and again
+  // after, and nothing is kept across the resumption but `r` (the context is read again
+  // through it): fewer callee-saved registers in the queue's runner.
+  ctx.current = r;
   h.resume();
-  ctx.current = outer;
+  r->ctx->current = nullptr;
   if (r->owner_gone) [[unlikely]]
     r->drop();  // its actor stopped while it ran: now it is suspended
 }

@@ -59,7 +59,13 @@ struct spawn_root final : task_root {
       f.destroy();
       succeed(self, std::move(v));
     }
-    release(self);  // the chain's reference
+    release_typed(self);  // the chain's reference
+  }
+
+  // Gives up a reference, freeing the root by its own type if it was the last (a direct
+  // call where `release` goes through the table).
+  static void release_typed(spawn_root* self) noexcept {
+    if (--self->refs == 0) destroy_fn(self);
   }
 
   static void fail(spawn_root* self, std::exception_ptr e) noexcept {
@@ -85,14 +91,17 @@ struct spawn_root final : task_root {
   static constexpr root_ops table{&complete_fn, &abandon_fn, &destroy_fn};
 };
 
-// Queued start: the chain runs its first step on the queue, never inside spawn.
+// Queued start: the chain runs its first step on the queue, never inside spawn. Typed by
+// its root (a spawn_root), so that its reference, usually the root's last, is given up
+// without a call through the root's table.
+template <class Root>
 struct start_closure {
-  task_root* r;
-  explicit start_closure(task_root* root) noexcept : r(root) { add_ref(root); }
+  Root* r;
+  explicit start_closure(Root* root) noexcept : r(root) { add_ref(root); }
   start_closure(start_closure&& o) noexcept : r(std::exchange(o.r, nullptr)) {}
   start_closure(const start_closure&) = delete;
   ~start_closure() {
-    if (r != nullptr) release(r);
+    if (r != nullptr) Root::release_typed(r);
   }
   void operator()(core& c) noexcept {
     run_in_queue(this, &c);
@@ -101,9 +110,9 @@ struct start_closure {
   // The queue's runner: runs (or, with a null core, only destroys) the closure in place,
   // with no second look at `r` afterwards (see flat_queue::run_entry).
   static void run_in_queue(start_closure* f, core* c) noexcept {
-    task_root* root = f->r;
+    Root* root = f->r;
     if (c != nullptr && root->frame) resume_held(root, root->frame);
-    release(root);
+    Root::release_typed(root);
   }
 };
 

@@ -13,6 +13,7 @@
 #include "stakker/coro/export.hpp"
 #include "stakker/detail/actor_block.hpp"
 #include "stakker/detail/basic_ret.hpp"
+#include "stakker/detail/config.hpp"
 #include "stakker/stop_cause.hpp"
 
 namespace stakker::detail {
@@ -159,8 +160,19 @@ inline core& running_core_or_throw(const char* what) {
 
 // Queues the node's wake on its runtime (never resumes inline).
 inline void schedule(wake_node* n) { n->c->defer(wake_closure(n)); }
-// The same, handing the caller's reference to the queued closure (released if queueing throws).
-inline void schedule_adopt(wake_node* n) { n->c->defer(wake_closure(n, wake_closure::adopt_t{})); }
+// The same, handing the caller's reference to the queued closure (released if queueing
+// throws). The queue's growth is out of line, so that the caller (a pipe's ret, run once
+// per query) keeps no registers, stack frame or cleanup for it.
+STAKKER_COLD inline void schedule_adopt_grown(wake_node* n) {
+  n->c->defer(wake_closure(n, wake_closure::adopt_t{}));
+}
+inline void schedule_adopt(wake_node* n) {
+  using stakker::detail::core_access;
+  core& c = *n->c;
+  if (!core_access::fits<wake_closure>(c)) [[unlikely]]
+    return schedule_adopt_grown(n);
+  core_access::emplace_fitting<wake_closure>(c, n, wake_closure::adopt_t{});
+}
 
 // The chains tied to one actor. While any was ever tied to it and it has not stopped, this
 // record sits in the actor's `notify` slot (its bit `tasks_bit` set): the slot holds a ret
@@ -256,9 +268,13 @@ inline void resume_held(task_root* r, std::coroutine_handle<> h) noexcept {
   if (slow) [[unlikely]]
     return resume_held_slow(r, h);
   transfer_depth = 0;
-  task_root* outer = std::exchange(ctx.current, r);
+  // Resumptions never nest: only the queue resumes (a start, a wake), one entry at a time,
+  // and no run of the queue starts inside another. So `current` is null here and again
+  // after, and nothing is kept across the resumption but `r` (the context is read again
+  // through it): fewer callee-saved registers in the queue's runner.
+  ctx.current = r;
   h.resume();
-  ctx.current = outer;
+  r->ctx->current = nullptr;
   if (r->owner_gone) [[unlikely]]
     r->drop();  // its actor stopped while it ran: now it is suspended
 }

@@ -805,8 +805,20 @@ struct spin_probe {
     if (!deleted) ++wakes;
   });
 
-  // A turn that runs a wake from another thread (pending before the turn starts).
+  // A turn that sleeps and is woken by another thread (as a reply to what the loop sent
+  // would wake it).
   void turn_woken_by_a_thread() {
+    std::thread t([this] {
+      std::this_thread::sleep_for(20ms);
+      w.wake();
+    });
+    const int before = wakes;
+    loop.turn(5s);
+    t.join();
+    EXPECT_EQ(wakes, before + 1);
+  }
+  // A turn that finds a wake from another thread already waiting (a stream).
+  void turn_with_a_wake_waiting() {
     std::thread([this] { w.wake(); }).join();
     const int before = wakes;
     loop.turn(5s);
@@ -844,6 +856,19 @@ TEST(epoll_loop,
   EXPECT_GE(s.timed_turn_woken_by_the_pipe(), 300ms);
   // That turn ran no wake: the one after it does not spin.
   EXPECT_LT(s.timed_turn_woken_by_the_pipe(), 150ms);
+}
+
+TEST(epoll_loop, a_turn_that_ends_with_wakes_already_waiting_is_not_followed_by_a_spin) {
+  // A stream: the loop takes it in batches, sleeping between them, rather than spinning for
+  // a few records at a time.
+  spin_probe s;
+  s.loop.set_wake_spin(300ms);
+  s.turn_with_a_wake_waiting();
+  EXPECT_LT(s.timed_turn_woken_by_the_pipe(), 150ms);
+  // set_spin still spins before every sleep.
+  s.loop.set_spin(300ms);
+  s.turn_with_a_wake_waiting();
+  EXPECT_GE(s.timed_turn_woken_by_the_pipe(), 300ms);
 }
 
 TEST(epoll_loop, a_loop_woken_only_by_its_descriptors_never_spins) {

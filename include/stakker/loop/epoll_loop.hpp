@@ -234,8 +234,9 @@ class STAKKER_LOOP_EXPORT epoll_loop {
   void modify(std::uint32_t id, std::uint32_t gen, std::uint32_t events);
   bool deliver_highest();
   bool any_pending() const noexcept;
-  // Marks the loop asleep unless wakes are pending (after spinning `spin`); whether to sleep.
-  bool ready_to_sleep(duration spin) noexcept;
+  // Marks the loop asleep unless wakes are pending (after spinning: spin_, or wake_spin if
+  // longer and the last turn did not end with wakes waiting); whether to sleep.
+  bool ready_to_sleep(duration wake_spin) noexcept;
   runtime& rt_;
   guest* guest_ = nullptr;
   unique_fd epfd_;
@@ -244,6 +245,7 @@ class STAKKER_LOOP_EXPORT epoll_loop {
   duration wake_spin_ = default_wake_spin;
   detail::loop_link* link_ = nullptr;
   bool woken_ = false;          // the last turn ran wakes from other threads
+  bool found_waiting_ = false;  // the last turn's end found wakes already waiting
   bool turning_ = false;        // inside turn(): it is not re-entrant
   bool wake_unpolled_ = false;  // the eventfd was read, but the run that polls was not reached
   std::vector<source> sources_;

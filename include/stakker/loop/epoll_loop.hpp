@@ -206,8 +206,10 @@ class STAKKER_LOOP_EXPORT epoll_loop {
   // to send again soon (a request and its reply, a burst), and a wake that comes while the
   // loop still spins costs neither side a system call, nor the receiver a sleep. That is
   // what makes a message sent back to back cost under a microsecond instead of a sleeping
-  // CPU's wake-up (tens of microseconds on a virtual machine). A loop woken only by its
-  // descriptors never spins. Zero: never. Default: `default_wake_spin`.
+  // CPU's wake-up (tens of microseconds on a virtual machine). Not after a turn that ended
+  // with wakes already waiting (a stream, taken in batches with sleeps between them), and
+  // never for a loop woken only by its descriptors. Zero: never. Default:
+  // `default_wake_spin`.
   void set_wake_spin(duration d) noexcept;
   duration wake_spin() const noexcept { return wake_spin_; }
   static constexpr duration default_wake_spin = std::chrono::microseconds(2);

@@ -80,7 +80,7 @@ EXPECTED = {
             "| self-send chain (10M) | ns per op | Asio post | ≥ 1× | 5.71× | yes |",
             "| ping-pong (10M) | ns per op | CAF 1 worker | ≥ 30× | no data | — |",
             "- self-send chain (10M): no data for CAF default (`peer_caf_self_call/default`)",
-            "No data in this run for: Timers (schedule and fire), Coroutines",
+            "No data in this run for: Timers (schedule and fire; hand-written floors), Coroutines",
             "| Host | fixture-two-reps |",
         ],
         "charts": {"core": ["stakker", "caf-1-worker", "asio-post", "naive-queue"],

@@ -173,26 +173,6 @@ std::uint32_t timer_store::take_slot() {
   return slot_count_ - 1;
 }
 
-void timer_store::free_slot(std::uint32_t s) noexcept {
-  slot& sl = slot_at(s);
-  sl.ops = nullptr;
-  if (++sl.gen == 0) sl.gen = 1;
-  free_.push_back(s);  // within capacity (see take_slot)
-}
-
-bool timer_store::remove(std::uint32_t s, std::uint32_t gen, timer_kind kind) noexcept {
-  if (!active(s, gen, kind)) return false;
-  slot& sl = slot_at(s);
-  // Inactive before the destructor runs (it may re-enter the store), freed after it (so
-  // the buffer cannot be reused under it).
-  const slot_ops* ops = std::exchange(sl.ops, nullptr);
-  ops->destroy(sl.buf);
-  sl.ops = ops;
-  free_slot(s);
-  if (--live_ == 0) drop_entries();  // stale entries otherwise wait for the next add
-  return true;
-}
-
 bool timer_store::update(std::uint32_t s, std::uint32_t gen, timer_kind kind, tick when) {
   if (!active(s, gen, kind)) return false;
   slot& sl = slot_at(s);

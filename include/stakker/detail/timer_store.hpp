@@ -79,8 +79,21 @@ class STAKKER_EXPORT timer_store {
     const slot& sl = slot_at(s);
     return sl.gen == gen && sl.ops != nullptr && sl.kind == kind;
   }
-  // Deletes a pending timer, destroying its closure now. False for a stale key.
-  bool remove(std::uint32_t s, std::uint32_t gen, timer_kind kind) noexcept;
+  // Deletes a pending timer, destroying its closure now. False for a stale key. Inline: a
+  // delete is one likely cache miss on its slot, and in the caller's loop the next deletes'
+  // misses overlap it (random-order deletes of 1M timers 71.5 -> 56.5 ns against an
+  // out-of-line call).
+  bool remove(std::uint32_t s, std::uint32_t gen, timer_kind kind) noexcept {
+    if (!active(s, gen, kind)) return false;
+    slot& sl = slot_at(s);
+    // Inactive before the destructor runs (it may re-enter the store), freed after it (so
+    // the buffer cannot be reused under it).
+    const slot_ops* ops = std::exchange(sl.ops, nullptr);
+    ops->destroy(sl.buf);
+    free_slot(s);
+    if (--live_ == 0) drop_entries();  // stale entries otherwise wait for the next add
+    return true;
+  }
   // Max timers: raise the target (later only). Min timers: lower it (earlier only; inserts
   // a new entry, the old one goes stale). False for a stale key.
   bool update(std::uint32_t s, std::uint32_t gen, timer_kind kind, tick when);
@@ -175,7 +188,12 @@ class STAKKER_EXPORT timer_store {
   // A min timer brought earlier: out of line, so that update's max path stays a leaf.
   [[gnu::noinline]] void lower_min(std::uint32_t s, std::uint32_t gen, tick when);
   std::uint32_t take_slot();
-  void free_slot(std::uint32_t s) noexcept;
+  void free_slot(std::uint32_t s) noexcept {
+    slot& sl = slot_at(s);
+    sl.ops = nullptr;
+    if (++sl.gen == 0) sl.gen = 1;
+    free_.push_back(s);  // within capacity (see take_slot)
+  }
   // Fires the timer of entry `e` (due now), or skips it if stale. Returns 0, or for a max
   // timer pushed later since, its new target (not fired; the caller re-queues the entry).
   tick fire_one(const entry& e, flat_queue& q);

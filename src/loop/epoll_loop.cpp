@@ -305,11 +305,8 @@ bool epoll_loop::turn(duration max_wait) {
   bool guest_woke = false;
   // Before a wait that sleeps: say so, then look once more for wakes that came meanwhile
   // (see detail::wake_fd); spin on them first when asked to, or when the last turn ran wakes.
-  bool woken = false;
-  if (wait > duration::zero() && !ready_to_sleep(woken_ ? wake_spin_ : duration::zero())) {
+  if (wait > duration::zero() && !ready_to_sleep(woken_ ? wake_spin_ : duration::zero()))
     wait = duration::zero();
-    woken = true;
-  }
   struct awake_again {
     detail::wake_fd& w;
     ~awake_again() { w.asleep.store(false, std::memory_order_relaxed); }
@@ -332,7 +329,6 @@ bool epoll_loop::turn(duration max_wait) {
     const std::uint64_t tag = events[static_cast<std::size_t>(i)].data.u64;
     if (tag == wake_tag) {
       wake_unpolled_ = true;
-      woken = true;
       continue;  // the run below polls the wakers
     }
     const auto id = static_cast<std::uint32_t>(tag);
@@ -346,9 +342,10 @@ bool epoll_loop::turn(duration max_wait) {
   // Idle only when a zero-wait poll found nothing and nothing is left to deliver.
   const bool idle = wait == duration::zero() && n == 0 && !delivered && !still_pending &&
                     !guest_ran && !guest_woke;
-  // Wakes that came while the loop was awake (no eventfd written) count too: the run polls
-  // them now.
-  woken_ = woken || rt_.wakes_pending();
+  // Whether this turn runs wakes from other threads: the eventfd was read, or a wake's bits
+  // are set (a wake sets them before it writes the eventfd, and they stay until the run
+  // below polls them, whether the loop slept, spun or was busy meanwhile).
+  woken_ = wake_unpolled_ || rt_.wakes_pending();
   wake_unpolled_ = false;  // the run polls them (a handler that throws wakes the loop again)
   rt_.run(clock::now(), idle);
   return n > 0 || delivered || guest_ran || guest_woke;

@@ -12,6 +12,11 @@
 //   in order, checks each slot's generation (prefetched 16 ahead), calls its closure in place
 //   and frees it. No heap or buckets (every timer here is due at once, so none is needed),
 //   no queue between firing and the call, no runtime.
+// - `peer_timers_floor/queued`: the cancellable floor with our contract's order: every due
+//   timer of the batch is moved out of its slot onto a queue (a reserved vector of 16-byte
+//   closures) before any runs, then the queue is run in order. The least a store can do
+//   that keeps design.md's timer row ("every timer of the batch is moved onto the main
+//   queue, after what is queued").
 // - `peer_timers_floor/sort_only`: no deletion at all: the closure is stored in the entry,
 //   so firing streams through the sorted array and touches no slot. The least a timer
 //   workload of this size costs on this machine.
@@ -21,6 +26,14 @@
 //   key, check the slot's generation, destroy its closure (the slot's call pointer cleared)
 //   and bump the generation. Each delete touches one random slot of a 64 MB table, which is
 //   what a delete that destroys its closure when it returns cannot avoid.
+// - `peer_timers_floor/delete_destroy`: the same, with the closure an actor timer has: it
+//   holds a counted reference (to one object, as the benchmark's timers all call one actor)
+//   and is destroyed through its type-erased destructor (a call through the pointer kept in
+//   the slot, which a store of arbitrary closures must make), and the slot goes onto a
+//   free stack. The least `timer_del` of an actor timer does.
+//
+// Every slot table is allocated in 2 MB pieces asked to be backed by huge pages, as our
+// store's is, so that the floors miss the TLB no more than ours.
 //
 // The sink is called directly (`++fired` through a function pointer): our store's figure
 // also includes an actor call per timer, queued; these include none of that.
@@ -29,11 +42,19 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <numeric>
 #include <random>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "../bench_support.hpp"
 #include "../timers_support.hpp"
@@ -97,18 +118,54 @@ struct alignas(64) slot {
   std::uint32_t gen = 1;
   alignas(8) std::byte buf[40];
 };
+
+// `count` value-initialized Ts (trivially destructible) in memory asked to be backed by huge
+// pages, as our store's slot table is.
+template <class T>
+class huge_table {
+ public:
+  explicit huge_table(std::size_t count) {
+    static_assert(std::is_trivially_destructible_v<T>);
+    const std::size_t bytes = (count * sizeof(T) + huge - 1) / huge * huge;
+    mem_.reset(std::aligned_alloc(huge, bytes));
+    if (mem_ == nullptr) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    ::madvise(mem_.get(), bytes, MADV_HUGEPAGE);  // a hint: without huge pages all still works
+#endif
+    data_ = ::new (mem_.get()) T[count]();
+  }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+
+ private:
+  static constexpr std::size_t huge = std::size_t{2} << 20;
+  struct free_delete {
+    void operator()(void* p) const noexcept { std::free(p); }
+  };
+  std::unique_ptr<void, free_delete> mem_;
+  T* data_ = nullptr;
+};
+
 struct entry {
   tick when;
   std::uint32_t slot;
   std::uint32_t gen;
 };
 
+// A fired closure moved onto the queue.
+struct queued_call {
+  void (*call)(void*);
+  void* target;
+};
+
+template <bool Queued>
 void cancellable(benchmark::State& state) {
   const std::int64_t n = bench::size(1'000'000);
   const auto delays = bench::timer_delays(n, bench::long_lo, bench::long_hi);
   const auto count = static_cast<std::size_t>(n);
-  std::unique_ptr<slot[]> slots(new slot[count]);
+  huge_table<slot> slots(count);
   std::vector<entry> entries(count), scratch(count);
+  std::vector<queued_call> queue;
+  queue.reserve(Queued ? count : 0);
   sink s;
   tick now = 1'000'000'000;
   {
@@ -145,16 +202,25 @@ void cancellable(benchmark::State& state) {
       if (sl.gen != r[i].gen || sl.call == nullptr) continue;  // deleted
       void* target;
       std::memcpy(&target, sl.buf, sizeof target);
-      sl.call(target);
+      if constexpr (Queued) {
+        queue.push_back({sl.call, target});
+      } else {
+        sl.call(target);
+      }
       sl.call = nullptr;
       ++sl.gen;
+    }
+    if constexpr (Queued) {
+      for (const queued_call& q : queue) q.call(q.target);
+      queue.clear();
     }
     clk.lap(1);
     now += static_cast<tick>(bench::long_past.count());
   }
   report_fired(state, s, n, clk);
 }
-BENCHMARK(cancellable)->Name("peer_timers_floor/cancellable")->Unit(benchmark::kMillisecond);
+BENCHMARK(cancellable<false>)->Name("peer_timers_floor/cancellable")->Unit(benchmark::kMillisecond);
+BENCHMARK(cancellable<true>)->Name("peer_timers_floor/queued")->Unit(benchmark::kMillisecond);
 
 struct closure_entry {
   tick when;
@@ -192,7 +258,7 @@ void delete_random(benchmark::State& state) {
   std::vector<std::uint32_t> perm(count);
   std::iota(perm.begin(), perm.end(), 0u);
   std::shuffle(perm.begin(), perm.end(), std::mt19937_64(bench::timer_seed + 1));
-  std::unique_ptr<slot[]> slots(new slot[count]);
+  huge_table<slot> slots(count);
   std::vector<entry> entries(count);
   struct key {
     std::uint32_t slot, gen;
@@ -227,5 +293,68 @@ void delete_random(benchmark::State& state) {
   clk.report(state, n, {"ns_per_op"}, nullptr);
 }
 BENCHMARK(delete_random)->Name("peer_timers_floor/delete_random")->Unit(benchmark::kMillisecond);
+
+// What an actor timer's closure holds: a counted reference to the actor.
+struct counted {
+  std::int64_t refs = 0;
+};
+// Its destructor, called through the slot's pointer (kept out of line, as a store of
+// arbitrary closures cannot inline it).
+[[gnu::noinline]] void release_counted(void* buf) noexcept {
+  counted* c;
+  std::memcpy(&c, buf, sizeof c);
+  if (c != nullptr && --c->refs == 0) benchmark::DoNotOptimize(c);
+}
+struct alignas(64) destroy_slot {
+  alignas(8) std::byte buf[40];
+  void (*destroy)(void*) noexcept = nullptr;  // null: free
+  std::uint32_t gen = 1;
+};
+
+void delete_destroy(benchmark::State& state) {
+  const std::int64_t n = bench::size(1'000'000);
+  const auto count = static_cast<std::size_t>(n);
+  std::vector<std::uint32_t> perm(count);
+  std::iota(perm.begin(), perm.end(), 0u);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937_64(bench::timer_seed + 1));
+  huge_table<destroy_slot> slots(count);
+  struct key {
+    std::uint32_t slot, gen;
+  };
+  std::vector<key> keys(count);
+  std::vector<std::uint32_t> free_stack(count);
+  std::size_t free_count = 0;
+  counted target;
+  bench::phase_clock clk;
+  std::int64_t deleted = 0;
+  for (auto _ : state) {
+    free_count = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      destroy_slot& sl = slots[i];
+      sl.destroy = &release_counted;
+      counted* p = &target;
+      ++target.refs;
+      std::memcpy(sl.buf, &p, sizeof p);
+      keys[i] = {static_cast<std::uint32_t>(i), sl.gen};
+    }
+    clk.start();
+    for (std::uint32_t i : perm) {
+      const key k = keys[i];
+      destroy_slot& sl = slots[k.slot];
+      if (sl.gen != k.gen || sl.destroy == nullptr) continue;
+      std::exchange(sl.destroy, nullptr)(sl.buf);
+      sl.gen = k.gen + 1;
+      free_stack[free_count++] = k.slot;
+      ++deleted;
+    }
+    clk.lap(0);
+    benchmark::DoNotOptimize(free_stack.data());
+    benchmark::ClobberMemory();
+  }
+  if (deleted != n * static_cast<std::int64_t>(state.iterations()) || target.refs != 0)
+    state.SkipWithError("a delete failed");
+  clk.report(state, n, {"ns_per_op"}, nullptr);
+}
+BENCHMARK(delete_destroy)->Name("peer_timers_floor/delete_destroy")->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -156,17 +156,16 @@ void timer_store::add_chunk() {
 }
 
 std::uint32_t timer_store::take_slot() {
-  if (!free_.empty()) {
-    std::uint32_t s = free_.back();
-    free_.pop_back();
+  if (free_count_ > 0) {
+    const std::uint32_t s = free_[--free_count_];
     // Slots taken in a burst are scattered (freed in firing order): fetch ahead.
-    if (free_.size() > ahead) __builtin_prefetch(&slot_at(free_[free_.size() - ahead]), 1);
+    if (free_count_ > ahead) __builtin_prefetch(&slot_at(free_[free_count_ - ahead]), 1);
     return s;
   }
   if (fresh_ < slot_count_) return fresh_++;
   if (slot_count_ == chunks_.size() * chunk_slots) {
     if (slot_count_ >= no_slot - chunk_slots) throw std::length_error("stakker: too many timers");
-    free_.reserve(chunks_.size() * chunk_slots + chunk_slots);  // free_slot never allocates
+    free_.resize(chunks_.size() * chunk_slots + chunk_slots);  // a push never allocates
     add_chunk();
   }
   fresh_ = ++slot_count_;
@@ -256,7 +255,7 @@ void timer_store::expire(tick now, flat_queue& q) {
 
 tick timer_store::fire_one(const entry& e, flat_queue& q) {
   slot& sl = slot_at(e.slot);
-  if (sl.gen != e.gen || sl.ops == nullptr) return 0;  // deleted
+  if (sl.gen != e.gen || sl.manage == nullptr) return 0;  // deleted
   if (sl.kind == timer_kind::max && sl.target > e.when) {
     if (pool_ == nullptr) grow_pool(1);  // the caller may push it
     return sl.target;                    // pushed later since it was set: re-arm
@@ -267,15 +266,15 @@ tick timer_store::fire_one(const entry& e, flat_queue& q) {
     // the timer is still pending and its entry is where it was.
     struct put_back {
       slot& sl;
-      const slot_ops* ops;
-      ~put_back() { sl.ops = ops; }
-    } guard{sl, std::exchange(sl.ops, nullptr)};
-    guard.ops->fire(sl.buf, q);
+      slot_manager m;
+      ~put_back() { sl.manage = m; }
+    } guard{sl, std::exchange(sl.manage, nullptr)};
+    guard.m(sl.buf, &q);
   }
   free_slot(e.slot);
   if (--live_ == 0) {
     fresh_ = 0;  // every slot is free: hand them out in order again
-    free_.clear();
+    free_count_ = 0;
   }
   return 0;
 }
@@ -434,7 +433,7 @@ bool timer_store::next(tick& when) const noexcept {
 void timer_store::compact() {
   auto stale = [this](const entry& e) {
     const slot& sl = slot_at(e.slot);
-    return sl.gen != e.gen || sl.ops == nullptr ||
+    return sl.gen != e.gen || sl.manage == nullptr ||
            (sl.kind == timer_kind::min && sl.target != e.when);
   };
   occupied_ = 0;
@@ -488,10 +487,10 @@ void timer_store::clear() noexcept {
   for (int round = 0; round < 100 && live_ > 0; ++round) {
     for (std::uint32_t s = 0; s < slot_count_; ++s) {
       slot& sl = slot_at(s);
-      if (sl.ops == nullptr) continue;
-      const slot_ops* ops = std::exchange(sl.ops, nullptr);
-      ops->destroy(sl.buf);
-      sl.ops = ops;
+      if (sl.manage == nullptr) continue;
+      const slot_manager m = std::exchange(sl.manage, nullptr);
+      m(sl.buf, nullptr);
+      sl.manage = m;
       free_slot(s);
       --live_;
     }
@@ -506,7 +505,7 @@ void timer_store::drop_entries() noexcept {
   entries_ = 0;
   if (live_ == 0) {
     fresh_ = 0;  // every slot is free: hand them out in order again
-    free_.clear();
+    free_count_ = 0;
   }
 }
 

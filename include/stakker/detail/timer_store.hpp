@@ -38,11 +38,12 @@ class STAKKER_EXPORT timer_store {
  public:
   static constexpr std::size_t inline_bytes = 40;
 
-  struct slot_ops {
-    // Moves the closure at `buf` onto `q` and destroys the original.
-    void (*fire)(void* buf, flat_queue& q);
-    void (*destroy)(void* buf) noexcept;
-  };
+  // A slot's closure is handled by one function of its type, kept in the slot: with a
+  // queue it moves the closure at `buf` onto it and destroys the original (if the move
+  // throws, the original is left as it was); with none it destroys it. One function rather
+  // than a table of two, so that a delete calls through the pointer it has just read from
+  // the slot, without first loading from a table (docs/performance.md, timers, round four).
+  using slot_manager = void (*)(void* buf, flat_queue* q);
 
   timer_store() = default;
   timer_store(const timer_store&) = delete;
@@ -61,10 +62,10 @@ class STAKKER_EXPORT timer_store {
     if constexpr (sizeof(fn) <= inline_bytes && alignof(fn) <= alignof(std::max_align_t) &&
                   std::is_nothrow_move_constructible_v<fn>) {
       ::new (static_cast<void*>(sl.buf)) fn(std::forward<F>(f));
-      sl.ops = &inline_ops<fn>;
+      sl.manage = &manage<fn>;
     } else {
       ::new (static_cast<void*>(sl.buf)) boxed<fn>{std::make_unique<fn>(std::forward<F>(f))};
-      sl.ops = &inline_ops<boxed<fn>>;
+      sl.manage = &manage<boxed<fn>>;
     }
     sl.kind = kind;
     sl.target = when;
@@ -77,7 +78,7 @@ class STAKKER_EXPORT timer_store {
   bool active(std::uint32_t s, std::uint32_t gen, timer_kind kind) const noexcept {
     if (s >= slot_count_) return false;
     const slot& sl = slot_at(s);
-    return sl.gen == gen && sl.ops != nullptr && sl.kind == kind;
+    return sl.gen == gen && sl.manage != nullptr && sl.kind == kind;
   }
   // Deletes a pending timer, destroying its closure now. False for a stale key. Inline: a
   // delete is one likely cache miss on its slot, and in the caller's loop the next deletes'
@@ -86,11 +87,13 @@ class STAKKER_EXPORT timer_store {
   bool remove(std::uint32_t s, std::uint32_t gen, timer_kind kind) noexcept {
     if (!active(s, gen, kind)) return false;
     slot& sl = slot_at(s);
-    // Inactive before the destructor runs (it may re-enter the store), freed after it (so
-    // the buffer cannot be reused under it).
-    const slot_ops* ops = std::exchange(sl.ops, nullptr);
-    ops->destroy(sl.buf);
-    free_slot(s);
+    // Inactive and its key dead before the destructor runs (it may re-enter the store);
+    // freed and counted out after it, so that its buffer cannot be reused under it (and a
+    // delete inside the destructor cannot find the store empty and reset the free slots).
+    const slot_manager m = std::exchange(sl.manage, nullptr);
+    sl.gen = gen + 1 == 0 ? 1 : gen + 1;
+    m(sl.buf, nullptr);
+    free_[free_count_++] = s;
     if (--live_ == 0) drop_entries();  // stale entries otherwise wait for the next add
     return true;
   }
@@ -133,7 +136,7 @@ class STAKKER_EXPORT timer_store {
   // One cache line: firing, deleting and re-arming touch one line per timer.
   struct alignas(64) slot {
     alignas(std::max_align_t) std::byte buf[inline_bytes];
-    const slot_ops* ops = nullptr;  // null: free
+    slot_manager manage = nullptr;  // null: free
     tick target = 0;                // max/min: the time the timer is due
     std::uint32_t gen = 1;          // bumped when the slot is freed; 0 is never valid
     timer_kind kind = timer_kind::fixed;
@@ -160,14 +163,21 @@ class STAKKER_EXPORT timer_store {
     std::unique_ptr<F> f;
     void operator()(core& c) { (*f)(c); }
   };
+  // The destroy path first and alone: it then needs no stack frame of its own.
   template <class F>
-  static constexpr slot_ops inline_ops{
-      [](void* buf, flat_queue& q) {
-        F* f = std::launder(static_cast<F*>(buf));
-        q.push(std::move(*f));
-        f->~F();
-      },
-      [](void* buf) noexcept { std::launder(static_cast<F*>(buf))->~F(); }};
+  static void manage(void* buf, flat_queue* q) {
+    F* f = std::launder(static_cast<F*>(buf));
+    if (q == nullptr) [[likely]] {
+      f->~F();
+      return;
+    }
+    fire_into<F>(f, *q);
+  }
+  template <class F>
+  [[gnu::noinline]] static void fire_into(F* f, flat_queue& q) {
+    q.push(std::move(*f));
+    f->~F();
+  }
 
   static constexpr std::uint32_t chunk_slots = 1024;  // slots never move: closures stay put
   slot& slot_at(std::uint32_t s) noexcept { return chunks_[s / chunk_slots][s % chunk_slots]; }
@@ -190,9 +200,9 @@ class STAKKER_EXPORT timer_store {
   std::uint32_t take_slot();
   void free_slot(std::uint32_t s) noexcept {
     slot& sl = slot_at(s);
-    sl.ops = nullptr;
+    sl.manage = nullptr;
     if (++sl.gen == 0) sl.gen = 1;
-    free_.push_back(s);  // within capacity (see take_slot)
+    free_[free_count_++] = s;
   }
   // Fires the timer of entry `e` (due now), or skips it if stale. Returns 0, or for a max
   // timer pushed later since, its new target (not fired; the caller re-queues the entry).
@@ -245,10 +255,11 @@ class STAKKER_EXPORT timer_store {
   };
   std::vector<std::unique_ptr<void, slab_delete>> slabs_;
   std::uint32_t slot_count_ = 0;  // slots handed out so far (free ones included)
-  // Free slots, last freed on top. A stack rather than a list threaded through the slots,
-  // so taking a slot does not wait on a load from the previous one. Its capacity covers
-  // every slot, so freeing never allocates.
+  // Free slots, last freed on top: free_[0, free_count_). A stack rather than a list
+  // threaded through the slots, so taking a slot does not wait on a load from the previous
+  // one. Sized for every slot (take_slot grows it with the slots), so a push is a store.
   std::vector<std::uint32_t> free_;
+  std::uint32_t free_count_ = 0;
   // Slots [fresh_, slot_count_) are free too, and are handed out in order before growing:
   // when the store drains, the free stack is dropped and fresh_ reset to 0, so a burst of
   // timers after it writes its slots in order rather than scattered.

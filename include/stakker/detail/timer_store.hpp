@@ -91,7 +91,7 @@ class STAKKER_EXPORT timer_store {
     // freed and counted out after it, so that its buffer cannot be reused under it (and a
     // delete inside the destructor cannot find the store empty and reset the free slots).
     const slot_manager m = std::exchange(sl.manage, nullptr);
-    sl.gen = gen + 1 == 0 ? 1 : gen + 1;
+    sl.gen = next_gen(gen);
     m(sl.buf, nullptr);
     free_[free_count_++] = s;
     if (--live_ == 0) drop_entries();  // stale entries otherwise wait for the next add
@@ -201,9 +201,11 @@ class STAKKER_EXPORT timer_store {
   void free_slot(std::uint32_t s) noexcept {
     slot& sl = slot_at(s);
     sl.manage = nullptr;
-    if (++sl.gen == 0) sl.gen = 1;
+    sl.gen = next_gen(sl.gen);
     free_[free_count_++] = s;
   }
+  // A freed slot's generation: 0 is skipped, so that it never matches a key.
+  static std::uint32_t next_gen(std::uint32_t g) noexcept { return g + 1 == 0 ? 1 : g + 1; }
   // Fires the timer of entry `e` (due now), or skips it if stale. Returns 0, or for a max
   // timer pushed later since, its new target (not fired; the caller re-queues the entry).
   tick fire_one(const entry& e, flat_queue& q);
